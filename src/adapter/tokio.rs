@@ -1,0 +1,388 @@
+//! The tokio adapter over tokio-tungstenite's `WebSocketStream<S>`.
+
+use std::io;
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+use std::time::Duration;
+
+use futures_util::{Sink, SinkExt, Stream};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::time::{Instant, timeout, timeout_at};
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::{self, protocol::Role, protocol::WebSocketConfig};
+
+use super::PeerInfo;
+use crate::close::{CloseCode, CloseFrame};
+use crate::error::Error;
+use crate::guard::{Guard, HandshakePlan, HeadBuffer, ParsedHead, Verdict};
+use crate::message::{Direction, Message};
+use crate::rejection::{Rejection, RejectionKind};
+use crate::session::Session;
+
+/// How long a refused client gets to read its answer (HTTP error, or close
+/// frame in accept-then-close mode) before the connection is dropped.
+const REJECTION_GRACE: Duration = Duration::from_secs(2);
+
+/// Accepts a WebSocket connection on `stream`, guarded by `guard`, with the
+/// guard's [`websocket_config`](Guard::websocket_config).
+///
+/// Reads the upgrade request (at most
+/// [`Limits::max_header_bytes`](crate::layer::Limits::max_header_bytes)),
+/// runs every layer's handshake hook and answers, all within
+/// [`Limits::handshake_timeout`](crate::layer::Limits::handshake_timeout):
+/// a client that is too slow gets `408 Request Timeout`.
+///
+/// # Errors
+///
+/// [`Error::HandshakeRejected`] when a layer or the request itself was
+/// refused (the client has been answered), [`Error::Io`] when the stream
+/// failed.
+///
+/// # Examples
+///
+/// ```no_run
+/// use futures_util::{SinkExt, StreamExt};
+/// use tokio::net::TcpListener;
+///
+/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+/// let guard = wsguard::Guard::builder().build()?;
+/// let listener = TcpListener::bind("127.0.0.1:9001").await?;
+/// loop {
+///     let (stream, _) = listener.accept().await?;
+///     let guard = guard.clone();
+///     tokio::spawn(async move {
+///         let Ok(mut ws) = wsguard::tokio::accept(stream, &guard).await else { return };
+///         while let Some(Ok(message)) = ws.next().await {
+///             if message.is_data() && ws.send(message).await.is_err() {
+///                 break;
+///             }
+///         }
+///     });
+/// }
+/// # }
+/// ```
+pub async fn accept<S>(stream: S, guard: &Guard) -> Result<GuardedStream<S>, Error>
+where
+    S: AsyncRead + AsyncWrite + Unpin + PeerInfo,
+{
+    accept_with_config(stream, guard, guard.websocket_config()).await
+}
+
+/// Like [`accept`], with your own tungstenite configuration.
+///
+/// The configuration's message and frame sizes are lowered to the guard's
+/// [`Limits`](crate::layer::Limits) if they are larger.
+///
+/// # Errors
+///
+/// As for [`accept`].
+///
+/// # Panics
+///
+/// As tungstenite, if `config.max_write_buffer_size <= config.write_buffer_size`.
+pub async fn accept_with_config<S>(
+    mut stream: S,
+    guard: &Guard,
+    config: WebSocketConfig,
+) -> Result<GuardedStream<S>, Error>
+where
+    S: AsyncRead + AsyncWrite + Unpin + PeerInfo,
+{
+    let mut session = guard.new_session(stream.peer_addr()).with_tls(stream.is_tls());
+    let deadline = Instant::now() + guard.limits().handshake_timeout;
+    let head = match timeout_at(deadline, read_head(&mut stream, guard.limits().max_header_bytes)).await {
+        Ok(Ok(head)) => head,
+        Ok(Err(io)) => return Err(Error::Io(io)),
+        Err(_elapsed) => Err(Rejection::new(RejectionKind::Timeout, "handshake timed out")),
+    };
+    // The request is fully read before anything is answered, so a handshake
+    // step may await here (an authenticator asking an identity provider)
+    // within the same deadline.
+    let (plan, tail) = match head {
+        Ok(head) => (guard.plan_handshake(&head.request, &mut session), head.tail),
+        Err(rejection) => (guard.plan_transport_rejection(&session, rejection), Vec::new()),
+    };
+    let config = Some(guard.clamp_config(config));
+    match plan {
+        HandshakePlan::Accept { response } => {
+            match timeout_at(deadline, stream.write_all(&response)).await {
+                Ok(written) => written?,
+                Err(_elapsed) => return Err(Error::Io(io::ErrorKind::TimedOut.into())),
+            }
+            let ws = WebSocketStream::from_partially_read(stream, tail, Role::Server, config).await;
+            Ok(GuardedStream::new(ws, guard.clone(), session))
+        }
+        HandshakePlan::Reject { response, rejection } => {
+            let _ = timeout(REJECTION_GRACE, async {
+                stream.write_all(&response).await?;
+                stream.shutdown().await
+            })
+            .await;
+            Err(Error::HandshakeRejected(Box::new(rejection)))
+        }
+        HandshakePlan::AcceptThenClose { response, close, rejection } => {
+            let _ = timeout(REJECTION_GRACE, async {
+                stream.write_all(&response).await?;
+                let mut ws = WebSocketStream::from_partially_read(stream, tail, Role::Server, config).await;
+                ws.close(Some(close.into_tungstenite())).await.map_err(io::Error::other)?;
+                // Wait for the client's close reply, so that closing the TCP
+                // connection cannot reset it before the close frame is read.
+                while let Some(Ok(_)) = futures_util::StreamExt::next(&mut ws).await {}
+                Ok::<_, io::Error>(())
+            })
+            .await;
+            Err(Error::HandshakeRejected(Box::new(rejection)))
+        }
+    }
+}
+
+/// Reads the request head; the outer `Err` is an I/O failure, the inner a
+/// request to refuse.
+async fn read_head<S: AsyncRead + Unpin>(stream: &mut S, max: usize) -> io::Result<Result<ParsedHead, Rejection>> {
+    let mut head = HeadBuffer::new(max);
+    let mut chunk = [0u8; 1024];
+    loop {
+        let n = stream.read(&mut chunk).await?;
+        if n == 0 {
+            return Err(io::ErrorKind::UnexpectedEof.into());
+        }
+        match head.push(&chunk[..n]) {
+            Ok(Some(parsed)) => return Ok(Ok(parsed)),
+            Ok(None) => {}
+            Err(rejection) => return Ok(Err(rejection)),
+        }
+    }
+}
+
+/// A guarded WebSocket over an async stream, returned by [`accept`].
+///
+/// It is a [`Stream`] of the messages every layer passed and a [`Sink`] of
+/// messages to send through the outbound hooks, like tokio-tungstenite's
+/// `WebSocketStream`, and can be [`split`](futures_util::StreamExt::split).
+/// Dropped inbound messages never reach the application; their error replies
+/// are sent while reading. When a layer closes the connection, the close
+/// frame is flushed and the stream (or sink) yields [`Error::Closed`] once;
+/// keep polling to complete the closing handshake, or drop it.
+#[derive(Debug)]
+pub struct GuardedStream<S> {
+    ws: WebSocketStream<S>,
+    guard: Guard,
+    session: Session,
+    /// A reply or close frame produced while reading, not yet handed to the sink.
+    pending: Option<tungstenite::Message>,
+    /// Whether replies may still sit in tungstenite's write buffer.
+    unflushed: bool,
+    /// A guard-initiated close to report once its frame is flushed.
+    closing: Option<Rejection>,
+    close_notified: bool,
+}
+
+impl<S> GuardedStream<S>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    fn new(ws: WebSocketStream<S>, guard: Guard, session: Session) -> Self {
+        Self { ws, guard, session, pending: None, unflushed: false, closing: None, close_notified: false }
+    }
+
+    /// This connection's session.
+    pub fn session(&self) -> &Session {
+        &self.session
+    }
+
+    /// This connection's session, mutably.
+    pub fn session_mut(&mut self) -> &mut Session {
+        &mut self.session
+    }
+
+    /// The underlying stream.
+    pub fn get_ref(&self) -> &S {
+        self.ws.get_ref()
+    }
+
+    /// The underlying stream, mutably. Reading or writing it directly
+    /// corrupts the WebSocket stream.
+    pub fn get_mut(&mut self) -> &mut S {
+        self.ws.get_mut()
+    }
+
+    /// Sends a close frame and flushes it.
+    ///
+    /// # Errors
+    ///
+    /// As the sink's `send`.
+    pub async fn close(&mut self, frame: Option<CloseFrame>) -> Result<(), Error> {
+        self.send(Message::Close(frame)).await
+    }
+
+    /// Hands a pending reply or close frame to tungstenite.
+    fn poll_send_pending(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        if let Some(message) = self.pending.take() {
+            match Pin::new(&mut self.ws).poll_ready(cx) {
+                Poll::Ready(Ok(())) => {
+                    Pin::new(&mut self.ws).start_send(message).map_err(Error::from_tungstenite)?;
+                    self.unflushed = true;
+                }
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(Error::from_tungstenite(e))),
+                Poll::Pending => {
+                    self.pending = Some(message);
+                    return Poll::Pending;
+                }
+            }
+        }
+        Poll::Ready(Ok(()))
+    }
+
+    /// Once a guard-initiated close frame is flushed, the error to report.
+    fn poll_closing(&mut self, cx: &mut Context<'_>) -> Poll<Option<Error>> {
+        if self.closing.is_none() {
+            return Poll::Ready(None);
+        }
+        // Best effort: a flush failure must not hide the rejection.
+        let _ = ready!(Pin::new(&mut self.ws).poll_flush(cx));
+        self.unflushed = false;
+        Poll::Ready(self.closing.take().map(|r| Error::Closed(Box::new(r))))
+    }
+
+    fn start_close(&mut self, frame: CloseFrame, rejection: Rejection) {
+        self.notify_close(Some(frame.code));
+        self.pending = Some(tungstenite::Message::Close(Some(frame.into_tungstenite())));
+        self.closing = Some(rejection);
+    }
+
+    fn notify_close(&mut self, code: Option<CloseCode>) {
+        if !std::mem::replace(&mut self.close_notified, true) {
+            self.guard.notify_close(&mut self.session, code);
+        }
+    }
+}
+
+impl<S> Stream for GuardedStream<S>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    type Item = Result<Message, Error>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = self.get_mut();
+        loop {
+            if let Err(e) = ready!(this.poll_send_pending(cx)) {
+                return Poll::Ready(Some(Err(e)));
+            }
+            if let Some(error) = ready!(this.poll_closing(cx)) {
+                return Poll::Ready(Some(Err(error)));
+            }
+            // Push replies out without holding up reading; a pending flush
+            // has registered the waker and is retried on the next poll.
+            if this.unflushed {
+                if let Poll::Ready(flushed) = Pin::new(&mut this.ws).poll_flush(cx) {
+                    this.unflushed = false;
+                    flushed.map_err(Error::from_tungstenite)?;
+                }
+            }
+            let message = match ready!(Pin::new(&mut this.ws).poll_next(cx)) {
+                Some(Ok(message)) => message,
+                Some(Err(tungstenite::Error::Capacity(_))) => {
+                    let rejection = Rejection::new(RejectionKind::TooLarge, "message too large");
+                    let frame = this.guard.close_frame(&rejection);
+                    crate::audit::connection_closed(
+                        &this.session,
+                        "limits",
+                        Direction::Inbound,
+                        &rejection,
+                        frame.code,
+                    );
+                    this.start_close(frame, rejection);
+                    continue;
+                }
+                Some(Err(e)) => {
+                    this.notify_close(None);
+                    return Poll::Ready(Some(Err(Error::from_tungstenite(e))));
+                }
+                None => {
+                    this.notify_close(None);
+                    return Poll::Ready(None);
+                }
+            };
+            let Some(message) = Message::from_tungstenite(message) else { continue };
+            match this.guard.inbound(message, &mut this.session) {
+                Verdict::Deliver(message) => {
+                    if let Message::Close(frame) = &message {
+                        this.notify_close(frame.as_ref().map(|f| f.code));
+                    }
+                    return Poll::Ready(Some(Ok(message)));
+                }
+                Verdict::Drop { reply } => this.pending = reply.map(Message::into_tungstenite),
+                Verdict::Close { frame, rejection } => this.start_close(frame, rejection),
+            }
+        }
+    }
+}
+
+impl<S> Sink<Message> for GuardedStream<S>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    type Error = Error;
+
+    fn poll_ready(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        let this = self.get_mut();
+        ready!(this.poll_send_pending(cx))?;
+        Pin::new(&mut this.ws).poll_ready(cx).map_err(Error::from_tungstenite)
+    }
+
+    fn start_send(self: Pin<&mut Self>, message: Message) -> Result<(), Error> {
+        let this = self.get_mut();
+        match this.guard.outbound(message, &mut this.session) {
+            Verdict::Deliver(message) => {
+                if let Message::Close(frame) = &message {
+                    this.notify_close(frame.as_ref().map(|f| f.code));
+                }
+                Pin::new(&mut this.ws).start_send(message.into_tungstenite()).map_err(Error::from_tungstenite)
+            }
+            Verdict::Drop { .. } => Ok(()),
+            Verdict::Close { frame, rejection } => {
+                // Reported by the next flush, once the close frame is out.
+                this.start_close(frame, rejection);
+                Ok(())
+            }
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        let this = self.get_mut();
+        ready!(this.poll_send_pending(cx))?;
+        if let Some(error) = ready!(this.poll_closing(cx)) {
+            return Poll::Ready(Err(error));
+        }
+        ready!(Pin::new(&mut this.ws).poll_flush(cx)).map_err(Error::from_tungstenite)?;
+        this.unflushed = false;
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        let this = self.get_mut();
+        ready!(this.poll_send_pending(cx))?;
+        this.notify_close(None);
+        Pin::new(&mut this.ws).poll_close(cx).map_err(Error::from_tungstenite)
+    }
+}
+
+impl PeerInfo for tokio::net::TcpStream {
+    fn peer_addr(&self) -> Option<std::net::SocketAddr> {
+        tokio::net::TcpStream::peer_addr(self).ok()
+    }
+}
+
+#[cfg(unix)]
+impl PeerInfo for tokio::net::UnixStream {
+    fn peer_addr(&self) -> Option<std::net::SocketAddr> {
+        None
+    }
+}
+
+impl PeerInfo for tokio::io::DuplexStream {
+    fn peer_addr(&self) -> Option<std::net::SocketAddr> {
+        None
+    }
+}

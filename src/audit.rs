@@ -1,0 +1,60 @@
+//! Audit events: one `tracing` event per security decision that is not a pass.
+//!
+//! Events use the target `wsguard::audit`, so a subscriber can route them
+//! apart from application logs. Fields: `event`, `session` (connection id),
+//! `peer`, `layer`, `direction`, `kind` / `code`, and for closes the close
+//! code. They never contain the message payload, a token or detected
+//! personal data: the only text is a rejection's fixed reason.
+
+use crate::close::CloseCode;
+use crate::message::Direction;
+use crate::rejection::Rejection;
+use crate::session::Session;
+
+/// The `tracing` target of every audit event.
+pub const TARGET: &str = "wsguard::audit";
+
+pub(crate) fn handshake_rejected(session: &Session, layer: &str, rejection: &Rejection) {
+    tracing::warn!(
+        target: TARGET,
+        event = "handshake_rejected",
+        session = session.id().get(),
+        peer = ?session.peer_addr(),
+        layer,
+        kind = rejection.kind().as_str(),
+        status = rejection.http_status().as_u16(),
+        reason = rejection.reason(),
+    );
+}
+
+pub(crate) fn message_dropped(session: &Session, layer: &str, direction: Direction, reply_code: Option<&str>) {
+    tracing::info!(
+        target: TARGET,
+        event = "message_dropped",
+        session = session.id().get(),
+        peer = ?session.peer_addr(),
+        layer,
+        direction = direction.as_str(),
+        code = reply_code.unwrap_or("none"),
+    );
+}
+
+pub(crate) fn connection_closed(
+    session: &Session,
+    layer: &str,
+    direction: Direction,
+    rejection: &Rejection,
+    close_code: CloseCode,
+) {
+    tracing::warn!(
+        target: TARGET,
+        event = "connection_closed",
+        session = session.id().get(),
+        peer = ?session.peer_addr(),
+        layer,
+        direction = direction.as_str(),
+        kind = rejection.kind().as_str(),
+        close_code = close_code.get(),
+        reason = rejection.reason(),
+    );
+}

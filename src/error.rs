@@ -1,0 +1,108 @@
+//! Runtime errors ([`Error`]) and build-time errors ([`ConfigError`]).
+
+use std::fmt;
+use std::io;
+
+use crate::rejection::Rejection;
+
+/// An error from a guarded socket.
+///
+/// Every variant is something the caller can act on: a rejection carries
+/// the [`Rejection`] that was sent to the peer (as an HTTP status or a close
+/// code), so the application can log it without parsing strings.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The handshake was refused; the peer got the rejection's HTTP status
+    /// (or, in accept-then-close mode, its close code).
+    #[error("handshake rejected ({0})")]
+    HandshakeRejected(Box<Rejection>),
+    /// A layer closed the connection; the peer got the rejection's close code.
+    ///
+    /// The close frame has been sent. You may keep reading to complete the
+    /// closing handshake, or drop the socket.
+    #[error("connection closed by the guard ({0})")]
+    Closed(Box<Rejection>),
+    /// The connection is closed (the closing handshake completed).
+    #[error("connection closed")]
+    ConnectionClosed,
+    /// The socket was used after [`Error::ConnectionClosed`]; a program error.
+    #[error("connection already closed")]
+    AlreadyClosed,
+    /// An I/O error from the underlying stream.
+    #[error("i/o error: {0}")]
+    Io(#[from] io::Error),
+    /// The peer broke the WebSocket protocol, or tungstenite reported
+    /// another error.
+    #[error("websocket error: {0}")]
+    WebSocket(#[source] WebSocketError),
+}
+
+impl Error {
+    /// The rejection behind this error, if the guard refused something.
+    pub fn rejection(&self) -> Option<&Rejection> {
+        match self {
+            Self::HandshakeRejected(r) | Self::Closed(r) => Some(r),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn from_tungstenite(error: tungstenite::Error) -> Self {
+        match error {
+            tungstenite::Error::ConnectionClosed => Self::ConnectionClosed,
+            tungstenite::Error::AlreadyClosed => Self::AlreadyClosed,
+            tungstenite::Error::Io(e) => Self::Io(e),
+            other => Self::WebSocket(WebSocketError(Box::new(other))),
+        }
+    }
+}
+
+/// An opaque protocol-level error from the WebSocket implementation.
+///
+/// Kept opaque so that this crate's API does not change with tungstenite's.
+pub struct WebSocketError(Box<tungstenite::Error>);
+
+impl fmt::Debug for WebSocketError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.0, f)
+    }
+}
+
+impl fmt::Display for WebSocketError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.0, f)
+    }
+}
+
+impl std::error::Error for WebSocketError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&*self.0)
+    }
+}
+
+/// An invalid configuration, reported by
+/// [`GuardBuilder::build`](crate::GuardBuilder::build).
+///
+/// # Construction failure
+///
+/// A guard built from constants in code either always fails or never does,
+/// so `build().expect(..)` is reasonable there. A guard built from a
+/// configuration file should report the error to the operator.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// A limit has a value that cannot work.
+    #[error("invalid limit `{name}`: {reason}")]
+    InvalidLimit {
+        /// The field name, as in [`Limits`](crate::layer::Limits).
+        name: &'static str,
+        /// Why the value is refused.
+        reason: &'static str,
+    },
+    /// A close-code override names a code that may not be sent on the wire.
+    #[error("close code {code} may not be sent (allowed: 1000-1003, 1007-1014, 3000-4999)")]
+    UnsendableCloseCode {
+        /// The refused code.
+        code: u16,
+    },
+}

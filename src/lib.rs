@@ -1,0 +1,159 @@
+//! wsguard is security middleware for WebSocket servers built on
+//! [tungstenite](https://docs.rs/tungstenite) (blocking) and
+//! [tokio-tungstenite](https://docs.rs/tokio-tungstenite) (async). You build one
+//! [`Guard`], a stack of [`Layer`]s, at start-up and wrap every connection with
+//! it; the guard sees the upgrade request and every message in both
+//! directions, and passes, drops (answering with an error reply) or closes
+//! with a precise close code.
+//!
+//! # Quick start
+//!
+//! A guarded echo server over a blocking `TcpStream`, with the default limits
+//! (64 KiB messages) and one custom layer:
+//!
+//! ```
+//! use std::net::{TcpListener, TcpStream};
+//! use std::time::Instant;
+//! use wsguard::{ErrorReply, Frame, Guard, Layer, Outcome, Session};
+//!
+//! /// Refuses messages whose JSON `type` is "admin".
+//! #[derive(Debug)]
+//! struct NoAdmin;
+//!
+//! impl Layer for NoAdmin {
+//!     fn name(&self) -> &'static str { "no_admin" }
+//!     fn on_inbound(&self, frame: &mut Frame, _: &mut Session, _: Instant) -> Outcome {
+//!         match frame.json().and_then(|v| v.get("type")) {
+//!             Some(t) if t == "admin" => Outcome::drop_with(ErrorReply::forbidden()),
+//!             _ => Outcome::Pass,
+//!         }
+//!     }
+//! }
+//!
+//! let guard = Guard::builder().layer(NoAdmin).build()?;
+//!
+//! let listener = TcpListener::bind("127.0.0.1:0")?;
+//! let addr = listener.local_addr()?;
+//! let server = std::thread::spawn(move || -> Result<(), wsguard::Error> {
+//!     let (stream, _) = listener.accept()?;
+//!     let mut ws = wsguard::accept(stream, &guard)?;
+//!     let message = ws.read()?; // the "admin" message never arrives here
+//!     ws.send(message)
+//! });
+//!
+//! let (mut client, _) = tungstenite::client(format!("ws://{addr}/"), TcpStream::connect(addr)?)?;
+//! client.send(r#"{"type":"admin"}"#.into())?;
+//! let reply = client.read()?;
+//! assert!(reply.to_text()?.contains(r#""code":"forbidden""#));
+//! client.send(r#"{"type":"chat"}"#.into())?;
+//! assert_eq!(client.read()?.to_text()?, r#"{"type":"chat"}"#);
+//! server.join().unwrap()?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! With the `tokio` feature, [`tokio::accept`] does the same over any
+//! `AsyncRead + AsyncWrite` stream and returns a `Stream + Sink`.
+//!
+//! # Tour
+//!
+//! - [`Guard`] and [`GuardBuilder`]: the stack, built once, cheap to clone.
+//! - [`Layer`]: the hooks a layer implements (handshake, inbound, outbound, close).
+//! - [`Frame`]: a text or binary message with its JSON parsed at most once.
+//! - [`Outcome`] (a layer's decision), [`Verdict`] (the stack's), [`ErrorReply`].
+//! - [`Rejection`], [`RejectionKind`] and [`CloseCode`]: what the peer is told.
+//! - [`Session`]: per-connection state (peer, origin, subprotocol, principal, extensions).
+//! - [`accept`] / [`GuardedWebSocket`]: the blocking adapter.
+//! - [`layer::Limits`]: the size and time limits every guard enforces.
+//!
+//! # Order
+//!
+//! [`layer::Limits`] runs first, then the builder's layers in the order they
+//! were added, for the handshake and in both directions. The first layer that
+//! does not pass decides; later layers do not see the message.
+//!
+//! # Manual use
+//!
+//! Frameworks that own the socket (axum's `WebSocket`, for example) can call
+//! the checks by hand: [`Guard::check_handshake`] with the upgrade request,
+//! then [`Guard::inbound`] / [`Guard::outbound`] for each message.
+//!
+//! ```
+//! use wsguard::{Guard, Message, Verdict};
+//!
+//! let guard = Guard::builder().build()?;
+//! let mut session = guard.new_session(None);
+//! let request = http::Request::get("/ws").header("origin", "https://app.example").body(())?;
+//! if let Err(rejection) = guard.check_handshake(&request, &mut session) {
+//!     let response = rejection.to_http_response(); // send it instead of upgrading
+//!     # let _ = response;
+//! }
+//! // For every message read from the framework's socket:
+//! match guard.inbound(Message::text("hello"), &mut session) {
+//!     Verdict::Deliver(message) => assert_eq!(message, Message::text("hello")),
+//!     Verdict::Drop { reply } => { /* send `reply` back, if any */ }
+//!     Verdict::Close { frame, .. } => { /* send `frame` and close */ }
+//!     _ => {}
+//! }
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! # Security considerations
+//!
+//! - Per-message hooks are synchronous and CPU-only; a layer that blocks on
+//!   I/O stalls the connection. Network work belongs at the handshake.
+//! - Close reasons, HTTP bodies and audit events carry only a rejection's
+//!   fixed reason (at most 123 bytes), never the payload, a token or personal
+//!   data. Custom layers must keep that promise when they build a
+//!   [`Rejection`] or an [`ErrorReply`].
+//! - The blocking adapter cannot time out a client that never finishes its
+//!   request: set a read timeout on the stream before [`accept`].
+//! - The default message limit is 64 KiB, not tungstenite's 64 MiB.
+//!
+//! # Crate features
+//!
+//! - `tokio` (off by default): the async adapter [`tokio::accept`] over
+//!   tokio-tungstenite. The default build depends on neither tokio nor
+//!   futures.
+//!
+//! # Audit events
+//!
+//! Every non-pass decision emits one `tracing` event with target
+//! [`audit::TARGET`] (`wsguard::audit`); see [`audit`].
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs, missing_debug_implementations, unreachable_pub, rust_2018_idioms)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+mod adapter;
+pub mod audit;
+mod close;
+mod error;
+mod guard;
+pub mod layer;
+pub mod manual;
+mod message;
+mod outcome;
+mod rejection;
+mod session;
+pub mod time;
+
+pub use adapter::PeerInfo;
+pub use adapter::blocking::{GuardedWebSocket, accept, accept_with_config};
+pub use close::{CloseCode, CloseFrame, MAX_REASON_BYTES};
+pub use error::{ConfigError, Error, WebSocketError};
+pub use guard::{Guard, GuardBuilder, HandshakeRejection, Verdict};
+pub use layer::{HandshakeRequest, Layer};
+pub use message::{Direction, Frame, Message, Utf8Bytes};
+pub use outcome::{ErrorReply, Outcome};
+pub use rejection::{Rejection, RejectionKind, Wire};
+pub use session::{ConnectionId, Principal, Session};
+
+/// The tokio adapter (feature `tokio`).
+#[cfg(feature = "tokio")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
+pub mod tokio {
+    pub use crate::adapter::tokio::{GuardedStream, accept, accept_with_config};
+}
+
+/// The tungstenite configuration type accepted by [`accept_with_config`].
+pub use tungstenite::protocol::WebSocketConfig;

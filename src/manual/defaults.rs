@@ -1,0 +1,2 @@
+//! # Why the defaults are what they are
+#![doc = include_str!("defaults.md")]

@@ -1,0 +1,3 @@
+//! Long-form documentation: chapters that explain choices rather than APIs.
+
+pub mod defaults;
