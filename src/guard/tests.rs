@@ -1,1 +1,332 @@
+//! In-memory tests of the core: no sockets, deterministic.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use super::*;
+use crate::message::counters;
+use crate::outcome::ErrorReply;
+
+/// Reads the JSON `type` of every message, counts its calls, and answers
+/// according to that type.
+#[derive(Debug, Default)]
+struct Probe {
+    name: &'static str,
+    calls: AtomicUsize,
+    closes: AtomicUsize,
+}
+
+impl Probe {
+    fn named(name: &'static str) -> Arc<Self> {
+        Arc::new(Self { name, ..Self::default() })
+    }
+}
+
+impl Layer for Probe {
+    fn name(&self) -> &'static str {
+        self.name
+    }
+
+    fn on_handshake(&self, request: &HandshakeRequest, session: &mut Session, _: Instant) -> Result<(), Rejection> {
+        if request.headers().contains_key("x-reject") {
+            return Err(Rejection::new(RejectionKind::Forbidden, "rejected by probe"));
+        }
+        if session.requested_protocols().iter().any(|p| p == "chat.v1") {
+            session.select_protocol("chat.v1");
+        }
+        Ok(())
+    }
+
+    fn on_inbound(&self, frame: &mut Frame, _: &mut Session, _: Instant) -> Outcome {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        let kind = frame.json().and_then(|v| v.get("type")).and_then(|t| t.as_str()).map(str::to_owned);
+        match kind.as_deref() {
+            Some("drop") => Outcome::drop_with(ErrorReply::forbidden()),
+            Some("silent") => Outcome::drop_silently(),
+            Some("close") => Outcome::Close(Rejection::new(RejectionKind::PolicyViolation, "probe closed")),
+            Some("rewrite") if self.name == "rewriter" => {
+                frame.json_mut().unwrap()["type"] = "rewritten".into();
+                Outcome::Pass
+            }
+            _ => Outcome::Pass,
+        }
+    }
+
+    fn on_outbound(&self, frame: &mut Frame, session: &mut Session, now: Instant) -> Outcome {
+        self.on_inbound(frame, session, now)
+    }
+
+    fn on_close(&self, _: &mut Session, _: Option<CloseCode>) {
+        self.closes.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+fn guard_with(layers: &[Arc<Probe>]) -> Guard {
+    layers.iter().fold(Guard::builder(), |b, l| b.shared_layer(l.clone())).build().unwrap()
+}
+
+#[test]
+fn three_layers_reading_json_parse_it_once() {
+    let probes = [Probe::named("a"), Probe::named("b"), Probe::named("c")];
+    let guard = guard_with(&probes);
+    let mut session = guard.new_session(None);
+    counters::reset();
+    let verdict = guard.inbound(Message::text(r#"{"type":"chat","text":"hi"}"#), &mut session);
+    assert_eq!(verdict, Verdict::Deliver(Message::text(r#"{"type":"chat","text":"hi"}"#)));
+    assert!(probes.iter().all(|p| p.calls.load(Ordering::SeqCst) == 1));
+    assert_eq!(counters::get(), (1, 0), "one parse, no serialization for an unchanged message");
+}
+
+#[test]
+fn a_rewrite_is_serialized_once_and_seen_by_later_layers() {
+    let probes = [Probe::named("rewriter"), Probe::named("b"), Probe::named("c")];
+    let guard = guard_with(&probes);
+    let mut session = guard.new_session(None);
+    counters::reset();
+    let Verdict::Deliver(Message::Text(text)) = guard.inbound(Message::text(r#"{"type":"rewrite"}"#), &mut session)
+    else {
+        panic!("expected delivery")
+    };
+    assert_eq!(text, r#"{"type":"rewritten"}"#);
+    assert_eq!(counters::get(), (1, 1), "one parse, one serialization");
+}
+
+#[test]
+fn first_non_pass_layer_decides_and_later_layers_do_not_run() {
+    let (first, second) = (Probe::named("first"), Probe::named("second"));
+    let guard = guard_with(&[first.clone(), second.clone()]);
+    let mut session = guard.new_session(None);
+
+    let verdict = guard.inbound(Message::text(r#"{"type":"drop"}"#), &mut session);
+    let Verdict::Drop { reply: Some(Message::Text(reply)) } = verdict else { panic!("{verdict:?}") };
+    assert_eq!(reply, r#"{"type":"error","code":"forbidden","message":"not allowed"}"#);
+    assert_eq!(second.calls.load(Ordering::SeqCst), 0);
+
+    assert_eq!(guard.inbound(Message::text(r#"{"type":"silent"}"#), &mut session), Verdict::Drop { reply: None });
+
+    let Verdict::Close { frame, rejection } = guard.inbound(Message::text(r#"{"type":"close"}"#), &mut session) else {
+        panic!("expected close")
+    };
+    assert_eq!(frame.code, CloseCode::POLICY_VIOLATION);
+    assert_eq!(frame.reason, "probe closed");
+    assert_eq!(rejection.kind(), RejectionKind::PolicyViolation);
+    assert_eq!(second.calls.load(Ordering::SeqCst), 0);
+    assert_eq!(first.calls.load(Ordering::SeqCst), 3);
+}
+
+#[test]
+fn outbound_drops_never_carry_a_reply() {
+    let guard = guard_with(&[Probe::named("p")]);
+    let mut session = guard.new_session(None);
+    assert_eq!(guard.outbound(Message::text(r#"{"type":"drop"}"#), &mut session), Verdict::Drop { reply: None });
+    assert!(matches!(guard.outbound(Message::text("plain"), &mut session), Verdict::Deliver(_)));
+}
+
+#[test]
+fn control_messages_bypass_the_layers() {
+    let probe = Probe::named("p");
+    let guard = guard_with(&[probe.clone()]);
+    let mut session = guard.new_session(None);
+    for message in [Message::Ping("x".into()), Message::Pong("y".into()), Message::Close(None)] {
+        assert_eq!(guard.inbound(message.clone(), &mut session), Verdict::Deliver(message));
+    }
+    assert_eq!(probe.calls.load(Ordering::SeqCst), 0);
+}
+
+#[test]
+fn close_codes_can_be_overridden_and_must_be_sendable() {
+    let guard = Guard::builder()
+        .layer(Limits::default().max_message_size(4))
+        .close_code(RejectionKind::TooLarge, CloseCode::new(4413))
+        .build()
+        .unwrap();
+    let rejection = Rejection::new(RejectionKind::TooLarge, "message too large");
+    assert_eq!(guard.close_frame(&rejection).code.get(), 4413);
+    assert_eq!(guard.close_code(&Rejection::new(RejectionKind::Forbidden, "x")).get(), 4403);
+    let mut session = guard.new_session(None);
+    let Verdict::Close { frame, .. } = guard.inbound(Message::text("12345"), &mut session) else { panic!() };
+    assert_eq!(frame.code.get(), 4413);
+
+    let err = Guard::builder().close_code(RejectionKind::Forbidden, CloseCode::new(1006)).build().unwrap_err();
+    assert_eq!(err, crate::ConfigError::UnsendableCloseCode { code: 1006 });
+}
+
+#[test]
+fn sessions_get_unique_ids_and_guard_clones_share_the_counter() {
+    let guard = Guard::builder().build().unwrap();
+    let clone = guard.clone();
+    let ids = [guard.new_session(None).id(), clone.new_session(None).id(), guard.new_session(None).id()];
+    assert!(ids[0] != ids[1] && ids[1] != ids[2] && ids[0] != ids[2]);
+}
+
+#[test]
+fn notify_close_reaches_every_layer() {
+    let probes = [Probe::named("a"), Probe::named("b")];
+    let guard = guard_with(&probes);
+    let mut session = guard.new_session(None);
+    guard.notify_close(&mut session, Some(CloseCode::NORMAL));
+    assert!(probes.iter().all(|p| p.closes.load(Ordering::SeqCst) == 1));
+}
+
+fn upgrade_request() -> http::request::Builder {
+    http::Request::get("/ws")
+        .header("host", "127.0.0.1")
+        .header("connection", "Upgrade")
+        .header("upgrade", "websocket")
+        .header("sec-websocket-version", "13")
+        .header("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ==")
+}
+
+#[test]
+fn handshake_records_the_request_and_echoes_the_selected_protocol() {
+    let guard = guard_with(&[Probe::named("p")]);
+    let mut session = guard.new_session(None);
+    let request = upgrade_request()
+        .header("origin", "https://app.example")
+        .header("sec-websocket-protocol", "chat.v1, bearer.secret")
+        .body(())
+        .unwrap();
+    let HandshakePlan::Accept { response } = guard.plan_handshake(&request, &mut session) else { panic!() };
+    let response = String::from_utf8(response).unwrap();
+    assert!(response.starts_with("HTTP/1.1 101"), "{response}");
+    assert!(response.contains("sec-websocket-accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo="), "{response}");
+    assert!(response.contains("sec-websocket-protocol: chat.v1\r\n"), "{response}");
+    assert!(!response.contains("bearer"), "an offered protocol that was not selected is never echoed");
+    assert_eq!(session.origin(), Some("https://app.example"));
+    assert_eq!(session.requested_protocols(), ["chat.v1", "bearer.secret"]);
+}
+
+#[test]
+fn handshake_rejections_become_http_or_accept_then_close() {
+    let request = upgrade_request().header("x-reject", "1").body(()).unwrap();
+
+    let guard = guard_with(&[Probe::named("p")]);
+    let HandshakePlan::Reject { response, rejection } = guard.plan_handshake(&request, &mut guard.new_session(None))
+    else {
+        panic!()
+    };
+    let response = String::from_utf8(response).unwrap();
+    assert!(response.starts_with("HTTP/1.1 403 Forbidden\r\n"), "{response}");
+    assert!(response.ends_with("\r\n\r\nrejected by probe\n"), "{response}");
+    assert!(response.contains("content-length: 18\r\n"), "{response}");
+    assert_eq!(rejection.kind(), RejectionKind::Forbidden);
+
+    let guard = Guard::builder()
+        .layer(ProbeRef(Probe::named("p")))
+        .handshake_rejection(HandshakeRejection::AcceptThenClose)
+        .build()
+        .unwrap();
+    let HandshakePlan::AcceptThenClose { response, close, .. } =
+        guard.plan_handshake(&request, &mut guard.new_session(None))
+    else {
+        panic!()
+    };
+    assert!(response.starts_with(b"HTTP/1.1 101"));
+    assert_eq!(close.code, CloseCode::FORBIDDEN);
+
+    // A request that is not an upgrade is plain HTTP 400 in both modes.
+    let not_upgrade = http::Request::get("/").body(()).unwrap();
+    let HandshakePlan::Reject { response, .. } = guard.plan_handshake(&not_upgrade, &mut guard.new_session(None))
+    else {
+        panic!()
+    };
+    assert!(response.starts_with(b"HTTP/1.1 400"));
+}
+
+/// Lets a shared probe be added with `.layer(..)`.
+#[derive(Debug)]
+struct ProbeRef(Arc<Probe>);
+
+impl Layer for ProbeRef {
+    fn name(&self) -> &'static str {
+        self.0.name()
+    }
+    fn on_handshake(&self, r: &HandshakeRequest, s: &mut Session, now: Instant) -> Result<(), Rejection> {
+        self.0.on_handshake(r, s, now)
+    }
+}
+
+const HEAD: &[u8] = b"GET /ws HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\n\r\n";
+
+#[test]
+fn head_buffer_parses_byte_by_byte_and_keeps_the_tail() {
+    let mut head = HeadBuffer::new(1024);
+    let mut input = HEAD.to_vec();
+    input.extend_from_slice(b"\x81\x00");
+    let mut parsed = None;
+    for (i, byte) in input.iter().enumerate() {
+        if let Some(p) = head.push(std::slice::from_ref(byte)).unwrap() {
+            assert_eq!(i, HEAD.len() - 1, "complete exactly at the blank line");
+            parsed = Some(p);
+            break;
+        }
+    }
+    let parsed = parsed.expect("head completes");
+    assert_eq!(parsed.request.uri(), "/ws");
+    assert_eq!(parsed.request.headers()["upgrade"], "websocket");
+
+    let mut head = HeadBuffer::new(1024);
+    let parsed = head.push(&input).unwrap().unwrap();
+    assert_eq!(parsed.tail, b"\x81\x00");
+}
+
+#[test]
+fn head_buffer_refuses_oversized_malformed_and_crowded_heads() {
+    let kind = |bytes: &[u8], max| HeadBuffer::new(max).push(bytes).unwrap_err().kind();
+    // Over the limit without an end, and with an end past the limit.
+    assert_eq!(kind(&[b'a'; 2000], 1024), RejectionKind::TooLarge);
+    let mut big = b"GET / HTTP/1.1\r\nX: ".to_vec();
+    big.extend([b'a'; 1100]);
+    big.extend(b"\r\n\r\n");
+    assert_eq!(kind(&big, 1024), RejectionKind::TooLarge);
+    // A head that fits exactly is accepted.
+    assert!(HeadBuffer::new(HEAD.len()).push(HEAD).unwrap().is_some());
+    assert_eq!(kind(b"NOT HTTP AT ALL\r\n\r\n", 1024), RejectionKind::BadRequest);
+    let crowded: Vec<u8> =
+        [&b"GET / HTTP/1.1\r\n"[..], &b"X: y\r\n".repeat(200), b"\r\n"].into_iter().flatten().copied().collect();
+    assert_eq!(kind(&crowded, 64 * 1024), RejectionKind::TooLarge);
+    // Not complete yet: ask for more.
+    assert!(HeadBuffer::new(1024).push(b"GET / HTTP/1.1\r\n").unwrap().is_none());
+}
+
+/// Collects formatted audit events in memory.
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn every_non_pass_outcome_emits_one_audit_event_without_the_payload() {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt().with_writer(move || writer.clone()).with_ansi(false).finish();
+    let guard =
+        Guard::builder().layer(ProbeRef(Probe::named("p"))).shared_layer(Probe::named("probe")).build().unwrap();
+    tracing::subscriber::with_default(subscriber, || {
+        let mut session = guard.new_session(None);
+        let secret = "alice@example.com";
+        let _ = guard.inbound(Message::text(format!(r#"{{"type":"pass","email":"{secret}"}}"#)), &mut session);
+        let _ = guard.inbound(Message::text(format!(r#"{{"type":"drop","email":"{secret}"}}"#)), &mut session);
+        let _ = guard.inbound(Message::text(format!(r#"{{"type":"close","email":"{secret}"}}"#)), &mut session);
+        let request = upgrade_request().header("x-reject", "1").body(()).unwrap();
+        let _ = guard.check_handshake(&request, &mut session);
+    });
+    let log = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let lines: Vec<_> = log.lines().collect();
+    assert_eq!(lines.len(), 3, "pass is silent; drop, close and handshake rejection each log once:\n{log}");
+    assert!(lines.iter().all(|l| l.contains("wsguard::audit") && l.contains("session=1")), "{log}");
+    assert!(lines[0].contains("event=\"message_dropped\"") && lines[0].contains("code=\"forbidden\""), "{log}");
+    assert!(lines[0].contains("layer=\"probe\""), "{log}");
+    assert!(lines[1].contains("event=\"connection_closed\"") && lines[1].contains("close_code=1008"), "{log}");
+    assert!(lines[2].contains("event=\"handshake_rejected\"") && lines[2].contains("status=403"), "{log}");
+    assert!(!log.contains("alice") && !log.contains("example.com"), "payload leaked into audit:\n{log}");
+}
