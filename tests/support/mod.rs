@@ -1,0 +1,165 @@
+//! Servers, clients and a test layer shared by the integration tests.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use tungstenite::client::IntoClientRequest;
+use tungstenite::stream::MaybeTlsStream;
+use wsguard::{
+    CloseCode, ErrorReply, Frame, Guard, HandshakeRequest, Layer, Outcome, Rejection, RejectionKind, Session,
+};
+
+/// Every blocking read in a test gives up after this long, so nothing hangs.
+pub const WATCHDOG: Duration = Duration::from_secs(10);
+
+pub type Client = tungstenite::WebSocket<MaybeTlsStream<TcpStream>>;
+
+/// A layer with fixed triggers, so tests can provoke each outcome:
+/// inbound `drop-me` is dropped with a reply, `close-me` closes;
+/// outbound `drop-out` is dropped, `close-out` closes; a handshake with
+/// `x-reject` is refused; `chat.v1` is selected when offered.
+#[derive(Debug, Default)]
+pub struct TestLayer {
+    pub closes: Arc<AtomicUsize>,
+}
+
+impl Layer for TestLayer {
+    fn name(&self) -> &'static str {
+        "test"
+    }
+
+    fn on_handshake(&self, request: &HandshakeRequest, session: &mut Session, _: Instant) -> Result<(), Rejection> {
+        if request.headers().contains_key("x-reject") {
+            return Err(Rejection::new(RejectionKind::Forbidden, "rejected by test layer"));
+        }
+        if session.requested_protocols().iter().any(|p| p == "chat.v1") {
+            session.select_protocol("chat.v1");
+        }
+        Ok(())
+    }
+
+    fn on_inbound(&self, frame: &mut Frame, _: &mut Session, _: Instant) -> Outcome {
+        match frame.text() {
+            Some("drop-me") => Outcome::drop_with(ErrorReply::new("test_drop", "dropped by test layer")),
+            Some("close-me") => Outcome::Close(Rejection::new(RejectionKind::PolicyViolation, "closed by test layer")),
+            _ => Outcome::Pass,
+        }
+    }
+
+    fn on_outbound(&self, frame: &mut Frame, _: &mut Session, _: Instant) -> Outcome {
+        match frame.text() {
+            Some("drop-out") => Outcome::drop_silently(),
+            Some("close-out") => Outcome::Close(Rejection::new(RejectionKind::Internal, "closed on the way out")),
+            _ => Outcome::Pass,
+        }
+    }
+
+    fn on_close(&self, _: &mut Session, _: Option<CloseCode>) {
+        self.closes.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+/// Which server adapter a test runs against.
+#[derive(Clone, Copy, Debug)]
+pub enum Adapter {
+    Blocking,
+    Tokio,
+}
+
+/// Starts a guarded echo server: it echoes text and binary messages and
+/// ignores the rest. Runs until the test process exits.
+pub fn spawn_echo(adapter: Adapter, guard: Guard) -> SocketAddr {
+    match adapter {
+        Adapter::Blocking => spawn_blocking_echo(guard),
+        Adapter::Tokio => spawn_tokio_echo(guard),
+    }
+}
+
+fn spawn_blocking_echo(guard: Guard) -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(stream) = stream else { continue };
+            let guard = guard.clone();
+            std::thread::spawn(move || {
+                let Ok(mut ws) = wsguard::accept(stream, &guard) else { return };
+                while let Ok(message) = ws.read() {
+                    if message.is_data() && ws.send(message).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+    });
+    addr
+}
+
+fn spawn_tokio_echo(guard: Guard) -> SocketAddr {
+    use futures_util::{SinkExt, StreamExt};
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    listener.set_nonblocking(true).unwrap();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+        runtime.block_on(async move {
+            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+            while let Ok((stream, _)) = listener.accept().await {
+                let guard = guard.clone();
+                tokio::spawn(async move {
+                    let Ok(ws) = wsguard::tokio::accept(stream, &guard).await else { return };
+                    // Echo through split halves, as applications commonly do.
+                    let (mut tx, mut rx) = ws.split();
+                    while let Some(Ok(message)) = rx.next().await {
+                        if message.is_data() && tx.send(message).await.is_err() {
+                            break;
+                        }
+                    }
+                });
+            }
+        });
+    });
+    addr
+}
+
+/// A tungstenite client with a read watchdog.
+pub fn connect(addr: SocketAddr) -> Client {
+    connect_with(addr, |_| {}).expect("handshake succeeds")
+}
+
+/// A tungstenite client whose request `edit` may change, e.g. add headers.
+pub fn connect_with(
+    addr: SocketAddr,
+    edit: impl FnOnce(&mut tungstenite::handshake::client::Request),
+) -> Result<Client, tungstenite::Error> {
+    let stream = TcpStream::connect(addr).unwrap();
+    stream.set_read_timeout(Some(WATCHDOG)).unwrap();
+    let mut request = format!("ws://{addr}/ws").into_client_request().unwrap();
+    edit(&mut request);
+    tungstenite::client(request, MaybeTlsStream::Plain(stream)).map(|(ws, _)| ws).map_err(|e| match e {
+        tungstenite::HandshakeError::Failure(e) => e,
+        tungstenite::HandshakeError::Interrupted(_) => panic!("blocking handshake interrupted"),
+    })
+}
+
+/// Sends raw bytes and returns everything the server answers until it closes.
+pub fn raw_exchange(addr: SocketAddr, request: &[u8]) -> String {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream.set_read_timeout(Some(WATCHDOG)).unwrap();
+    stream.write_all(request).unwrap();
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer);
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+/// Waits (bounded) until `condition` holds.
+pub fn eventually(what: &str, condition: impl Fn() -> bool) {
+    let deadline = Instant::now() + WATCHDOG;
+    while !condition() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
