@@ -212,7 +212,7 @@ enum Json {
     /// Parsed and changed by a layer; the payload is stale until serialized.
     Rewritten(Value),
     /// Binary, or text that is not JSON.
-    NotJson,
+    Absent,
 }
 
 /// A data message (text or binary) passing through the layers.
@@ -244,7 +244,7 @@ impl Frame {
 
     /// A binary frame. Binary frames are never parsed as JSON.
     pub fn from_binary(data: impl Into<Bytes>) -> Self {
-        Self { payload: Payload::Binary(data.into()), json: Json::NotJson }
+        Self { payload: Payload::Binary(data.into()), json: Json::Absent }
     }
 
     /// The frame of a data message; control messages come back unchanged as `Err`.
@@ -299,14 +299,14 @@ impl Frame {
         self.parse();
         match &self.json {
             Json::Parsed(v) | Json::Rewritten(v) => Some(v),
-            Json::Unparsed | Json::NotJson => None,
+            Json::Unparsed | Json::Absent => None,
         }
     }
 
     /// Mutable access to the parsed JSON; marks the frame rewritten.
     pub fn json_mut(&mut self) -> Option<&mut Value> {
         self.parse();
-        self.json = match std::mem::replace(&mut self.json, Json::NotJson) {
+        self.json = match std::mem::replace(&mut self.json, Json::Absent) {
             Json::Parsed(v) | Json::Rewritten(v) => Json::Rewritten(v),
             other => other,
         };
@@ -343,7 +343,7 @@ impl Frame {
         if let (Json::Unparsed, Payload::Text(text)) = (&self.json, &self.payload) {
             self.json = match parse_json(text) {
                 Some(v) => Json::Parsed(v),
-                None => Json::NotJson,
+                None => Json::Absent,
             };
         }
     }

@@ -132,8 +132,7 @@ fn handshake_rejection_gives_the_http_status(adapter: Adapter) {
     let error = connect_with(addr, |r| {
         r.headers_mut().insert("x-reject", "1".parse().unwrap());
     })
-    .err()
-    .expect("handshake must fail");
+    .expect_err("handshake must fail");
     let tungstenite::Error::Http(response) = error else { panic!("expected an HTTP error, got {error:?}") };
     assert_eq!(response.status(), 403);
     assert_eq!(response.body().as_deref(), Some(&b"rejected by test layer\n"[..]));

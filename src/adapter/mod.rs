@@ -6,6 +6,8 @@ use std::net::SocketAddr;
 
 pub(crate) mod blocking;
 #[cfg(feature = "tokio")]
+mod coalesce;
+#[cfg(feature = "tokio")]
 pub(crate) mod tokio;
 
 /// What the guard may learn about a connection from its stream.

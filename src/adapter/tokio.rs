@@ -12,6 +12,7 @@ use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::{self, protocol::Role, protocol::WebSocketConfig};
 
 use super::PeerInfo;
+use super::coalesce::Coalesce;
 use crate::close::{CloseCode, CloseFrame};
 use crate::error::Error;
 use crate::guard::{Guard, HandshakePlan, HeadBuffer, ParsedHead, Verdict};
@@ -109,7 +110,7 @@ where
                 Ok(written) => written?,
                 Err(_elapsed) => return Err(Error::Io(io::ErrorKind::TimedOut.into())),
             }
-            let ws = WebSocketStream::from_partially_read(stream, tail, Role::Server, config).await;
+            let ws = WebSocketStream::from_partially_read(Coalesce::new(stream), tail, Role::Server, config).await;
             Ok(GuardedStream::new(ws, guard.clone(), session))
         }
         HandshakePlan::Reject { response, rejection } => {
@@ -165,7 +166,7 @@ async fn read_head<S: AsyncRead + Unpin>(stream: &mut S, max: usize) -> io::Resu
 /// keep polling to complete the closing handshake, or drop it.
 #[derive(Debug)]
 pub struct GuardedStream<S> {
-    ws: WebSocketStream<S>,
+    ws: WebSocketStream<Coalesce<S>>,
     guard: Guard,
     session: Session,
     /// A reply or close frame produced while reading, not yet handed to the sink.
@@ -181,7 +182,7 @@ impl<S> GuardedStream<S>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    fn new(ws: WebSocketStream<S>, guard: Guard, session: Session) -> Self {
+    fn new(ws: WebSocketStream<Coalesce<S>>, guard: Guard, session: Session) -> Self {
         Self { ws, guard, session, pending: None, unflushed: false, closing: None, close_notified: false }
     }
 
@@ -197,13 +198,13 @@ where
 
     /// The underlying stream.
     pub fn get_ref(&self) -> &S {
-        self.ws.get_ref()
+        &self.ws.get_ref().inner
     }
 
     /// The underlying stream, mutably. Reading or writing it directly
     /// corrupts the WebSocket stream.
     pub fn get_mut(&mut self) -> &mut S {
-        self.ws.get_mut()
+        &mut self.ws.get_mut().inner
     }
 
     /// Sends a close frame and flushes it.

@@ -126,7 +126,7 @@ fn outbound_drops_never_carry_a_reply() {
 #[test]
 fn control_messages_bypass_the_layers() {
     let probe = Probe::named("p");
-    let guard = guard_with(&[probe.clone()]);
+    let guard = guard_with(std::slice::from_ref(&probe));
     let mut session = guard.new_session(None);
     for message in [Message::Ping("x".into()), Message::Pong("y".into()), Message::Close(None)] {
         assert_eq!(guard.inbound(message.clone(), &mut session), Verdict::Deliver(message));

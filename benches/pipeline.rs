@@ -1,0 +1,74 @@
+//! Per-message cost of the guard, against a baseline in the same run.
+//!
+//! `cargo bench --bench pipeline`
+
+use std::hint::black_box;
+use std::time::Instant;
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use wsguard::{Frame, Guard, Layer, Message, Outcome, Session};
+
+/// Reads the parsed JSON and passes, like a validation layer would.
+#[derive(Debug)]
+struct ReadsJson;
+
+impl Layer for ReadsJson {
+    fn name(&self) -> &'static str {
+        "reads_json"
+    }
+    fn on_inbound(&self, frame: &mut Frame, _: &mut Session, _: Instant) -> Outcome {
+        black_box(frame.json());
+        Outcome::Pass
+    }
+}
+
+/// Passes without looking: the cost of one more layer in the stack.
+#[derive(Debug)]
+struct Noop;
+
+impl Layer for Noop {
+    fn name(&self) -> &'static str {
+        "noop"
+    }
+}
+
+fn message_300() -> Message {
+    let text = format!(r#"{{"type":"chat","room":"lobby","text":"{}"}}"#, "x".repeat(260));
+    assert_eq!(text.len(), 300);
+    Message::text(text)
+}
+
+fn bench(c: &mut Criterion) {
+    let message = message_300();
+    let mut group = c.benchmark_group("inbound_300B");
+
+    // What the adapter does anyway: hand the message on (a refcount clone).
+    group.bench_function("baseline_no_guard", |b| b.iter(|| black_box(black_box(&message).clone())));
+
+    let limits_only = Guard::builder().build().unwrap();
+    let mut session = limits_only.new_session(None);
+    group.bench_function("guard_limits_only", |b| {
+        b.iter(|| black_box(limits_only.inbound(black_box(&message).clone(), &mut session)))
+    });
+
+    let plus_noop = Guard::builder().layer(Noop).build().unwrap();
+    let mut session = plus_noop.new_session(None);
+    group.bench_function("guard_limits_plus_noop_layer", |b| {
+        b.iter(|| black_box(plus_noop.inbound(black_box(&message).clone(), &mut session)))
+    });
+
+    let text = message.as_text().unwrap().to_owned();
+    group.bench_function("baseline_one_json_parse", |b| {
+        b.iter(|| black_box(serde_json::from_str::<serde_json::Value>(black_box(&text)).unwrap()))
+    });
+
+    let three_readers = Guard::builder().layer(ReadsJson).layer(ReadsJson).layer(ReadsJson).build().unwrap();
+    let mut session = three_readers.new_session(None);
+    group.bench_function("guard_three_json_readers", |b| {
+        b.iter(|| black_box(three_readers.inbound(black_box(&message).clone(), &mut session)))
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
