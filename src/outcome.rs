@@ -3,6 +3,7 @@
 use std::borrow::Cow;
 use std::time::Duration;
 
+use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::Value;
 
 use crate::rejection::Rejection;
@@ -134,20 +135,23 @@ impl ErrorReply {
 
     /// The JSON text sent to the peer, with `type`, `code` and `message` first.
     pub fn to_json(&self) -> String {
-        // serde_json's default map is sorted; build the text by hand to keep
-        // the documented field order.
-        let mut out = String::from("{\"type\":\"error\",\"code\":");
-        out.push_str(&Value::from(&*self.code).to_string());
-        out.push_str(",\"message\":");
-        out.push_str(&Value::from(&*self.message).to_string());
+        // Serializing strings and `Value`s into a `String` cannot fail.
+        serde_json::to_string(self).unwrap_or_default()
+    }
+}
+
+/// Serializes to the documented shape, fields in order: `type`, `code`,
+/// `message`, then the extra fields.
+impl Serialize for ErrorReply {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(3 + self.fields.len()))?;
+        map.serialize_entry("type", "error")?;
+        map.serialize_entry("code", &self.code)?;
+        map.serialize_entry("message", &self.message)?;
         for (key, value) in &self.fields {
-            out.push(',');
-            out.push_str(&Value::from(&**key).to_string());
-            out.push(':');
-            out.push_str(&value.to_string());
+            map.serialize_entry(key, value)?;
         }
-        out.push('}');
-        out
+        map.end()
     }
 }
 

@@ -8,8 +8,8 @@ use super::PeerInfo;
 use crate::close::{CloseCode, CloseFrame};
 use crate::error::Error;
 use crate::guard::{Guard, HandshakePlan, HeadBuffer, ParsedHead, Verdict};
-use crate::message::{Direction, Message};
-use crate::rejection::{Rejection, RejectionKind};
+use crate::message::Message;
+use crate::rejection::Rejection;
 use crate::session::Session;
 
 /// Accepts a WebSocket connection on `stream`, guarded by `guard`, with the
@@ -154,8 +154,8 @@ impl<S: Read + Write> GuardedWebSocket<S> {
             let message = match self.ws.read() {
                 Ok(message) => message,
                 Err(tungstenite::Error::Capacity(_)) => {
-                    let rejection = Rejection::new(RejectionKind::TooLarge, "message too large");
-                    return Err(self.close_with(Direction::Inbound, "limits", rejection));
+                    let (frame, rejection) = self.guard.close_oversized(&self.session);
+                    return Err(self.send_close(frame, rejection));
                 }
                 Err(e) => {
                     self.notify_close(None);
@@ -165,10 +165,7 @@ impl<S: Read + Write> GuardedWebSocket<S> {
             let Some(message) = Message::from_tungstenite(message) else { continue };
             match self.guard.inbound(message, &mut self.session) {
                 Verdict::Deliver(message) => {
-                    if let Message::Close(frame) = &message {
-                        let code = frame.as_ref().map(|f| f.code);
-                        self.notify_close(code);
-                    }
+                    self.notify_if_close(&message);
                     return Ok(message);
                 }
                 Verdict::Drop { reply: Some(reply) } => {
@@ -202,10 +199,7 @@ impl<S: Read + Write> GuardedWebSocket<S> {
     pub fn write(&mut self, message: Message) -> Result<(), Error> {
         match self.guard.outbound(message, &mut self.session) {
             Verdict::Deliver(message) => {
-                if let Message::Close(frame) = &message {
-                    let code = frame.as_ref().map(|f| f.code);
-                    self.notify_close(code);
-                }
+                self.notify_if_close(&message);
                 self.ws.write(message.into_tungstenite()).map_err(Error::from_tungstenite)
             }
             Verdict::Drop { .. } => Ok(()),
@@ -265,18 +259,17 @@ impl<S: Read + Write> GuardedWebSocket<S> {
         &mut self.session
     }
 
-    /// Closes for a rejection found by the adapter itself, auditing it.
-    fn close_with(&mut self, direction: Direction, layer: &str, rejection: Rejection) -> Error {
-        let frame = self.guard.close_frame(&rejection);
-        crate::audit::connection_closed(&self.session, layer, direction, &rejection, frame.code);
-        self.send_close(frame, rejection)
-    }
-
     fn send_close(&mut self, frame: CloseFrame, rejection: Rejection) -> Error {
         self.notify_close(Some(frame.code));
         // Best effort: the peer may be gone; the rejection is what matters.
         let _ = self.ws.close(Some(frame.into_tungstenite())).and_then(|()| self.ws.flush());
         Error::Closed(Box::new(rejection))
+    }
+
+    fn notify_if_close(&mut self, message: &Message) {
+        if let Message::Close(frame) = message {
+            self.notify_close(frame.as_ref().map(|f| f.code));
+        }
     }
 
     fn notify_close(&mut self, code: Option<CloseCode>) {

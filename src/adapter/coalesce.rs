@@ -96,8 +96,10 @@ mod tests {
         writer.write_all(&data).await.unwrap();
         drop(writer);
         let mut reader = Coalesce::new(reader);
-        let mut out = Vec::new();
         let mut chunk = [0u8; 1000];
+        assert_eq!(reader.read(&mut chunk).await.unwrap(), 1000);
+        assert_eq!(reader.buf.len(), CHUNK - 1000, "one read call fetched a whole chunk");
+        let mut out = chunk.to_vec();
         loop {
             let n = reader.read(&mut chunk).await.unwrap();
             if n == 0 {

@@ -16,7 +16,7 @@ use super::coalesce::Coalesce;
 use crate::close::{CloseCode, CloseFrame};
 use crate::error::Error;
 use crate::guard::{Guard, HandshakePlan, HeadBuffer, ParsedHead, Verdict};
-use crate::message::{Direction, Message};
+use crate::message::Message;
 use crate::rejection::{Rejection, RejectionKind};
 use crate::session::Session;
 
@@ -251,6 +251,12 @@ where
         self.closing = Some(rejection);
     }
 
+    fn notify_if_close(&mut self, message: &Message) {
+        if let Message::Close(frame) = message {
+            self.notify_close(frame.as_ref().map(|f| f.code));
+        }
+    }
+
     fn notify_close(&mut self, code: Option<CloseCode>) {
         if !std::mem::replace(&mut self.close_notified, true) {
             self.guard.notify_close(&mut self.session, code);
@@ -284,15 +290,7 @@ where
             let message = match ready!(Pin::new(&mut this.ws).poll_next(cx)) {
                 Some(Ok(message)) => message,
                 Some(Err(tungstenite::Error::Capacity(_))) => {
-                    let rejection = Rejection::new(RejectionKind::TooLarge, "message too large");
-                    let frame = this.guard.close_frame(&rejection);
-                    crate::audit::connection_closed(
-                        &this.session,
-                        "limits",
-                        Direction::Inbound,
-                        &rejection,
-                        frame.code,
-                    );
+                    let (frame, rejection) = this.guard.close_oversized(&this.session);
                     this.start_close(frame, rejection);
                     continue;
                 }
@@ -308,9 +306,7 @@ where
             let Some(message) = Message::from_tungstenite(message) else { continue };
             match this.guard.inbound(message, &mut this.session) {
                 Verdict::Deliver(message) => {
-                    if let Message::Close(frame) = &message {
-                        this.notify_close(frame.as_ref().map(|f| f.code));
-                    }
+                    this.notify_if_close(&message);
                     return Poll::Ready(Some(Ok(message)));
                 }
                 Verdict::Drop { reply } => this.pending = reply.map(Message::into_tungstenite),
@@ -336,9 +332,7 @@ where
         let this = self.get_mut();
         match this.guard.outbound(message, &mut this.session) {
             Verdict::Deliver(message) => {
-                if let Message::Close(frame) = &message {
-                    this.notify_close(frame.as_ref().map(|f| f.code));
-                }
+                this.notify_if_close(&message);
                 Pin::new(&mut this.ws).start_send(message.into_tungstenite()).map_err(Error::from_tungstenite)
             }
             Verdict::Drop { .. } => Ok(()),

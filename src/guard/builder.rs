@@ -113,13 +113,14 @@ impl GuardBuilder {
         if let Some((_, code)) = self.close_code_overrides.iter().find(|(_, c)| !c.is_sendable()) {
             return Err(ConfigError::UnsendableCloseCode { code: code.get() });
         }
+        let limits = Arc::new(self.limits);
         let mut layers: Vec<Arc<dyn Layer>> = Vec::with_capacity(self.layers.len() + 1);
-        layers.push(Arc::new(self.limits.clone()));
+        layers.push(limits.clone());
         layers.extend(self.layers);
         Ok(Guard {
             inner: Arc::new(Inner {
                 layers,
-                limits: self.limits,
+                limits,
                 clock: self.clock,
                 websocket_config: self.websocket_config,
                 handshake_rejection: self.handshake_rejection,

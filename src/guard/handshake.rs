@@ -102,8 +102,7 @@ impl Guard {
     pub(crate) fn plan_handshake(&self, request: &HandshakeRequest, session: &mut Session) -> HandshakePlan {
         let Ok(mut response) = create_response(request) else {
             let rejection = Rejection::new(RejectionKind::BadRequest, "not a websocket upgrade request");
-            crate::audit::handshake_rejected(session, "transport", &rejection);
-            return self.plan_rejection(rejection);
+            return self.plan_transport_rejection(session, rejection);
         };
         let checked = self.check_handshake(request, session);
         if let Some(protocol) = session.selected_protocol() {
@@ -113,8 +112,7 @@ impl Guard {
                 }
                 Err(_) => {
                     let rejection = Rejection::new(RejectionKind::Internal, "invalid subprotocol selected");
-                    crate::audit::handshake_rejected(session, "transport", &rejection);
-                    return self.plan_rejection(rejection);
+                    return self.plan_transport_rejection(session, rejection);
                 }
             }
         }

@@ -89,7 +89,8 @@ pub struct Guard {
 struct Inner {
     /// Limits first, then the builder's layers.
     layers: Vec<Arc<dyn Layer>>,
-    limits: Limits,
+    /// The same layer as `layers[0]`, kept typed for its settings.
+    limits: Arc<Limits>,
     clock: Arc<dyn Clock>,
     websocket_config: WebSocketConfig,
     handshake_rejection: HandshakeRejection,
@@ -249,6 +250,16 @@ impl Guard {
     /// The close frame that answers `rejection`: its close code and reason.
     pub fn close_frame(&self, rejection: &Rejection) -> CloseFrame {
         CloseFrame::new(self.close_code(rejection), rejection.reason())
+    }
+
+    /// The limits layer's verdict on a message that tungstenite refused while
+    /// reading it, because it exceeded the size limits: audited like any
+    /// close the layer decides itself.
+    pub(crate) fn close_oversized(&self, session: &Session) -> (CloseFrame, Rejection) {
+        let rejection = Limits::too_large();
+        let frame = self.close_frame(&rejection);
+        audit::connection_closed(session, self.inner.limits.name(), Direction::Inbound, &rejection, frame.code);
+        (frame, rejection)
     }
 
     /// Tells every layer the connection closed. Call once per session; the

@@ -289,3 +289,19 @@ fn head_buffer_refuses_oversized_malformed_and_crowded_heads() {
     // Not complete yet: ask for more.
     assert!(HeadBuffer::new(1024).push(b"GET / HTTP/1.1\r\n").unwrap().is_none());
 }
+
+#[test]
+fn websocket_configs_are_clamped_to_the_limits_but_never_raised() {
+    let guard = Guard::builder().limits(Limits::default().max_message_size(1000).max_frame_size(500)).build().unwrap();
+    let default = guard.websocket_config();
+    assert_eq!((default.max_message_size, default.max_frame_size), (Some(1000), Some(500)));
+    assert_eq!(default.read_buffer_size, super::builder::DEFAULT_READ_BUFFER);
+
+    let unlimited = WebSocketConfig::default().max_message_size(None).max_frame_size(Some(16 << 20));
+    let clamped = guard.clamp_config(unlimited);
+    assert_eq!((clamped.max_message_size, clamped.max_frame_size), (Some(1000), Some(500)));
+
+    let stricter = WebSocketConfig::default().max_message_size(Some(10)).max_frame_size(Some(20));
+    let kept = guard.clamp_config(stricter);
+    assert_eq!((kept.max_message_size, kept.max_frame_size), (Some(10), Some(20)));
+}

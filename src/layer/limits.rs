@@ -119,6 +119,14 @@ impl Limits {
     }
 }
 
+impl Limits {
+    /// The rejection for a message over [`max_message_size`](Self::max_message_size)
+    /// or a frame over [`max_frame_size`](Self::max_frame_size).
+    pub(crate) fn too_large() -> Rejection {
+        Rejection::new(RejectionKind::TooLarge, "message too large")
+    }
+}
+
 impl Layer for Limits {
     fn name(&self) -> &'static str {
         "limits"
@@ -126,7 +134,7 @@ impl Layer for Limits {
 
     fn on_inbound(&self, frame: &mut Frame, _: &mut Session, _: Instant) -> Outcome {
         if frame.len() > self.max_message_size {
-            return Outcome::Close(Rejection::new(RejectionKind::TooLarge, "message too large"));
+            return Outcome::Close(Self::too_large());
         }
         if frame.is_binary() && !self.allow_binary {
             return Outcome::Close(Rejection::new(RejectionKind::UnsupportedData, "binary messages are not accepted"));
