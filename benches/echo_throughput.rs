@@ -38,7 +38,7 @@ fn spawn(mut server: Server) -> SocketAddr {
     }
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
-    let mut builder = Guard::builder();
+    let mut builder = Guard::builder().without_auth();
     if let Some(size) = std::env::var("WSGUARD_BENCH_READ_BUFFER").ok().and_then(|v| v.parse().ok()) {
         builder = builder.websocket_config(wsguard::WebSocketConfig::default().read_buffer_size(size));
     }

@@ -11,7 +11,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use wsguard::{Guard, WebSocketConfig};
+use wsguard::{ConnectionCaps, Guard, WebSocketConfig};
 
 const CONNS: usize = 2_000;
 
@@ -30,11 +30,13 @@ fn main() {
 }
 
 fn serve(kind: &str) {
+    // Every connection comes from 127.0.0.1: lift the per-IP cap.
+    let builder = Guard::builder().without_auth().connection_caps(ConnectionCaps::unlimited());
     let guard = match kind {
         "wsguard-128k-read-buffer" => {
-            Guard::builder().websocket_config(WebSocketConfig::default().read_buffer_size(128 * 1024)).build().unwrap()
+            builder.websocket_config(WebSocketConfig::default().read_buffer_size(128 * 1024)).build().unwrap()
         }
-        _ => Guard::builder().build().unwrap(),
+        _ => builder.build().unwrap(),
     };
     let raw = kind == "raw-tokio-tungstenite";
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();

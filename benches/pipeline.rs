@@ -45,13 +45,13 @@ fn bench(c: &mut Criterion) {
     // What the adapter does anyway: hand the message on (a refcount clone).
     group.bench_function("baseline_no_guard", |b| b.iter(|| black_box(black_box(&message).clone())));
 
-    let limits_only = Guard::builder().build().unwrap();
+    let limits_only = Guard::builder().without_auth().build().unwrap();
     let mut session = limits_only.new_session(None);
     group.bench_function("guard_limits_only", |b| {
         b.iter(|| black_box(limits_only.inbound(black_box(&message).clone(), &mut session)))
     });
 
-    let plus_noop = Guard::builder().layer(Noop).build().unwrap();
+    let plus_noop = Guard::builder().without_auth().layer(Noop).build().unwrap();
     let mut session = plus_noop.new_session(None);
     group.bench_function("guard_limits_plus_noop_layer", |b| {
         b.iter(|| black_box(plus_noop.inbound(black_box(&message).clone(), &mut session)))
@@ -62,7 +62,7 @@ fn bench(c: &mut Criterion) {
         b.iter(|| black_box(serde_json::from_str::<serde_json::Value>(black_box(&text)).unwrap()))
     });
 
-    let three_readers = Guard::builder().layer(ReadsJson).layer(ReadsJson).layer(ReadsJson).build().unwrap();
+    let three_readers = Guard::builder().without_auth().layer(ReadsJson).layer(ReadsJson).layer(ReadsJson).build().unwrap();
     let mut session = three_readers.new_session(None);
     group.bench_function("guard_three_json_readers", |b| {
         b.iter(|| black_box(three_readers.inbound(black_box(&message).clone(), &mut session)))

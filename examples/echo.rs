@@ -29,7 +29,7 @@ fn main() -> ExitCode {
     if let Some(n) = max_message_bytes {
         limits = limits.max_message_size(n).max_frame_size(n);
     }
-    let guard = match Guard::builder().limits(limits).build() {
+    let guard = match Guard::builder().without_auth().limits(limits).build() {
         Ok(guard) => guard,
         Err(e) => {
             eprintln!("invalid configuration: {e}");

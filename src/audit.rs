@@ -24,6 +24,7 @@ pub(crate) fn handshake_rejected(session: &Session, layer: &str, rejection: &Rej
         kind = rejection.kind().as_str(),
         status = rejection.http_status().as_u16(),
         reason = rejection.reason(),
+        detail = rejection.detail().unwrap_or(""),
     );
 }
 
@@ -56,5 +57,6 @@ pub(crate) fn connection_closed(
         kind = rejection.kind().as_str(),
         close_code = close_code.get(),
         reason = rejection.reason(),
+        detail = rejection.detail().unwrap_or(""),
     );
 }

@@ -105,4 +105,30 @@ pub enum ConfigError {
         /// The refused code.
         code: u16,
     },
+    /// An origin pattern of an [`OriginPolicy`](crate::layer::OriginPolicy) is malformed.
+    #[error("invalid origin pattern `{pattern}`: {reason}")]
+    InvalidOrigin {
+        /// The pattern as given.
+        pattern: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// A network (`10.0.0.0/8`, `::1`) is malformed.
+    #[error("invalid network `{network}`: expected an IP address or address/prefix")]
+    InvalidNetwork {
+        /// The text as given.
+        network: String,
+    },
+    /// The authentication settings contradict each other.
+    #[error("invalid authentication setup: {reason}")]
+    Auth {
+        /// What is wrong.
+        reason: &'static str,
+    },
+    /// A JWT key, key set or validation setting is unusable.
+    #[error("invalid jwt setup: {reason}")]
+    Jwt {
+        /// What is wrong (never key material).
+        reason: String,
+    },
 }

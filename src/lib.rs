@@ -30,7 +30,7 @@
 //!     }
 //! }
 //!
-//! let guard = Guard::builder().layer(NoAdmin).build()?;
+//! let guard = Guard::builder().without_auth().layer(NoAdmin).build()?;
 //!
 //! let listener = TcpListener::bind("127.0.0.1:0")?;
 //! let addr = listener.local_addr()?;
@@ -80,7 +80,7 @@
 //! ```
 //! use wsguard::{Guard, Message, Verdict};
 //!
-//! let guard = Guard::builder().build()?;
+//! let guard = Guard::builder().without_auth().build()?;
 //! let mut session = guard.new_session(None);
 //! let request = http::Request::get("/ws").header("origin", "https://app.example").body(())?;
 //! if let Err(rejection) = guard.check_handshake(&request, &mut session) {
@@ -126,6 +126,7 @@
 
 mod adapter;
 pub mod audit;
+pub mod auth;
 mod close;
 mod error;
 mod guard;
@@ -133,6 +134,7 @@ pub mod layer;
 pub mod manual;
 mod message;
 mod outcome;
+mod registry;
 mod rejection;
 mod session;
 pub mod time;
@@ -141,10 +143,11 @@ pub use adapter::PeerInfo;
 pub use adapter::blocking::{GuardedWebSocket, accept, accept_with_config};
 pub use close::{CloseCode, CloseFrame, MAX_REASON_BYTES};
 pub use error::{ConfigError, Error, WebSocketError};
-pub use guard::{Guard, GuardBuilder, HandshakeRejection, Verdict};
+pub use guard::{AuthDecided, Guard, GuardBuilder, HandshakeRejection, Verdict, WantsAuth};
 pub use layer::{HandshakeRequest, Layer};
 pub use message::{Direction, Frame, Message, Utf8Bytes};
 pub use outcome::{ErrorReply, Outcome};
+pub use registry::{ConnectionCaps, SessionInfo, SessionRegistry};
 pub use rejection::{Rejection, RejectionKind, Wire};
 pub use session::{ConnectionId, Principal, Session};
 

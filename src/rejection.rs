@@ -121,6 +121,7 @@ impl fmt::Display for RejectionKind {
 pub struct Rejection {
     kind: RejectionKind,
     reason: Cow<'static, str>,
+    detail: Option<Cow<'static, str>>,
     retry_after: Option<Duration>,
 }
 
@@ -132,7 +133,22 @@ impl Rejection {
         if cut < reason.len() {
             reason.to_mut().truncate(cut);
         }
-        Self { kind, reason, retry_after: None }
+        Self { kind, reason, detail: None, retry_after: None }
+    }
+
+    /// Attaches a local detail for audit events and the server's error, never
+    /// sent to the peer: for example which credential source failed and why,
+    /// while the peer only reads "authentication failed". Like the reason, it
+    /// must not contain a token, the payload or personal data.
+    #[must_use]
+    pub fn with_detail(mut self, detail: impl Into<Cow<'static, str>>) -> Self {
+        self.detail = Some(detail.into());
+        self
+    }
+
+    /// The local detail, if any.
+    pub fn detail(&self) -> Option<&str> {
+        self.detail.as_deref()
     }
 
     /// Attaches the delay after which the client may retry (sent as
@@ -185,7 +201,11 @@ impl Rejection {
 
 impl fmt::Display for Rejection {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.kind, self.reason)
+        write!(f, "{}: {}", self.kind, self.reason)?;
+        match &self.detail {
+            Some(detail) => write!(f, " ({detail})"),
+            None => Ok(()),
+        }
     }
 }
 

@@ -2,9 +2,12 @@
 
 use std::fmt;
 use std::net::SocketAddr;
-use std::time::Instant;
+use std::time::{Instant, SystemTime};
 
 use serde_json::{Map, Value};
+
+use crate::registry::Ticket;
+use crate::rejection::Rejection;
 
 /// A connection's identifier, unique within one [`Guard`](crate::Guard).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -39,6 +42,9 @@ pub struct Principal {
     pub roles: Vec<String>,
     /// Extra claims (for example from a JWT).
     pub claims: Map<String, Value>,
+    /// When the credentials stop being valid (for a JWT: `exp` plus the
+    /// verifier's leeway). The connection is closed with 4401 then.
+    pub expires_at: Option<SystemTime>,
 }
 
 impl Principal {
@@ -55,6 +61,13 @@ impl Principal {
         R: Into<String>,
     {
         self.roles.extend(roles.into_iter().map(Into::into));
+        self
+    }
+
+    /// Sets the expiry.
+    #[must_use]
+    pub fn with_expiry(mut self, expires_at: SystemTime) -> Self {
+        self.expires_at = Some(expires_at);
         self
     }
 
@@ -80,6 +93,8 @@ pub struct Session {
     requested_protocols: Vec<String>,
     selected_protocol: Option<String>,
     principal: Option<Principal>,
+    expires_at: Option<Instant>,
+    ticket: Option<Ticket>,
     extensions: http::Extensions,
 }
 
@@ -94,6 +109,8 @@ impl Session {
             requested_protocols: Vec::new(),
             selected_protocol: None,
             principal: None,
+            expires_at: None,
+            ticket: None,
             extensions: http::Extensions::new(),
         }
     }
@@ -154,8 +171,55 @@ impl Session {
     }
 
     /// Sets (or, with `None`, clears) the principal.
-    pub fn set_principal(&mut self, principal: Option<Principal>) {
+    ///
+    /// It does not change [`expires_at`](Self::expires_at): an
+    /// authentication layer sets both.
+    ///
+    /// # Errors
+    ///
+    /// A [`RejectionKind::RateLimited`](crate::RejectionKind::RateLimited)
+    /// rejection when the session is registered with a guard and the new
+    /// principal already holds
+    /// [`ConnectionCaps::per_principal`](crate::ConnectionCaps::per_principal)
+    /// connections. The session then keeps its previous principal.
+    pub fn set_principal(&mut self, principal: Option<Principal>) -> Result<(), Rejection> {
+        if let Some(ticket) = &self.ticket {
+            ticket.registry().bind_principal(ticket, principal.as_ref().map(|p| p.id.as_str()))?;
+        }
         self.principal = principal;
+        Ok(())
+    }
+
+    /// When the session stops being valid, by the guard's clock: the token's
+    /// expiry, or the deadline for first-message authentication. The guard
+    /// closes the connection with 4401 once it passes.
+    pub fn expires_at(&self) -> Option<Instant> {
+        self.expires_at
+    }
+
+    /// Sets (or clears) the instant the session stops being valid.
+    pub fn set_expires_at(&mut self, expires_at: Option<Instant>) {
+        self.expires_at = expires_at;
+    }
+
+    /// Whether the session was revoked through the guard's
+    /// [`SessionRegistry`](crate::SessionRegistry).
+    pub fn is_revoked(&self) -> bool {
+        self.ticket.as_ref().is_some_and(|t| t.control.is_revoked())
+    }
+
+    /// Forgets offered subprotocols that fail `keep` (token entries).
+    pub(crate) fn retain_requested_protocols(&mut self, keep: impl Fn(&str) -> bool) {
+        self.requested_protocols.retain(|p| keep(p));
+    }
+
+    /// The registration, once the guard has admitted the session.
+    pub(crate) fn ticket(&self) -> Option<&Ticket> {
+        self.ticket.as_ref()
+    }
+
+    pub(crate) fn set_ticket(&mut self, ticket: Option<Ticket>) {
+        self.ticket = ticket;
     }
 
     /// Typed per-connection state for layers.

@@ -53,7 +53,7 @@ fn every_non_pass_outcome_emits_one_audit_event_without_the_payload() {
     let writer = captured.clone();
     tracing_subscriber::fmt().with_writer(move || writer.clone()).with_ansi(false).init();
 
-    let guard = Guard::builder().layer(Probe).build().unwrap();
+    let guard = Guard::builder().without_auth().layer(Probe).build().unwrap();
     let mut session = guard.new_session(None);
     let secret = "alice@example.com";
     for kind in ["pass", "drop", "close"] {

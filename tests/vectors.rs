@@ -13,7 +13,7 @@ use wsguard::{Guard, HandshakeRejection};
 use crate::support::{Adapter, Client, TestLayer, connect, connect_with, eventually, raw_exchange, spawn_echo};
 
 fn guard() -> Guard {
-    Guard::builder().layer(TestLayer::default()).build().unwrap()
+    Guard::builder().without_auth().layer(TestLayer::default()).build().unwrap()
 }
 
 fn echo_server(adapter: Adapter) -> std::net::SocketAddr {
@@ -81,7 +81,7 @@ fn fragmented_message_over_the_limit_gets_1009(adapter: Adapter) {
 }
 
 fn single_frame_over_the_limit_gets_1009(adapter: Adapter) {
-    let guard = Guard::builder().limits(Limits::default().max_message_size(1024)).build().unwrap();
+    let guard = Guard::builder().without_auth().limits(Limits::default().max_message_size(1024)).build().unwrap();
     let mut client = connect(spawn_echo(adapter, guard));
     client.send(WsMessage::text("x".repeat(1024))).unwrap();
     assert_eq!(client.read().unwrap().len(), 1024, "a message exactly at the limit passes");
@@ -90,7 +90,7 @@ fn single_frame_over_the_limit_gets_1009(adapter: Adapter) {
 }
 
 fn binary_refused_gets_1003(adapter: Adapter) {
-    let guard = Guard::builder().limits(Limits::default().allow_binary(false)).build().unwrap();
+    let guard = Guard::builder().without_auth().limits(Limits::default().allow_binary(false)).build().unwrap();
     let mut client = connect(spawn_echo(adapter, guard));
     client.send(WsMessage::text("text still works")).unwrap();
     assert_eq!(client.read().unwrap(), WsMessage::text("text still works"));
@@ -141,7 +141,7 @@ fn handshake_rejection_gives_the_http_status(adapter: Adapter) {
 }
 
 fn accept_then_close_gives_the_close_code(adapter: Adapter) {
-    let guard = Guard::builder()
+    let guard = Guard::builder().without_auth()
         .layer(TestLayer::default())
         .handshake_rejection(HandshakeRejection::AcceptThenClose)
         .build()
@@ -178,7 +178,7 @@ fn ping_gets_pong(adapter: Adapter) {
 fn clean_close_completes_and_notifies_layers_once(adapter: Adapter) {
     let layer = TestLayer::default();
     let closes = Arc::clone(&layer.closes);
-    let guard = Guard::builder().layer(layer).build().unwrap();
+    let guard = Guard::builder().without_auth().layer(layer).build().unwrap();
     let mut client = connect(spawn_echo(adapter, guard));
     client.send(WsMessage::text("hi")).unwrap();
     assert_eq!(client.read().unwrap(), WsMessage::text("hi"));
@@ -233,7 +233,7 @@ for_both_adapters!(
 #[test]
 fn tokio_handshake_timeout_gets_408() {
     let guard =
-        Guard::builder().limits(Limits::default().handshake_timeout(Duration::from_millis(200))).build().unwrap();
+        Guard::builder().without_auth().limits(Limits::default().handshake_timeout(Duration::from_millis(200))).build().unwrap();
     let addr = spawn_echo(Adapter::Tokio, guard);
     let started = Instant::now();
     // Half a request head, then silence: a slowloris client.

@@ -8,7 +8,7 @@ use super::PeerInfo;
 use crate::close::{CloseCode, CloseFrame};
 use crate::error::Error;
 use crate::guard::{Guard, HandshakePlan, HeadBuffer, ParsedHead, Verdict};
-use crate::message::Message;
+use crate::message::{Direction, Message};
 use crate::rejection::Rejection;
 use crate::session::Session;
 
@@ -35,7 +35,7 @@ use crate::session::Session;
 /// ```no_run
 /// use std::net::TcpListener;
 ///
-/// let guard = wsguard::Guard::builder().build()?;
+/// let guard = wsguard::Guard::builder().without_auth().build()?;
 /// let listener = TcpListener::bind("127.0.0.1:9001")?;
 /// for stream in listener.incoming() {
 ///     let guard = guard.clone();
@@ -147,9 +147,17 @@ impl<S: Read + Write> GuardedWebSocket<S> {
     /// # Errors
     ///
     /// [`Error::Closed`] after a layer (or the size limit) closed the
-    /// connection; otherwise as tungstenite's `read`:
+    /// connection, or when the session has expired or was revoked (checked
+    /// first, so a `read` that returns on a read timeout notices it);
+    /// otherwise as tungstenite's `read`:
     /// [`Error::ConnectionClosed`] once the closing handshake is complete.
     pub fn read(&mut self) -> Result<Message, Error> {
+        if !self.close_notified {
+            let now = self.guard.now();
+            if let Some((frame, rejection)) = self.guard.session_close(&self.session, Direction::Inbound, now) {
+                return Err(self.send_close(frame, rejection));
+            }
+        }
         loop {
             let message = match self.ws.read() {
                 Ok(message) => message,

@@ -2,7 +2,8 @@
 
 use std::io;
 use std::pin::Pin;
-use std::task::{Context, Poll, ready};
+use std::future::Future;
+use std::task::{Context, Poll, Waker, ready};
 use std::time::Duration;
 
 use futures_util::{Sink, SinkExt, Stream};
@@ -16,7 +17,7 @@ use super::coalesce::Coalesce;
 use crate::close::{CloseCode, CloseFrame};
 use crate::error::Error;
 use crate::guard::{Guard, HandshakePlan, HeadBuffer, ParsedHead, Verdict};
-use crate::message::Message;
+use crate::message::{Direction, Message};
 use crate::rejection::{Rejection, RejectionKind};
 use crate::session::Session;
 
@@ -46,7 +47,7 @@ const REJECTION_GRACE: Duration = Duration::from_secs(2);
 /// use tokio::net::TcpListener;
 ///
 /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
-/// let guard = wsguard::Guard::builder().build()?;
+/// let guard = wsguard::Guard::builder().without_auth().build()?;
 /// let listener = TcpListener::bind("127.0.0.1:9001").await?;
 /// loop {
 ///     let (stream, _) = listener.accept().await?;
@@ -96,11 +97,16 @@ where
         Ok(Err(io)) => return Err(Error::Io(io)),
         Err(_elapsed) => Err(Rejection::new(RejectionKind::Timeout, "handshake timed out")),
     };
-    // The request is fully read before anything is answered, so a handshake
-    // step may await here (an authenticator asking an identity provider)
-    // within the same deadline.
+    // The request is fully read before anything is answered, so an async
+    // verifier (an identity provider) is awaited here, within the same deadline.
     let (plan, tail) = match head {
-        Ok(head) => (guard.plan_handshake(&head.request, &mut session), head.tail),
+        Ok(head) => match timeout_at(deadline, guard.plan_handshake_async(&head.request, &mut session)).await {
+            Ok(plan) => (plan, head.tail),
+            Err(_elapsed) => {
+                let rejection = Rejection::new(RejectionKind::Timeout, "handshake timed out");
+                (guard.plan_transport_rejection(&session, rejection), Vec::new())
+            }
+        },
         Err(rejection) => (guard.plan_transport_rejection(&session, rejection), Vec::new()),
     };
     let config = Some(guard.clamp_config(config));
@@ -176,6 +182,10 @@ pub struct GuardedStream<S> {
     /// A guard-initiated close to report once its frame is flushed.
     closing: Option<Rejection>,
     close_notified: bool,
+    /// Fires at the session's expiry, so a silent socket is closed on time.
+    expiry: Option<(std::time::Instant, Pin<Box<tokio::time::Sleep>>)>,
+    /// The waker last handed to the registry for revocation.
+    revocation_waker: Option<Waker>,
 }
 
 impl<S> GuardedStream<S>
@@ -183,7 +193,17 @@ where
     S: AsyncRead + AsyncWrite + Unpin,
 {
     fn new(ws: WebSocketStream<Coalesce<S>>, guard: Guard, session: Session) -> Self {
-        Self { ws, guard, session, pending: None, unflushed: false, closing: None, close_notified: false }
+        Self {
+            ws,
+            guard,
+            session,
+            pending: None,
+            unflushed: false,
+            closing: None,
+            close_notified: false,
+            expiry: None,
+            revocation_waker: None,
+        }
     }
 
     /// This connection's session.
@@ -245,6 +265,44 @@ where
         Poll::Ready(self.closing.take().map(|r| Error::Closed(Box::new(r))))
     }
 
+    /// Closes an expired or revoked session; otherwise arranges to be woken
+    /// at its expiry or revocation. Returns whether a close was started.
+    fn poll_session(&mut self, cx: &mut Context<'_>) -> bool {
+        if self.close_notified {
+            return false;
+        }
+        loop {
+            let now = self.guard.now();
+            if let Some((frame, rejection)) = self.guard.session_close(&self.session, Direction::Inbound, now) {
+                self.start_close(frame, rejection);
+                return true;
+            }
+            if let Some(ticket) = self.session.ticket() {
+                if !self.revocation_waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+                    ticket.control.register_waker(cx.waker());
+                    self.revocation_waker = Some(cx.waker().clone());
+                }
+            }
+            let Some(at) = self.session.expires_at() else {
+                self.expiry = None;
+                return false;
+            };
+            let sleep = match &mut self.expiry {
+                Some((armed, sleep)) if *armed == at => sleep,
+                slot => {
+                    let sleep = Box::pin(tokio::time::sleep(at.saturating_duration_since(now)));
+                    &mut slot.insert((at, sleep)).1
+                }
+            };
+            if sleep.as_mut().poll(cx).is_pending() {
+                return false;
+            }
+            // Fired: check again (a manual clock may not have reached `at`,
+            // and then the timer is re-armed for the rest).
+            self.expiry = None;
+        }
+    }
+
     fn start_close(&mut self, frame: CloseFrame, rejection: Rejection) {
         self.notify_close(Some(frame.code));
         self.pending = Some(tungstenite::Message::Close(Some(frame.into_tungstenite())));
@@ -278,6 +336,9 @@ where
             }
             if let Some(error) = ready!(this.poll_closing(cx)) {
                 return Poll::Ready(Some(Err(error)));
+            }
+            if this.poll_session(cx) {
+                continue;
             }
             // Push replies out without holding up reading; a pending flush
             // has registered the waker and is retried on the next poll.

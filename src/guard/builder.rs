@@ -1,12 +1,15 @@
+use std::marker::PhantomData;
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 
 use tungstenite::protocol::WebSocketConfig;
 
 use super::{Guard, HandshakeRejection, Inner};
+use crate::auth::Authenticator;
 use crate::close::CloseCode;
 use crate::error::ConfigError;
-use crate::layer::{Layer, Limits};
+use crate::layer::{Layer, Limits, OriginPolicy, TransportPolicy};
+use crate::registry::{ConnectionCaps, SessionRegistry};
 use crate::rejection::RejectionKind;
 use crate::time::{Clock, SystemClock};
 
@@ -18,37 +21,95 @@ pub(crate) const DEFAULT_READ_BUFFER: usize = 8 * 1024;
 
 /// Builds a [`Guard`]. Obtain one with [`Guard::builder`].
 ///
+/// Authentication is the one decision that cannot be left to a default:
+/// call [`with_authenticator`](Self::with_authenticator) or, explicitly,
+/// [`without_auth`](Self::without_auth) before [`build`](Self::build)
+/// (the type parameter tracks it). Everything else has a default:
+///
 /// | setting | default |
 /// |---------|---------|
 /// | layers | none besides [`Limits`] |
 /// | [`limits`](Self::limits) | [`Limits::default()`] (64 KiB messages) |
+/// | [`transport`](Self::transport) | none: plain-text connections allowed |
+/// | [`origin`](Self::origin) | none: every origin allowed (required with cookie tokens) |
+/// | [`connection_caps`](Self::connection_caps) | [`ConnectionCaps::default()`]: 5 per principal, 20 per IP |
 /// | [`clock`](Self::clock) | [`SystemClock`] |
 /// | [`websocket_config`](Self::websocket_config) | tungstenite's defaults with an 8 KiB read buffer |
 /// | [`handshake_rejection`](Self::handshake_rejection) | [`HandshakeRejection::Http`] |
 /// | [`close_code`](Self::close_code) | the table in [`RejectionKind::wire`] |
 #[must_use]
 #[derive(Debug)]
-pub struct GuardBuilder {
+pub struct GuardBuilder<State = WantsAuth> {
     layers: Vec<Arc<dyn Layer>>,
     limits: Limits,
+    transport: Option<TransportPolicy>,
+    origin: Option<OriginPolicy>,
+    caps: ConnectionCaps,
+    auth: Option<Authenticator>,
     clock: Arc<dyn Clock>,
     websocket_config: WebSocketConfig,
     handshake_rejection: HandshakeRejection,
     close_code_overrides: Vec<(RejectionKind, CloseCode)>,
+    state: PhantomData<State>,
 }
 
-impl GuardBuilder {
+/// [`GuardBuilder`] state: authentication not decided yet.
+#[derive(Debug)]
+pub struct WantsAuth;
+
+/// [`GuardBuilder`] state: authentication decided; the guard can be built.
+#[derive(Debug)]
+pub struct AuthDecided;
+
+impl GuardBuilder<WantsAuth> {
     pub(super) fn new() -> Self {
         Self {
             layers: Vec::new(),
             limits: Limits::default(),
+            transport: None,
+            origin: None,
+            caps: ConnectionCaps::default(),
+            auth: None,
             clock: Arc::new(SystemClock),
             websocket_config: WebSocketConfig::default().read_buffer_size(DEFAULT_READ_BUFFER),
             handshake_rejection: HandshakeRejection::default(),
             close_code_overrides: Vec::new(),
+            state: PhantomData,
         }
     }
 
+    /// Authenticates every connection with `authenticator`. It runs after
+    /// the transport and origin checks and before the builder's layers, so
+    /// they see the principal.
+    pub fn with_authenticator(mut self, authenticator: Authenticator) -> GuardBuilder<AuthDecided> {
+        self.auth = Some(authenticator);
+        self.decided()
+    }
+
+    /// Accepts connections without authentication: every session's
+    /// principal stays `None` unless your own layer sets it.
+    pub fn without_auth(self) -> GuardBuilder<AuthDecided> {
+        self.decided()
+    }
+
+    fn decided(self) -> GuardBuilder<AuthDecided> {
+        GuardBuilder {
+            layers: self.layers,
+            limits: self.limits,
+            transport: self.transport,
+            origin: self.origin,
+            caps: self.caps,
+            auth: self.auth,
+            clock: self.clock,
+            websocket_config: self.websocket_config,
+            handshake_rejection: self.handshake_rejection,
+            close_code_overrides: self.close_code_overrides,
+            state: PhantomData,
+        }
+    }
+}
+
+impl<State> GuardBuilder<State> {
     /// Appends a layer. Layers run in the order they are added.
     pub fn layer(self, layer: impl Layer) -> Self {
         self.shared_layer(Arc::new(layer))
@@ -72,6 +133,26 @@ impl GuardBuilder {
     /// Replaces the size and time limits.
     pub fn limits(mut self, limits: Limits) -> Self {
         self.limits = limits;
+        self
+    }
+
+    /// Requires TLS (directly or through trusted proxies). Runs right after
+    /// the limits.
+    pub fn transport(mut self, policy: TransportPolicy) -> Self {
+        self.transport = Some(policy);
+        self
+    }
+
+    /// Checks the `Origin` header against an allow-list. Runs after the
+    /// transport policy, before authentication.
+    pub fn origin(mut self, policy: OriginPolicy) -> Self {
+        self.origin = Some(policy);
+        self
+    }
+
+    /// Replaces the concurrent-connection caps.
+    pub fn connection_caps(mut self, caps: ConnectionCaps) -> Self {
+        self.caps = caps;
         self
     }
 
@@ -101,26 +182,40 @@ impl GuardBuilder {
         self
     }
 
+}
+
+impl GuardBuilder<AuthDecided> {
     /// Validates the configuration and builds the guard.
     ///
     /// # Errors
     ///
-    /// [`ConfigError::InvalidLimit`] for an unusable limit and
+    /// [`ConfigError::InvalidLimit`] for an unusable limit or cap,
     /// [`ConfigError::UnsendableCloseCode`] for a close-code override that
-    /// may not be sent on the wire.
+    /// may not be sent on the wire, and [`ConfigError::Auth`] for cookie
+    /// authentication without an [`origin`](Self::origin) policy.
     pub fn build(self) -> Result<Guard, ConfigError> {
         self.limits.validate()?;
+        self.caps.validate()?;
         if let Some((_, code)) = self.close_code_overrides.iter().find(|(_, c)| !c.is_sendable()) {
             return Err(ConfigError::UnsendableCloseCode { code: code.get() });
         }
+        if self.auth.as_ref().is_some_and(Authenticator::uses_cookies) && self.origin.is_none() {
+            return Err(ConfigError::Auth { reason: "cookie credentials need an origin policy (cross-site hijacking)" });
+        }
         let limits = Arc::new(self.limits);
-        let mut layers: Vec<Arc<dyn Layer>> = Vec::with_capacity(self.layers.len() + 1);
-        layers.push(limits.clone());
+        let mut layers: Vec<Arc<dyn Layer>> = vec![limits.clone()];
+        layers.extend(self.transport.map(|l| Arc::new(l) as Arc<dyn Layer>));
+        layers.extend(self.origin.map(|l| Arc::new(l) as Arc<dyn Layer>));
+        let pre_auth = layers.len();
+        layers.extend(self.auth.as_ref().map(|a| Arc::new(a.layer()) as Arc<dyn Layer>));
         layers.extend(self.layers);
         Ok(Guard {
             inner: Arc::new(Inner {
                 layers,
+                pre_auth,
                 limits,
+                auth: self.auth,
+                registry: SessionRegistry::new(self.caps),
                 clock: self.clock,
                 websocket_config: self.websocket_config,
                 handshake_rejection: self.handshake_rejection,

@@ -98,13 +98,44 @@ pub(crate) enum HandshakePlan {
 }
 
 impl Guard {
-    /// Validates the upgrade, runs the handshake layers and plans the answer.
+    /// Validates the upgrade, runs the handshake checks and plans the answer.
     pub(crate) fn plan_handshake(&self, request: &HandshakeRequest, session: &mut Session) -> HandshakePlan {
-        let Ok(mut response) = create_response(request) else {
+        match self.upgrade_response(request, session) {
+            Ok(response) => {
+                let checked = self.check_handshake(request, session);
+                self.finish_plan(response, checked, session)
+            }
+            Err(plan) => plan,
+        }
+    }
+
+    /// Like [`plan_handshake`](Self::plan_handshake), awaiting an async verifier.
+    #[cfg(feature = "tokio")]
+    pub(crate) async fn plan_handshake_async(&self, request: &HandshakeRequest, session: &mut Session) -> HandshakePlan {
+        match self.upgrade_response(request, session) {
+            Ok(response) => {
+                let checked = self.check_handshake_async(request, session).await;
+                self.finish_plan(response, checked, session)
+            }
+            Err(plan) => plan,
+        }
+    }
+
+    /// tungstenite's `101` response, or the plan refusing a request that is
+    /// not a WebSocket upgrade.
+    fn upgrade_response(&self, request: &HandshakeRequest, session: &Session) -> Result<http::Response<()>, HandshakePlan> {
+        create_response(request).map_err(|_| {
             let rejection = Rejection::new(RejectionKind::BadRequest, "not a websocket upgrade request");
-            return self.plan_transport_rejection(session, rejection);
-        };
-        let checked = self.check_handshake(request, session);
+            self.plan_transport_rejection(session, rejection)
+        })
+    }
+
+    fn finish_plan(
+        &self,
+        mut response: http::Response<()>,
+        checked: Result<(), Rejection>,
+        session: &mut Session,
+    ) -> HandshakePlan {
         if let Some(protocol) = session.selected_protocol() {
             match http::HeaderValue::from_str(protocol) {
                 Ok(value) => {

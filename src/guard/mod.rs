@@ -8,18 +8,20 @@ use std::time::Instant;
 use tungstenite::protocol::WebSocketConfig;
 
 use crate::audit;
+use crate::auth::{AuthError, Authenticator};
 use crate::close::{CloseCode, CloseFrame};
 use crate::layer::{HandshakeRequest, Layer, Limits};
 use crate::message::{Direction, Frame, Message};
 use crate::outcome::Outcome;
+use crate::registry::SessionRegistry;
 use crate::rejection::{Rejection, RejectionKind};
-use crate::session::{ConnectionId, Session};
+use crate::session::{ConnectionId, Principal, Session};
 use crate::time::Clock;
 
 mod builder;
 mod handshake;
 
-pub use builder::GuardBuilder;
+pub use builder::{AuthDecided, GuardBuilder, WantsAuth};
 pub(crate) use handshake::{HandshakePlan, HeadBuffer, ParsedHead};
 
 /// How a refused handshake is answered.
@@ -71,9 +73,14 @@ pub enum Verdict {
 ///
 /// # Order
 ///
-/// The [`Limits`] layer always runs first; the layers added to the builder
-/// follow in the order they were added, for the handshake and for both
-/// directions. The first layer that does not pass decides, and later layers
+/// At the handshake: [`Limits`], the [transport](GuardBuilder::transport)
+/// and [origin](GuardBuilder::origin) policies, the
+/// [connection caps](crate::ConnectionCaps) per IP and in all, the
+/// [authenticator](GuardBuilder::with_authenticator) (then the cap per
+/// principal), and the builder's layers in the order they were added.
+/// For each message: the session's expiry and revocation, [`Limits`], the
+/// authenticator (first-message and re-authentication), then the builder's
+/// layers. The first layer that does not pass decides, and later layers
 /// do not see the message. Put cheap checks (size, rate) before costly ones
 /// (schema validation, PII scrubbing).
 ///
@@ -87,10 +94,15 @@ pub struct Guard {
 }
 
 struct Inner {
-    /// Limits first, then the builder's layers.
+    /// Limits, transport, origin, then (from `pre_auth`) the authenticator's
+    /// message layer and the builder's layers.
     layers: Vec<Arc<dyn Layer>>,
+    /// How many layers run before authentication at the handshake.
+    pre_auth: usize,
     /// The same layer as `layers[0]`, kept typed for its settings.
     limits: Arc<Limits>,
+    auth: Option<Authenticator>,
+    registry: SessionRegistry,
     clock: Arc<dyn Clock>,
     websocket_config: WebSocketConfig,
     handshake_rejection: HandshakeRejection,
@@ -110,9 +122,17 @@ impl fmt::Debug for Guard {
 }
 
 impl Guard {
-    /// Starts building a guard.
-    pub fn builder() -> GuardBuilder {
+    /// Starts building a guard. Choose authentication
+    /// ([`with_authenticator`](GuardBuilder::with_authenticator) or
+    /// [`without_auth`](GuardBuilder::without_auth)) before
+    /// [`build`](GuardBuilder::build).
+    pub fn builder() -> GuardBuilder<builder::WantsAuth> {
         GuardBuilder::new()
+    }
+
+    /// The live sessions: list them, revoke them.
+    pub fn sessions(&self) -> &SessionRegistry {
+        &self.inner.registry
     }
 
     /// A fresh session for a new connection from `peer_addr`, with a unique id.
@@ -152,26 +172,154 @@ impl Guard {
         config.max_message_size(message).max_frame_size(frame)
     }
 
-    /// Runs the handshake hooks of every layer, in order.
+    /// Runs the handshake checks of every layer, in order (see "Order").
     ///
     /// Records the request's `Origin` and offered subprotocols on the
-    /// session first. The first rejection stops the stack and is audited.
+    /// session, registers it with the [`SessionRegistry`] (it stays
+    /// registered until the session is dropped), and authenticates it. The
+    /// first rejection stops the checks, is audited, and unregisters the
+    /// session.
+    ///
+    /// An [`AsyncVerifier`](crate::auth::AsyncVerifier) cannot run here:
+    /// use [`check_handshake_async`](Self::check_handshake_async).
     ///
     /// # Errors
     ///
-    /// The first layer's rejection. Answer it with
+    /// The first rejection. Answer it with
     /// [`Rejection::to_http_response`], or in accept-then-close mode with
     /// [`close_frame`](Self::close_frame).
     pub fn check_handshake(&self, request: &HandshakeRequest, session: &mut Session) -> Result<(), Rejection> {
-        session.record_request(request);
         let now = self.now();
-        for layer in &self.inner.layers {
-            if let Err(rejection) = layer.on_handshake(request, session, now) {
-                audit::handshake_rejected(session, layer.name(), &rejection);
-                return Err(rejection);
+        let result = self.handshake_until_auth(request, session, now).and_then(|credential| {
+            let verified = match (&self.inner.auth, credential) {
+                (Some(auth), Some(credential)) => {
+                    let Some(verified) = auth.verify_now(&credential.token) else {
+                        let rejection = Rejection::new(RejectionKind::Internal, "handshake failed")
+                            .with_detail("an async verifier needs check_handshake_async or the tokio adapter");
+                        return Err(self.audited(session, "auth", rejection));
+                    };
+                    Some((credential.source, verified))
+                }
+                _ => None,
+            };
+            self.handshake_after_auth(request, session, verified, now)
+        });
+        Self::end_handshake(session, result)
+    }
+
+    /// Like [`check_handshake`](Self::check_handshake), awaiting an
+    /// [`AsyncVerifier`](crate::auth::AsyncVerifier). The tokio adapter
+    /// calls it; the future does no I/O of its own and needs no runtime
+    /// beyond what the verifier awaits.
+    ///
+    /// # Errors
+    ///
+    /// As [`check_handshake`](Self::check_handshake).
+    pub async fn check_handshake_async(&self, request: &HandshakeRequest, session: &mut Session) -> Result<(), Rejection> {
+        let now = self.now();
+        let result = match (self.handshake_until_auth(request, session, now), &self.inner.auth) {
+            (Ok(Some(credential)), Some(auth)) => {
+                let verified = auth.verify(&credential.token).await;
+                self.handshake_after_auth(request, session, Some((credential.source, verified)), self.now())
             }
+            (Ok(_), _) => self.handshake_after_auth(request, session, None, now),
+            (Err(rejection), _) => Err(rejection),
+        };
+        Self::end_handshake(session, result)
+    }
+
+    /// Everything before verification: records the request, registers the
+    /// session under the IP and global caps, runs the layers before
+    /// authentication, and finds the token.
+    fn handshake_until_auth(
+        &self,
+        request: &HandshakeRequest,
+        session: &mut Session,
+        now: Instant,
+    ) -> Result<Option<crate::auth::Credential>, Rejection> {
+        session.record_request(request);
+        session.set_ticket(None);
+        let ticket = self.inner.registry.register(session).map_err(|r| self.audited(session, "caps", r))?;
+        session.set_ticket(Some(ticket));
+        self.run_handshake_layers(&self.inner.layers[..self.inner.pre_auth], request, session, now)?;
+        match &self.inner.auth {
+            Some(auth) => auth.extract(request, session, now).map_err(|r| self.audited(session, "auth", r)),
+            None => Ok(None),
+        }
+    }
+
+    /// Everything after verification: puts the principal on the session
+    /// (under the per-principal cap), then runs the remaining layers.
+    fn handshake_after_auth(
+        &self,
+        request: &HandshakeRequest,
+        session: &mut Session,
+        verified: Option<(&'static str, Result<Principal, AuthError>)>,
+        now: Instant,
+    ) -> Result<(), Rejection> {
+        if let (Some(auth), Some((source, verified))) = (&self.inner.auth, verified) {
+            auth.admit(session, verified, source, now).map_err(|r| self.audited(session, "auth", r))?;
+        }
+        self.run_handshake_layers(&self.inner.layers[self.inner.pre_auth..], request, session, now)
+    }
+
+    fn run_handshake_layers(
+        &self,
+        layers: &[Arc<dyn Layer>],
+        request: &HandshakeRequest,
+        session: &mut Session,
+        now: Instant,
+    ) -> Result<(), Rejection> {
+        for layer in layers {
+            layer.on_handshake(request, session, now).map_err(|r| self.audited(session, layer.name(), r))?;
         }
         Ok(())
+    }
+
+    fn end_handshake(session: &mut Session, result: Result<(), Rejection>) -> Result<(), Rejection> {
+        if result.is_err() {
+            session.set_ticket(None);
+        }
+        result
+    }
+
+    fn audited(&self, session: &Session, layer: &str, rejection: Rejection) -> Rejection {
+        audit::handshake_rejected(session, layer, &rejection);
+        rejection
+    }
+
+    /// Whether the session may go on at `now`: its token has not expired
+    /// (nor its first-message deadline passed), and it was not revoked.
+    /// [`inbound`](Self::inbound) and [`outbound`](Self::outbound) check it
+    /// before any layer runs.
+    ///
+    /// # Errors
+    ///
+    /// [`RejectionKind::Unauthenticated`] ("token expired" or
+    /// "authentication timed out", 4401) or [`RejectionKind::Forbidden`]
+    /// ("session revoked", 4403).
+    pub fn check_session(&self, session: &Session, now: Instant) -> Result<(), Rejection> {
+        if session.expires_at().is_some_and(|at| now >= at) {
+            let reason = if session.principal().is_some() { "token expired" } else { "authentication timed out" };
+            return Err(Rejection::new(RejectionKind::Unauthenticated, reason));
+        }
+        if session.is_revoked() {
+            return Err(Rejection::new(RejectionKind::Forbidden, "session revoked"));
+        }
+        Ok(())
+    }
+
+    /// [`check_session`](Self::check_session) as a close frame, audited.
+    pub(crate) fn session_close(
+        &self,
+        session: &Session,
+        direction: Direction,
+        now: Instant,
+    ) -> Option<(CloseFrame, Rejection)> {
+        let rejection = self.check_session(session, now).err()?;
+        let frame = self.close_frame(&rejection);
+        audit::connection_closed(session, "session", direction, &rejection, frame.code);
+        Some((frame, rejection))
     }
 
     /// Runs the inbound hooks on one frame; the first non-pass outcome wins
@@ -209,8 +357,10 @@ impl Guard {
 
     /// Decides what to do with a message from the client.
     ///
-    /// Control messages (ping, pong, close) are delivered unchanged; text and
-    /// binary messages go through every layer's inbound hook.
+    /// An expired or revoked session is closed first (see
+    /// [`check_session`](Self::check_session)). Control messages (ping,
+    /// pong, close) are then delivered unchanged; text and binary messages
+    /// go through every layer's inbound hook.
     pub fn inbound(&self, message: Message, session: &mut Session) -> Verdict {
         self.verdict(Direction::Inbound, message, session)
     }
@@ -223,11 +373,14 @@ impl Guard {
     }
 
     fn verdict(&self, direction: Direction, message: Message, session: &mut Session) -> Verdict {
+        let now = self.now();
+        if let Some((frame, rejection)) = self.session_close(session, direction, now) {
+            return Verdict::Close { frame, rejection };
+        }
         let mut frame = match Frame::from_message(message) {
             Ok(frame) => frame,
             Err(control) => return Verdict::Deliver(control),
         };
-        let now = self.now();
         match self.check(direction, &mut frame, session, now) {
             Outcome::Pass => Verdict::Deliver(frame.into_message()),
             Outcome::Drop { reply } => Verdict::Drop {

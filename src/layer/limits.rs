@@ -49,7 +49,7 @@ pub struct Limits {
     /// Time allowed from accepting the TCP connection to the end of the
     /// upgrade. Default: 10 seconds. Enforced by the tokio adapter; for the
     /// blocking adapter set a read timeout on the stream.
-    #[serde(rename = "handshake_timeout_ms", with = "millis")]
+    #[serde(rename = "handshake_timeout_ms", with = "super::millis")]
     pub handshake_timeout: Duration,
 }
 
@@ -143,28 +143,13 @@ impl Layer for Limits {
     }
 }
 
-/// `Duration` as whole milliseconds in configuration files.
-mod millis {
-    use std::time::Duration;
-
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub(super) fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_u64(u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-    }
-
-    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-        u64::deserialize(d).map(Duration::from_millis)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::Guard;
 
     fn check(limits: &Limits, mut frame: Frame) -> Outcome {
-        let guard = Guard::builder().build().unwrap();
+        let guard = Guard::builder().without_auth().build().unwrap();
         let mut session = guard.new_session(None);
         limits.on_inbound(&mut frame, &mut session, Instant::now())
     }
@@ -197,7 +182,7 @@ mod tests {
             (Limits::default().max_header_bytes(100), "max_header_bytes"),
             (Limits::default().handshake_timeout(Duration::ZERO), "handshake_timeout"),
         ] {
-            let err = Guard::builder().limits(limits).build().unwrap_err();
+            let err = Guard::builder().without_auth().limits(limits).build().unwrap_err();
             assert!(matches!(err, ConfigError::InvalidLimit { name: n, .. } if n == name), "{err}");
         }
     }

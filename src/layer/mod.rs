@@ -10,8 +10,12 @@ use crate::rejection::Rejection;
 use crate::session::Session;
 
 mod limits;
+mod origin;
+mod transport;
 
 pub use limits::Limits;
+pub use origin::OriginPolicy;
+pub use transport::{IpNet, TransportPolicy};
 
 /// The HTTP upgrade request a handshake hook inspects.
 pub type HandshakeRequest = http::Request<()>;
@@ -52,7 +56,7 @@ pub type HandshakeRequest = http::Request<()>;
 ///     }
 /// }
 ///
-/// let guard = wsguard::Guard::builder().layer(NoForbiddenWord).build()?;
+/// let guard = wsguard::Guard::builder().without_auth().layer(NoForbiddenWord).build()?;
 /// # Ok::<(), wsguard::ConfigError>(())
 /// ```
 #[diagnostic::on_unimplemented(
@@ -92,4 +96,19 @@ pub trait Layer: fmt::Debug + Send + Sync + 'static {
     /// Called once when the connection closes, for cleanup. `code` is the
     /// close code if one was sent or received.
     fn on_close(&self, _session: &mut Session, _code: Option<CloseCode>) {}
+}
+
+/// `Duration` as whole milliseconds in configuration files.
+pub(crate) mod millis {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub(crate) fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u64(u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+    }
+
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        u64::deserialize(d).map(Duration::from_millis)
+    }
 }
