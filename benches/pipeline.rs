@@ -62,7 +62,8 @@ fn bench(c: &mut Criterion) {
         b.iter(|| black_box(serde_json::from_str::<serde_json::Value>(black_box(&text)).unwrap()))
     });
 
-    let three_readers = Guard::builder().without_auth().layer(ReadsJson).layer(ReadsJson).layer(ReadsJson).build().unwrap();
+    let three_readers =
+        Guard::builder().without_auth().layer(ReadsJson).layer(ReadsJson).layer(ReadsJson).build().unwrap();
     let mut session = three_readers.new_session(None);
     group.bench_function("guard_three_json_readers", |b| {
         b.iter(|| black_box(three_readers.inbound(black_box(&message).clone(), &mut session)))

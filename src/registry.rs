@@ -84,11 +84,13 @@ impl ConnectionCaps {
     }
 
     pub(crate) fn validate(&self) -> Result<(), ConfigError> {
-        let caps = [("caps.per_principal", self.per_principal), ("caps.per_ip", self.per_ip), ("caps.global", self.global)];
+        let caps =
+            [("caps.per_principal", self.per_principal), ("caps.per_ip", self.per_ip), ("caps.global", self.global)];
         match caps.into_iter().find(|(_, cap)| *cap == Some(0)) {
-            Some((name, _)) => {
-                Err(ConfigError::InvalidLimit { name, reason: "a cap of 0 refuses every connection; use None for no cap" })
-            }
+            Some((name, _)) => Err(ConfigError::InvalidLimit {
+                name,
+                reason: "a cap of 0 refuses every connection; use None for no cap",
+            }),
             None => Ok(()),
         }
     }

@@ -5,12 +5,15 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use tungstenite::Message as WsMessage;
+use tungstenite::protocol::frame::Frame;
 use tungstenite::protocol::frame::coding::{Data, OpCode};
-use tungstenite::protocol::frame::{CloseFrame, Frame};
 use wsguard::layer::Limits;
 use wsguard::{Guard, HandshakeRejection};
 
-use crate::support::{Adapter, Client, TestLayer, connect, connect_with, eventually, raw_exchange, spawn_echo};
+use crate::support::{
+    Adapter, Client, TestLayer, connect, connect_with, eventually, expect_close, expect_closed, raw_exchange,
+    spawn_echo,
+};
 
 fn guard() -> Guard {
     Guard::builder().without_auth().layer(TestLayer::default()).build().unwrap()
@@ -18,25 +21,6 @@ fn guard() -> Guard {
 
 fn echo_server(adapter: Adapter) -> std::net::SocketAddr {
     spawn_echo(adapter, guard())
-}
-
-/// Reads the next message, which must be a close frame; returns its code and reason.
-fn expect_close(client: &mut Client) -> (u16, String) {
-    match client.read() {
-        Ok(WsMessage::Close(Some(CloseFrame { code, reason }))) => (code.into(), reason.to_string()),
-        other => panic!("expected a close frame, got {other:?}"),
-    }
-}
-
-/// After the server's close frame, the closing handshake completes cleanly.
-fn expect_closed(client: &mut Client) {
-    loop {
-        match client.read() {
-            Ok(WsMessage::Close(_)) => continue,
-            Err(tungstenite::Error::ConnectionClosed) => return,
-            other => panic!("expected the connection to close, got {other:?}"),
-        }
-    }
 }
 
 /// Sends `payload` as a text message in fragments of `chunk` bytes.
@@ -141,7 +125,8 @@ fn handshake_rejection_gives_the_http_status(adapter: Adapter) {
 }
 
 fn accept_then_close_gives_the_close_code(adapter: Adapter) {
-    let guard = Guard::builder().without_auth()
+    let guard = Guard::builder()
+        .without_auth()
         .layer(TestLayer::default())
         .handshake_rejection(HandshakeRejection::AcceptThenClose)
         .build()
@@ -232,8 +217,11 @@ for_both_adapters!(
 
 #[test]
 fn tokio_handshake_timeout_gets_408() {
-    let guard =
-        Guard::builder().without_auth().limits(Limits::default().handshake_timeout(Duration::from_millis(200))).build().unwrap();
+    let guard = Guard::builder()
+        .without_auth()
+        .limits(Limits::default().handshake_timeout(Duration::from_millis(200)))
+        .build()
+        .unwrap();
     let addr = spawn_echo(Adapter::Tokio, guard);
     let started = Instant::now();
     // Half a request head, then silence: a slowloris client.

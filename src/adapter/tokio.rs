@@ -1,8 +1,8 @@
 //! The tokio adapter over tokio-tungstenite's `WebSocketStream<S>`.
 
+use std::future::Future;
 use std::io;
 use std::pin::Pin;
-use std::future::Future;
 use std::task::{Context, Poll, Waker, ready};
 use std::time::Duration;
 

@@ -102,7 +102,9 @@ struct Key {
 #[derive(Clone)]
 pub struct JwtVerifier {
     keys: Vec<Key>,
-    validation: Validation,
+    /// One validation per allowed algorithm: `jsonwebtoken` wants every
+    /// algorithm of a validation to match the key's family.
+    validations: Vec<(Algorithm, Validation)>,
     roles_claim: String,
     leeway: Duration,
 }
@@ -111,7 +113,7 @@ impl fmt::Debug for JwtVerifier {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let kids: Vec<_> = self.keys.iter().map(|k| k.kid.as_deref().unwrap_or("-")).collect();
         f.debug_struct("JwtVerifier")
-            .field("algorithms", &self.validation.algorithms)
+            .field("algorithms", &self.validations.iter().map(|(a, _)| a).collect::<Vec<_>>())
             .field("kids", &kids)
             .field("roles_claim", &self.roles_claim)
             .field("leeway", &self.leeway)
@@ -195,25 +197,23 @@ impl JwtVerifier {
 impl Verifier for JwtVerifier {
     fn verify(&self, token: &str) -> Result<Principal, AuthError> {
         let header = jsonwebtoken::decode_header(token).map_err(|_| AuthError::Invalid)?;
-        if !self.validation.algorithms.contains(&header.alg) {
+        let Some((_, validation)) = self.validations.iter().find(|(alg, _)| *alg == header.alg) else {
             return Err(AuthError::Algorithm);
-        }
+        };
         let key = self.key_for(&header)?;
-        let data = jsonwebtoken::decode::<Map<String, Value>>(token, key, &self.validation).map_err(|e| {
-            match e.kind() {
-                ErrorKind::ExpiredSignature => AuthError::Expired,
-                ErrorKind::ImmatureSignature => AuthError::NotYetValid,
-                ErrorKind::InvalidAlgorithm => AuthError::Algorithm,
-                ErrorKind::InvalidIssuer => AuthError::Claim("iss"),
-                ErrorKind::InvalidAudience => AuthError::Claim("aud"),
-                ErrorKind::MissingRequiredClaim(claim) => AuthError::Claim(match claim.as_str() {
-                    "exp" => "exp",
-                    "iss" => "iss",
-                    "aud" => "aud",
-                    _ => "required claim",
-                }),
-                _ => AuthError::Invalid,
-            }
+        let data = jsonwebtoken::decode::<Map<String, Value>>(token, key, validation).map_err(|e| match e.kind() {
+            ErrorKind::ExpiredSignature => AuthError::Expired,
+            ErrorKind::ImmatureSignature => AuthError::NotYetValid,
+            ErrorKind::InvalidAlgorithm => AuthError::Algorithm,
+            ErrorKind::InvalidIssuer => AuthError::Claim("iss"),
+            ErrorKind::InvalidAudience => AuthError::Claim("aud"),
+            ErrorKind::MissingRequiredClaim(claim) => AuthError::Claim(match claim.as_str() {
+                "exp" => "exp",
+                "iss" => "iss",
+                "aud" => "aud",
+                _ => "required claim",
+            }),
+            _ => AuthError::Invalid,
         })?;
         self.principal(data.claims)
     }
@@ -335,7 +335,6 @@ impl JwtBuilder {
             return fail(format!("no key for allowed algorithm {alg:?}"));
         }
         let mut validation = Validation::new(first.to_jsonwebtoken());
-        validation.algorithms = algorithms;
         validation.leeway = self.leeway.as_secs();
         validation.validate_exp = true;
         validation.validate_nbf = true;
@@ -351,6 +350,226 @@ impl JwtBuilder {
             required.push("aud");
         }
         validation.set_required_spec_claims(&required);
-        Ok(JwtVerifier { keys: self.keys, validation, roles_claim: self.roles_claim, leeway: self.leeway })
+        let validations = algorithms
+            .into_iter()
+            .map(|alg| {
+                let mut validation = validation.clone();
+                validation.algorithms = vec![alg];
+                (alg, validation)
+            })
+            .collect();
+        Ok(JwtVerifier { keys: self.keys, validations, roles_claim: self.roles_claim, leeway: self.leeway })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use jsonwebtoken::{EncodingKey, Header, encode};
+    use serde_json::json;
+
+    use super::*;
+
+    const SECRET: &[u8] = b"test-secret-of-a-reasonable-length";
+
+    fn fixture(name: &str) -> Vec<u8> {
+        std::fs::read(format!("{}/tests/fixtures/jwt/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()
+    }
+
+    fn now() -> u64 {
+        jsonwebtoken::get_current_timestamp()
+    }
+
+    fn claims() -> Value {
+        json!({"sub": "alice", "roles": ["user", "editor"], "exp": now() + 600, "iss": "https://auth.test", "aud": "wsguard"})
+    }
+
+    fn sign(alg: Algorithm, kid: Option<&str>, key: &EncodingKey, claims: &Value) -> String {
+        let mut header = Header::new(alg);
+        header.kid = kid.map(str::to_owned);
+        encode(&header, claims, key).unwrap()
+    }
+
+    fn hs256(claims: &Value) -> String {
+        sign(Algorithm::HS256, None, &EncodingKey::from_secret(SECRET), claims)
+    }
+
+    fn hmac_verifier() -> JwtVerifier {
+        JwtVerifier::builder().algorithms([JwtAlgorithm::HS256]).hmac_secret(None, SECRET).build().unwrap()
+    }
+
+    #[test]
+    fn a_valid_token_gives_its_subject_roles_claims_and_expiry() {
+        let claims = claims();
+        let principal = hmac_verifier().verify(&hs256(&claims)).unwrap();
+        assert_eq!(principal.id, "alice");
+        assert_eq!(principal.roles, ["user", "editor"]);
+        assert_eq!(principal.claims["iss"], "https://auth.test");
+        let exp = SystemTime::UNIX_EPOCH + Duration::from_secs(claims["exp"].as_u64().unwrap() + 30);
+        assert_eq!(principal.expires_at, Some(exp), "exp plus the default leeway");
+    }
+
+    #[test]
+    fn refusals_name_the_failed_check() {
+        let verifier = JwtVerifier::builder()
+            .algorithms([JwtAlgorithm::HS256])
+            .hmac_secret(None, SECRET)
+            .issuer("https://auth.test")
+            .audience("wsguard")
+            .leeway(Duration::from_secs(5))
+            .build()
+            .unwrap();
+        let with = |patch: Value| {
+            let mut c = claims();
+            for (k, v) in patch.as_object().unwrap() {
+                if v.is_null() {
+                    c.as_object_mut().unwrap().remove(k);
+                } else {
+                    c[k] = v.clone();
+                }
+            }
+            hs256(&c)
+        };
+        let cases = [
+            ("valid", with(json!({})), None),
+            ("expired", with(json!({"exp": now() - 60})), Some(AuthError::Expired)),
+            ("expired within leeway", with(json!({"exp": now() - 2})), None),
+            ("no exp", with(json!({"exp": null})), Some(AuthError::Claim("exp"))),
+            ("not yet valid", with(json!({"nbf": now() + 600})), Some(AuthError::NotYetValid)),
+            ("nbf passed", with(json!({"nbf": now() - 60})), None),
+            ("wrong issuer", with(json!({"iss": "https://evil.test"})), Some(AuthError::Claim("iss"))),
+            ("no issuer", with(json!({"iss": null})), Some(AuthError::Claim("iss"))),
+            ("wrong audience", with(json!({"aud": "other"})), Some(AuthError::Claim("aud"))),
+            ("no subject", with(json!({"sub": null})), Some(AuthError::Claim("sub"))),
+            (
+                "wrong signature",
+                sign(Algorithm::HS256, None, &EncodingKey::from_secret(b"another secret"), &claims()),
+                Some(AuthError::Invalid),
+            ),
+            ("garbage", "not.a.jwt".to_owned(), Some(AuthError::Invalid)),
+            ("empty", String::new(), Some(AuthError::Invalid)),
+        ];
+        for (name, token, expected) in cases {
+            assert_eq!(verifier.verify(&token).err(), expected, "{name}");
+        }
+    }
+
+    #[test]
+    fn alg_none_and_algorithms_off_the_list_are_refused() {
+        let b64 = base64_url;
+        let verifier = hmac_verifier();
+        let body = b64(&serde_json::to_vec(&claims()).unwrap());
+        for header in [r#"{"alg":"none","typ":"JWT"}"#, r#"{"alg":"None"}"#, r#"{"typ":"JWT"}"#] {
+            let token = format!("{}.{body}.", b64(header.as_bytes()));
+            assert_eq!(verifier.verify(&token), Err(AuthError::Invalid), "{header}");
+        }
+        let hs512 = sign(Algorithm::HS512, None, &EncodingKey::from_secret(SECRET), &claims());
+        assert_eq!(verifier.verify(&hs512), Err(AuthError::Algorithm));
+        // Algorithm confusion: an HS256 token "signed" with the RSA public key.
+        let rsa = JwtVerifier::builder()
+            .algorithms([JwtAlgorithm::RS256])
+            .rsa_pem(None, &fixture("rsa_public.pem"))
+            .build()
+            .unwrap();
+        let confused = sign(Algorithm::HS256, None, &EncodingKey::from_secret(&fixture("rsa_public.pem")), &claims());
+        assert_eq!(rsa.verify(&confused), Err(AuthError::Algorithm));
+    }
+
+    /// base64url without padding, as JWT segments are written.
+    fn base64_url(bytes: &[u8]) -> String {
+        const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+        let mut out = String::new();
+        for chunk in bytes.chunks(3) {
+            let n = chunk.iter().enumerate().fold(0u32, |n, (i, b)| n | u32::from(*b) << (16 - 8 * i));
+            for i in 0..=chunk.len() {
+                out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn asymmetric_algorithms_verify_with_their_public_keys() {
+        let verifier = JwtVerifier::builder()
+            .algorithms([JwtAlgorithm::RS256, JwtAlgorithm::ES256, JwtAlgorithm::EdDSA])
+            .rsa_pem(Some("rsa"), &fixture("rsa_public.pem"))
+            .ec_pem(Some("ec"), &fixture("ec_public.pem"))
+            .ed_pem(Some("ed"), &fixture("ed_public.pem"))
+            .build()
+            .unwrap();
+        let keys = [
+            (Algorithm::RS256, "rsa", EncodingKey::from_rsa_pem(&fixture("rsa_private.pem")).unwrap()),
+            (Algorithm::ES256, "ec", EncodingKey::from_ec_pem(&fixture("ec_private.pem")).unwrap()),
+            (Algorithm::EdDSA, "ed", EncodingKey::from_ed_pem(&fixture("ed_private.pem")).unwrap()),
+        ];
+        for (alg, kid, key) in &keys {
+            assert_eq!(
+                verifier.verify(&sign(*alg, Some(kid), key, &claims())).map(|p| p.id),
+                Ok("alice".into()),
+                "{alg:?}"
+            );
+            assert_eq!(verifier.verify(&sign(*alg, Some("nope"), key, &claims())), Err(AuthError::UnknownKey));
+        }
+        // The right algorithm under another key's kid does not verify.
+        let (_, _, rsa_key) = &keys[0];
+        let other = EncodingKey::from_rsa_pem(&fixture("rsa2_private.pem")).unwrap();
+        assert_eq!(verifier.verify(&sign(Algorithm::RS256, Some("rsa"), &other, &claims())), Err(AuthError::Invalid));
+        assert!(verifier.verify(&sign(Algorithm::RS256, None, rsa_key, &claims())).is_ok(), "no kid: first rsa key");
+    }
+
+    #[test]
+    fn jwk_set_rotation_by_kid() {
+        let jwks = std::str::from_utf8(&fixture("jwks.json")).unwrap().to_owned();
+        let verifier = JwtVerifier::builder().algorithms([JwtAlgorithm::RS256]).jwk_set(&jwks).build().unwrap();
+        let old = EncodingKey::from_rsa_pem(&fixture("rsa_private.pem")).unwrap();
+        let new = EncodingKey::from_rsa_pem(&fixture("rsa2_private.pem")).unwrap();
+        assert!(verifier.verify(&sign(Algorithm::RS256, Some("2026-10"), &old, &claims())).is_ok());
+        assert!(verifier.verify(&sign(Algorithm::RS256, Some("2026-11"), &new, &claims())).is_ok());
+        // Signed with the new key but naming the old kid: refused.
+        assert_eq!(verifier.verify(&sign(Algorithm::RS256, Some("2026-10"), &new, &claims())), Err(AuthError::Invalid));
+        assert_eq!(
+            verifier.verify(&sign(Algorithm::RS256, Some("2026-12"), &new, &claims())),
+            Err(AuthError::UnknownKey)
+        );
+        // After rotation the old key is gone from the set.
+        let rotated = jwks.replace("2026-10", "retired");
+        let from_file = std::env::temp_dir().join(format!("wsguard-jwks-{}.json", std::process::id()));
+        std::fs::write(&from_file, rotated).unwrap();
+        let verifier =
+            JwtVerifier::builder().algorithms([JwtAlgorithm::RS256]).jwk_set_file(&from_file).build().unwrap();
+        std::fs::remove_file(&from_file).unwrap();
+        assert_eq!(
+            verifier.verify(&sign(Algorithm::RS256, Some("2026-10"), &old, &claims())),
+            Err(AuthError::UnknownKey)
+        );
+    }
+
+    #[test]
+    fn roles_from_a_configured_claim() {
+        let verifier = |claim: &str| {
+            JwtVerifier::builder()
+                .algorithms([JwtAlgorithm::HS256])
+                .hmac_secret(None, SECRET)
+                .roles_claim(claim)
+                .build()
+                .unwrap()
+        };
+        let mut c = claims();
+        c["scope"] = json!("read write");
+        c["realm_access"] = json!({"roles": ["admin"]});
+        let token = hs256(&c);
+        assert_eq!(verifier("scope").verify(&token).unwrap().roles, ["read", "write"]);
+        assert_eq!(verifier("/realm_access/roles").verify(&token).unwrap().roles, ["admin"]);
+        assert!(verifier("missing").verify(&token).unwrap().roles.is_empty());
+    }
+
+    #[test]
+    fn unusable_setups_are_config_errors() {
+        let err = |b: JwtBuilder| matches!(b.build(), Err(ConfigError::Jwt { .. }));
+        assert!(err(JwtVerifier::builder().hmac_secret(None, SECRET)), "no algorithm");
+        assert!(err(JwtVerifier::builder().algorithms([JwtAlgorithm::HS256])), "no key");
+        assert!(err(JwtVerifier::builder().algorithms([JwtAlgorithm::RS256]).hmac_secret(None, SECRET)), "no rsa key");
+        assert!(err(JwtVerifier::builder().algorithms([JwtAlgorithm::RS256]).rsa_pem(None, b"not a pem")));
+        assert!(err(JwtVerifier::builder().algorithms([JwtAlgorithm::RS256]).jwk_set("{")));
+        assert!(err(JwtVerifier::builder().algorithms([JwtAlgorithm::RS256]).jwk_set_file("/nonexistent/jwks.json")));
     }
 }

@@ -167,7 +167,9 @@ impl Authenticator {
     ) -> Result<(), Rejection> {
         let principal = verified.map_err(|e| refusal(e, source))?;
         let expires_at = match principal.expires_at {
-            Some(at) => Some(now + at.duration_since(SystemTime::now()).map_err(|_| refusal(AuthError::Expired, source))?),
+            Some(at) => {
+                Some(now + at.duration_since(SystemTime::now()).map_err(|_| refusal(AuthError::Expired, source))?)
+            }
             None => None,
         };
         session.set_principal(Some(principal))?;
@@ -366,4 +368,3 @@ impl Layer for AuthLayer {
 
 /// The default first-message deadline.
 pub(crate) const DEFAULT_FIRST_MESSAGE_TIMEOUT: Duration = Duration::from_secs(10);
-

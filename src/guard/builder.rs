@@ -181,7 +181,6 @@ impl<State> GuardBuilder<State> {
         self.close_code_overrides.push((kind, code));
         self
     }
-
 }
 
 impl GuardBuilder<AuthDecided> {
@@ -200,7 +199,9 @@ impl GuardBuilder<AuthDecided> {
             return Err(ConfigError::UnsendableCloseCode { code: code.get() });
         }
         if self.auth.as_ref().is_some_and(Authenticator::uses_cookies) && self.origin.is_none() {
-            return Err(ConfigError::Auth { reason: "cookie credentials need an origin policy (cross-site hijacking)" });
+            return Err(ConfigError::Auth {
+                reason: "cookie credentials need an origin policy (cross-site hijacking)",
+            });
         }
         let limits = Arc::new(self.limits);
         let mut layers: Vec<Arc<dyn Layer>> = vec![limits.clone()];

@@ -111,7 +111,11 @@ impl Guard {
 
     /// Like [`plan_handshake`](Self::plan_handshake), awaiting an async verifier.
     #[cfg(feature = "tokio")]
-    pub(crate) async fn plan_handshake_async(&self, request: &HandshakeRequest, session: &mut Session) -> HandshakePlan {
+    pub(crate) async fn plan_handshake_async(
+        &self,
+        request: &HandshakeRequest,
+        session: &mut Session,
+    ) -> HandshakePlan {
         match self.upgrade_response(request, session) {
             Ok(response) => {
                 let checked = self.check_handshake_async(request, session).await;
@@ -123,7 +127,11 @@ impl Guard {
 
     /// tungstenite's `101` response, or the plan refusing a request that is
     /// not a WebSocket upgrade.
-    fn upgrade_response(&self, request: &HandshakeRequest, session: &Session) -> Result<http::Response<()>, HandshakePlan> {
+    fn upgrade_response(
+        &self,
+        request: &HandshakeRequest,
+        session: &Session,
+    ) -> Result<http::Response<()>, HandshakePlan> {
         create_response(request).map_err(|_| {
             let rejection = Rejection::new(RejectionKind::BadRequest, "not a websocket upgrade request");
             self.plan_transport_rejection(session, rejection)

@@ -215,7 +215,11 @@ impl Guard {
     /// # Errors
     ///
     /// As [`check_handshake`](Self::check_handshake).
-    pub async fn check_handshake_async(&self, request: &HandshakeRequest, session: &mut Session) -> Result<(), Rejection> {
+    pub async fn check_handshake_async(
+        &self,
+        request: &HandshakeRequest,
+        session: &mut Session,
+    ) -> Result<(), Rejection> {
         let now = self.now();
         let result = match (self.handshake_until_auth(request, session, now), &self.inner.auth) {
             (Ok(Some(credential)), Some(auth)) => {

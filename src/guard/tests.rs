@@ -136,7 +136,8 @@ fn control_messages_bypass_the_layers() {
 
 #[test]
 fn close_codes_can_be_overridden_and_must_be_sendable() {
-    let guard = Guard::builder().without_auth()
+    let guard = Guard::builder()
+        .without_auth()
         .layer(Limits::default().max_message_size(4))
         .close_code(RejectionKind::TooLarge, CloseCode::new(4413))
         .build()
@@ -148,7 +149,8 @@ fn close_codes_can_be_overridden_and_must_be_sendable() {
     let Verdict::Close { frame, .. } = guard.inbound(Message::text("12345"), &mut session) else { panic!() };
     assert_eq!(frame.code.get(), 4413);
 
-    let err = Guard::builder().without_auth().close_code(RejectionKind::Forbidden, CloseCode::new(1006)).build().unwrap_err();
+    let err =
+        Guard::builder().without_auth().close_code(RejectionKind::Forbidden, CloseCode::new(1006)).build().unwrap_err();
     assert_eq!(err, crate::ConfigError::UnsendableCloseCode { code: 1006 });
 }
 
@@ -212,7 +214,8 @@ fn handshake_rejections_become_http_or_accept_then_close() {
     assert!(response.contains("content-length: 18\r\n"), "{response}");
     assert_eq!(rejection.kind(), RejectionKind::Forbidden);
 
-    let guard = Guard::builder().without_auth()
+    let guard = Guard::builder()
+        .without_auth()
         .layer(ProbeRef(Probe::named("p")))
         .handshake_rejection(HandshakeRejection::AcceptThenClose)
         .build()
@@ -292,7 +295,11 @@ fn head_buffer_refuses_oversized_malformed_and_crowded_heads() {
 
 #[test]
 fn websocket_configs_are_clamped_to_the_limits_but_never_raised() {
-    let guard = Guard::builder().without_auth().limits(Limits::default().max_message_size(1000).max_frame_size(500)).build().unwrap();
+    let guard = Guard::builder()
+        .without_auth()
+        .limits(Limits::default().max_message_size(1000).max_frame_size(500))
+        .build()
+        .unwrap();
     let default = guard.websocket_config();
     assert_eq!((default.max_message_size, default.max_frame_size), (Some(1000), Some(500)));
     assert_eq!(default.read_buffer_size, super::builder::DEFAULT_READ_BUFFER);

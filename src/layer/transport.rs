@@ -141,12 +141,14 @@ impl TransportPolicy {
     }
 
     fn forwarded_https(&self, request: &HandshakeRequest, session: &Session) -> bool {
-        let trusted = session.peer_addr().is_some_and(|peer| self.trusted_proxies.iter().any(|n| n.contains(peer.ip())));
+        let trusted =
+            session.peer_addr().is_some_and(|peer| self.trusted_proxies.iter().any(|n| n.contains(peer.ip())));
         if !trusted {
             return false;
         }
         let headers = request.headers();
-        let last = |name| headers.get_all(name).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(',')).last();
+        let last =
+            |name| headers.get_all(name).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(',')).last();
         if let Some(element) = last(http::header::FORWARDED) {
             return element.split(';').filter_map(|pair| pair.trim().split_once('=')).any(|(key, value)| {
                 key.eq_ignore_ascii_case("proto") && value.trim_matches('"').eq_ignore_ascii_case("https")

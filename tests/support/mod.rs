@@ -20,7 +20,9 @@ pub type Client = tungstenite::WebSocket<MaybeTlsStream<TcpStream>>;
 /// A layer with fixed triggers, so tests can provoke each outcome:
 /// inbound `drop-me` is dropped with a reply, `close-me` closes;
 /// outbound `drop-out` is dropped, `close-out` closes; a handshake with
-/// `x-reject` is refused; `chat.v1` is selected when offered.
+/// `x-reject` is refused; `chat.v1` is selected when offered; inbound
+/// `whoami` is rewritten to the principal's id (or `anonymous`), which the
+/// echo server sends back.
 #[derive(Debug, Default)]
 pub struct TestLayer {
     pub closes: Arc<AtomicUsize>,
@@ -41,7 +43,12 @@ impl Layer for TestLayer {
         Ok(())
     }
 
-    fn on_inbound(&self, frame: &mut Frame, _: &mut Session, _: Instant) -> Outcome {
+    fn on_inbound(&self, frame: &mut Frame, session: &mut Session, _: Instant) -> Outcome {
+        if frame.text() == Some("whoami") {
+            let id = session.principal().map_or("anonymous", |p| p.id.as_str());
+            frame.set_json(serde_json::Value::String(id.to_owned()));
+            return Outcome::Pass;
+        }
         match frame.text() {
             Some("drop-me") => Outcome::drop_with(ErrorReply::new("test_drop", "dropped by test layer")),
             Some("close-me") => Outcome::Close(Rejection::new(RejectionKind::PolicyViolation, "closed by test layer")),
@@ -87,9 +94,17 @@ fn spawn_blocking_echo(guard: Guard) -> SocketAddr {
             let guard = guard.clone();
             std::thread::spawn(move || {
                 let Ok(mut ws) = wsguard::accept(stream, &guard) else { return };
-                while let Ok(message) = ws.read() {
-                    if message.is_data() && ws.send(message).is_err() {
-                        break;
+                loop {
+                    match ws.read() {
+                        Ok(message) if message.is_data() => {
+                            if ws.send(message).is_err() {
+                                break;
+                            }
+                        }
+                        Ok(_) => {}
+                        // The guard closed: keep reading to complete the closing handshake.
+                        Err(wsguard::Error::Closed(_)) => {}
+                        Err(_) => break,
                     }
                 }
             });
@@ -113,9 +128,17 @@ fn spawn_tokio_echo(guard: Guard) -> SocketAddr {
                     let Ok(ws) = wsguard::tokio::accept(stream, &guard).await else { return };
                     // Echo through split halves, as applications commonly do.
                     let (mut tx, mut rx) = ws.split();
-                    while let Some(Ok(message)) = rx.next().await {
-                        if message.is_data() && tx.send(message).await.is_err() {
-                            break;
+                    while let Some(result) = rx.next().await {
+                        match result {
+                            Ok(message) if message.is_data() => {
+                                if tx.send(message).await.is_err() {
+                                    break;
+                                }
+                            }
+                            Ok(_) => {}
+                            // The guard closed: keep reading to complete the closing handshake.
+                            Err(wsguard::Error::Closed(_)) => {}
+                            Err(_) => break,
                         }
                     }
                 });
@@ -135,11 +158,20 @@ pub fn connect_with(
     addr: SocketAddr,
     edit: impl FnOnce(&mut tungstenite::handshake::client::Request),
 ) -> Result<Client, tungstenite::Error> {
+    handshake(addr, "/ws", edit).map(|(ws, _)| ws)
+}
+
+/// A client handshake on `path`, returning the server's response too.
+pub fn handshake(
+    addr: SocketAddr,
+    path: &str,
+    edit: impl FnOnce(&mut tungstenite::handshake::client::Request),
+) -> Result<(Client, tungstenite::handshake::client::Response), tungstenite::Error> {
     let stream = TcpStream::connect(addr).unwrap();
     stream.set_read_timeout(Some(WATCHDOG)).unwrap();
-    let mut request = format!("ws://{addr}/ws").into_client_request().unwrap();
+    let mut request = format!("ws://{addr}{path}").into_client_request().unwrap();
     edit(&mut request);
-    tungstenite::client(request, MaybeTlsStream::Plain(stream)).map(|(ws, _)| ws).map_err(|e| match e {
+    tungstenite::client(request, MaybeTlsStream::Plain(stream)).map_err(|e| match e {
         tungstenite::HandshakeError::Failure(e) => e,
         tungstenite::HandshakeError::Interrupted(_) => panic!("blocking handshake interrupted"),
     })
@@ -161,5 +193,26 @@ pub fn eventually(what: &str, condition: impl Fn() -> bool) {
     while !condition() {
         assert!(Instant::now() < deadline, "timed out waiting for {what}");
         std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// Reads the next message, which must be a close frame; returns its code and reason.
+pub fn expect_close(client: &mut Client) -> (u16, String) {
+    match client.read() {
+        Ok(tungstenite::Message::Close(Some(tungstenite::protocol::CloseFrame { code, reason }))) => {
+            (code.into(), reason.to_string())
+        }
+        other => panic!("expected a close frame, got {other:?}"),
+    }
+}
+
+/// After the server's close frame, the closing handshake completes cleanly.
+pub fn expect_closed(client: &mut Client) {
+    loop {
+        match client.read() {
+            Ok(tungstenite::Message::Close(_)) => continue,
+            Err(tungstenite::Error::ConnectionClosed) => return,
+            other => panic!("expected the connection to close, got {other:?}"),
+        }
     }
 }
