@@ -166,6 +166,7 @@ impl Control {
     }
 
     /// Wakes `waker`'s task when the session is revoked.
+    #[cfg(feature = "tokio")]
     pub(crate) fn register_waker(&self, waker: &Waker) {
         let mut slot = self.waker.lock().unwrap_or_else(PoisonError::into_inner);
         match &*slot {
@@ -340,5 +341,114 @@ impl SessionRegistry {
 impl fmt::Debug for SessionRegistry {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SessionRegistry").field("caps", &self.inner.caps).field("live", &self.len()).finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::SocketAddr;
+    use std::time::Duration;
+
+    use super::*;
+    use crate::time::ManualClock;
+    use crate::{Guard, Principal, RejectionKind};
+
+    fn guard(caps: ConnectionCaps) -> Guard {
+        Guard::builder().without_auth().connection_caps(caps).build().unwrap()
+    }
+
+    fn admitted(guard: &Guard, peer: &str) -> Result<Session, Rejection> {
+        let mut session = guard.new_session(Some(peer.parse::<SocketAddr>().unwrap()));
+        let request = http::Request::get("/").body(()).unwrap();
+        guard.check_handshake(&request, &mut session).map(|()| session)
+    }
+
+    #[test]
+    fn caps_count_live_sessions_and_free_places_on_drop() {
+        let guard = guard(ConnectionCaps::unlimited().per_ip(Some(2)).global(Some(3)));
+        let a1 = admitted(&guard, "10.0.0.1:1").unwrap();
+        let _a2 = admitted(&guard, "10.0.0.1:2").unwrap();
+        let refused = admitted(&guard, "10.0.0.1:3").unwrap_err();
+        assert_eq!(
+            (refused.kind(), refused.reason()),
+            (RejectionKind::RateLimited, "too many connections from this address")
+        );
+        let _b1 = admitted(&guard, "10.0.0.2:1").unwrap();
+        assert_eq!(admitted(&guard, "10.0.0.3:1").unwrap_err().reason(), "too many connections");
+        assert_eq!(guard.sessions().len(), 3, "refused sessions are not registered");
+        drop(a1);
+        assert_eq!(guard.sessions().len(), 2);
+        assert!(admitted(&guard, "10.0.0.1:4").is_ok(), "a dropped session frees its place");
+    }
+
+    #[test]
+    fn checking_a_handshake_twice_registers_once() {
+        let guard = guard(ConnectionCaps::unlimited().per_ip(Some(1)));
+        let mut session = admitted(&guard, "10.0.0.1:1").unwrap();
+        let request = http::Request::get("/").body(()).unwrap();
+        guard.check_handshake(&request, &mut session).unwrap();
+        assert_eq!(guard.sessions().len(), 1);
+    }
+
+    #[test]
+    fn per_principal_cap_keeps_the_previous_principal() {
+        let guard = guard(ConnectionCaps::unlimited().per_principal(Some(1)));
+        let mut first = admitted(&guard, "10.0.0.1:1").unwrap();
+        let mut second = admitted(&guard, "10.0.0.1:2").unwrap();
+        first.set_principal(Some(Principal::new("alice"))).unwrap();
+        second.set_principal(Some(Principal::new("bob"))).unwrap();
+        let refused = second.set_principal(Some(Principal::new("alice"))).unwrap_err();
+        assert_eq!(refused.kind(), RejectionKind::RateLimited);
+        assert_eq!(second.principal().unwrap().id, "bob");
+        // Re-binding the same principal does not count twice.
+        first.set_principal(Some(Principal::new("alice").with_roles(["admin"]))).unwrap();
+        drop(first);
+        second.set_principal(Some(Principal::new("alice"))).unwrap();
+        let listed = guard.sessions().list();
+        assert_eq!(listed.len(), 1);
+        assert_eq!(listed[0].principal.as_deref(), Some("alice"));
+    }
+
+    #[test]
+    fn revocation_by_id_and_by_principal() {
+        let guard = guard(ConnectionCaps::unlimited());
+        let mut sessions: Vec<_> = (1..=3).map(|i| admitted(&guard, &format!("10.0.0.{i}:1")).unwrap()).collect();
+        for (session, who) in sessions.iter_mut().zip(["alice", "alice", "bob"]) {
+            session.set_principal(Some(Principal::new(who))).unwrap();
+        }
+        assert!(!guard.sessions().revoke(ConnectionId::new(999)));
+        assert!(guard.sessions().revoke(sessions[2].id()));
+        assert_eq!(guard.sessions().revoke_principal("alice"), 2);
+        assert_eq!(guard.sessions().revoke_principal("nobody"), 0);
+        assert!(sessions.iter().all(Session::is_revoked));
+        let rejection = guard.check_session(&sessions[0], guard.now()).unwrap_err();
+        assert_eq!((rejection.kind(), rejection.reason()), (RejectionKind::Forbidden, "session revoked"));
+        assert!(guard.sessions().list().iter().all(|s| s.revoked));
+    }
+
+    #[test]
+    fn expiry_is_checked_on_the_guard_clock() {
+        let clock = ManualClock::new();
+        let guard = Guard::builder().without_auth().clock(clock.clone()).build().unwrap();
+        let mut session = guard.new_session(None);
+        assert!(guard.check_session(&session, guard.now()).is_ok(), "no expiry: never expires");
+        session.set_expires_at(Some(guard.now() + Duration::from_secs(10)));
+        clock.advance(Duration::from_millis(9_999));
+        assert!(guard.check_session(&session, guard.now()).is_ok());
+        clock.advance(Duration::from_millis(1));
+        assert_eq!(guard.check_session(&session, guard.now()).unwrap_err().reason(), "authentication timed out");
+        session.set_principal(Some(Principal::new("a"))).unwrap();
+        assert_eq!(guard.check_session(&session, guard.now()).unwrap_err().reason(), "token expired");
+        // Control messages are checked too.
+        assert!(matches!(
+            guard.inbound(crate::Message::Ping(Default::default()), &mut session),
+            crate::Verdict::Close { .. }
+        ));
+    }
+
+    #[test]
+    fn zero_caps_are_config_errors() {
+        let err = Guard::builder().without_auth().connection_caps(ConnectionCaps::default().per_ip(Some(0))).build();
+        assert!(matches!(err, Err(ConfigError::InvalidLimit { name: "caps.per_ip", .. })));
     }
 }

@@ -51,7 +51,11 @@ impl Layer for Probe {
 fn every_non_pass_outcome_emits_one_audit_event_without_the_payload() {
     let captured = Captured::default();
     let writer = captured.clone();
-    tracing_subscriber::fmt().with_writer(move || writer.clone()).with_ansi(false).init();
+    tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .with_max_level(tracing::Level::TRACE)
+        .init();
 
     let guard = Guard::builder().without_auth().layer(Probe).build().unwrap();
     let mut session = guard.new_session(None);
@@ -72,4 +76,47 @@ fn every_non_pass_outcome_emits_one_audit_event_without_the_payload() {
     assert!(lines[1].contains("event=\"connection_closed\"") && lines[1].contains("close_code=1008"), "{log}");
     assert!(lines[2].contains("event=\"handshake_rejected\"") && lines[2].contains("status=403"), "{log}");
     assert!(!log.contains("alice") && !log.contains("example.com"), "payload leaked into audit:\n{log}");
+
+    captured.0.lock().unwrap().clear();
+    auth_failures_name_reason_and_source_never_the_token(&captured);
+}
+
+fn auth_failures_name_reason_and_source_never_the_token(captured: &Captured) {
+    use std::time::{Duration, SystemTime};
+    use wsguard::Principal;
+    use wsguard::auth::{Authenticator, StaticTokens};
+    use wsguard::layer::OriginPolicy;
+
+    let tokens = StaticTokens::new()
+        .token("valid-query-token-4711", Principal::new("q"))
+        .token("stale-header-token-0815", Principal::new("s").with_expiry(SystemTime::now() - Duration::from_secs(5)));
+    let auth = Authenticator::builder().bearer_header().cookie("sid").dangerous().query_parameter("access_token");
+    let guard = Guard::builder()
+        .origin(OriginPolicy::new(["https://app.test"]).unwrap())
+        .with_authenticator(auth.build(tokens).unwrap())
+        .build()
+        .unwrap();
+    let attempt = |request: http::request::Builder| {
+        let mut session = guard.new_session(None);
+        guard
+            .check_handshake(&request.body(()).unwrap(), &mut session)
+            .map(|()| session.principal().unwrap().id.clone())
+    };
+    assert_eq!(attempt(http::Request::get("/ws?access_token=valid-query-token-4711")).unwrap(), "q");
+    assert!(attempt(http::Request::get("/ws?x=1&access_token=wrong-query-token-9999")).is_err());
+    assert!(attempt(http::Request::get("/ws").header("authorization", "Bearer stale-header-token-0815")).is_err());
+    assert!(attempt(http::Request::get("/ws").header("cookie", "sid=cookie-token-without-origin")).is_err());
+    assert!(attempt(http::Request::get("/ws")).is_err());
+
+    let log = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let lines: Vec<_> = log.lines().collect();
+    assert_eq!(lines.len(), 4, "one event per failure, none for success:\n{log}");
+    assert!(lines.iter().all(|l| l.contains("event=\"handshake_rejected\"") && l.contains("layer=\"auth\"")), "{log}");
+    assert!(lines[0].contains("status=401") && lines[0].contains("detail=\"invalid token (source: query)\""), "{log}");
+    assert!(lines[1].contains("status=401") && lines[1].contains("detail=\"token expired (source: header)\""), "{log}");
+    assert!(lines[2].contains("status=403") && lines[2].contains("cookie credentials without an origin"), "{log}");
+    assert!(lines[3].contains("status=401") && lines[3].contains("missing credentials"), "{log}");
+    for token in ["valid-query-token", "wrong-query-token", "stale-header-token", "cookie-token-without-origin"] {
+        assert!(!log.contains(token), "token {token} leaked into the log:\n{log}");
+    }
 }

@@ -74,7 +74,8 @@ fn bearer_header_token_is_accepted(adapter: Adapter) {
 
 fn missing_wrong_and_expired_tokens_get_the_same_401(adapter: Adapter) {
     let (addr, _) = serve(adapter, Authenticator::builder(), |b| b);
-    let attempts: [Box<dyn FnOnce(&mut Request)>; 4] = [
+    type Edit = Box<dyn FnOnce(&mut Request)>;
+    let attempts: [Edit; 4] = [
         Box::new(|_| {}),
         Box::new(bearer("wrong-token")),
         Box::new(bearer("stale-token")),

@@ -368,3 +368,60 @@ impl Layer for AuthLayer {
 
 /// The default first-message deadline.
 pub(crate) const DEFAULT_FIRST_MESSAGE_TIMEOUT: Duration = Duration::from_secs(10);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Guard;
+
+    fn never(_: &str) -> Result<Principal, AuthError> {
+        Err(AuthError::Invalid)
+    }
+
+    #[derive(Debug)]
+    struct AsyncNever;
+
+    impl AsyncVerifier for AsyncNever {
+        fn verify<'a>(&'a self, _: &'a str) -> VerifyFuture<'a> {
+            Box::pin(async { Err(AuthError::Invalid) })
+        }
+    }
+
+    #[test]
+    fn contradictory_setups_are_config_errors() {
+        let cookie = Authenticator::builder().cookie("sid").build(never).unwrap();
+        let err = Guard::builder().with_authenticator(cookie.clone()).build().unwrap_err();
+        assert!(matches!(err, ConfigError::Auth { .. }), "cookie without origin policy: {err}");
+        let origin = crate::layer::OriginPolicy::new(["https://a.test"]).unwrap();
+        assert!(Guard::builder().origin(origin).with_authenticator(cookie).build().is_ok());
+
+        let first = Authenticator::builder().first_message(FirstMessage::default());
+        assert!(matches!(first.build_async(AsyncNever), Err(ConfigError::Auth { .. })));
+        assert!(matches!(Authenticator::builder().reauth(true).build_async(AsyncNever), Err(ConfigError::Auth { .. })));
+        assert!(matches!(Authenticator::builder().protocol("").build(never), Err(ConfigError::Auth { .. })));
+        let bad_pointer = FirstMessage::default().token_pointer("token");
+        assert!(matches!(
+            Authenticator::builder().first_message(bad_pointer).build(never),
+            Err(ConfigError::Auth { .. })
+        ));
+    }
+
+    #[test]
+    fn default_sources_are_bearer_header_then_bearer_subprotocol() {
+        let auth = Authenticator::builder().build(never).unwrap();
+        assert_eq!(format!("{:?}", auth.inner.sources), r#"[Bearer, Protocol("bearer.")]"#);
+    }
+
+    #[test]
+    fn first_message_shape_is_configurable() {
+        let shape = FirstMessage::default().type_pointer("/action").type_value("login").token_pointer("/creds/jwt");
+        let token = |text: &str| shape.token_in(&mut Frame::from_text(text.to_owned()));
+        assert_eq!(token(r#"{"action":"login","creds":{"jwt":"t0k"}}"#).as_deref(), Some("t0k"));
+        assert_eq!(token(r#"{"action":"login","creds":{"jwt":7}}"#).as_deref(), Some(""), "non-string token");
+        assert_eq!(token(r#"{"action":"login"}"#).as_deref(), Some(""), "missing token");
+        assert_eq!(token(r#"{"action":"chat","text":"login"}"#), None);
+        assert_eq!(token(r#"{"type":"login"}"#), None);
+        assert_eq!(token("login but not json"), None);
+        assert_eq!(shape.token_in(&mut Frame::from_binary(br#"{"action":"login"}"#.to_vec())), None, "binary");
+    }
+}

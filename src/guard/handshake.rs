@@ -100,12 +100,12 @@ pub(crate) enum HandshakePlan {
 impl Guard {
     /// Validates the upgrade, runs the handshake checks and plans the answer.
     pub(crate) fn plan_handshake(&self, request: &HandshakeRequest, session: &mut Session) -> HandshakePlan {
-        match self.upgrade_response(request, session) {
+        match Self::upgrade_response(request) {
             Ok(response) => {
                 let checked = self.check_handshake(request, session);
                 self.finish_plan(response, checked, session)
             }
-            Err(plan) => plan,
+            Err(rejection) => self.plan_transport_rejection(session, rejection),
         }
     }
 
@@ -116,26 +116,20 @@ impl Guard {
         request: &HandshakeRequest,
         session: &mut Session,
     ) -> HandshakePlan {
-        match self.upgrade_response(request, session) {
+        match Self::upgrade_response(request) {
             Ok(response) => {
                 let checked = self.check_handshake_async(request, session).await;
                 self.finish_plan(response, checked, session)
             }
-            Err(plan) => plan,
+            Err(rejection) => self.plan_transport_rejection(session, rejection),
         }
     }
 
-    /// tungstenite's `101` response, or the plan refusing a request that is
-    /// not a WebSocket upgrade.
-    fn upgrade_response(
-        &self,
-        request: &HandshakeRequest,
-        session: &Session,
-    ) -> Result<http::Response<()>, HandshakePlan> {
-        create_response(request).map_err(|_| {
-            let rejection = Rejection::new(RejectionKind::BadRequest, "not a websocket upgrade request");
-            self.plan_transport_rejection(session, rejection)
-        })
+    /// tungstenite's `101` response, or the refusal of a request that is not
+    /// a WebSocket upgrade.
+    fn upgrade_response(request: &HandshakeRequest) -> Result<http::Response<()>, Rejection> {
+        create_response(request)
+            .map_err(|_| Rejection::new(RejectionKind::BadRequest, "not a websocket upgrade request"))
     }
 
     fn finish_plan(
