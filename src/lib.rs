@@ -64,12 +64,22 @@
 //! - [`Session`]: per-connection state (peer, origin, subprotocol, principal, extensions).
 //! - [`accept`] / [`GuardedWebSocket`]: the blocking adapter.
 //! - [`layer::Limits`]: the size and time limits every guard enforces.
+//! - [`layer::OriginPolicy`] and [`layer::TransportPolicy`]: cross-site
+//!   hijacking and "TLS required" at the handshake.
+//! - [`auth`]: token sources, [`auth::StaticTokens`], JWT (feature `jwt`),
+//!   your own sync or async verifier; expiry and re-authentication.
+//! - [`SessionRegistry`] and [`ConnectionCaps`]: live sessions, revocation,
+//!   concurrent-connection caps.
 //!
 //! # Order
 //!
-//! [`layer::Limits`] runs first, then the builder's layers in the order they
-//! were added, for the handshake and in both directions. The first layer that
-//! does not pass decides; later layers do not see the message.
+//! At the handshake: [`layer::Limits`], the transport and origin policies,
+//! the per-IP and global connection caps, the authenticator (then the
+//! per-principal cap), then the builder's layers in the order they were
+//! added. For each message: the session's expiry and revocation, the limits,
+//! the authenticator's first-message and re-authentication handling, then
+//! the builder's layers. The first check that does not pass decides; later
+//! layers do not see the message.
 //!
 //! # Manual use
 //!
@@ -108,12 +118,23 @@
 //! - The blocking adapter cannot time out a client that never finishes its
 //!   request: set a read timeout on the stream before [`accept`].
 //! - The default message limit is 64 KiB, not tungstenite's 64 MiB.
+//! - Authentication is never a silent default: the builder requires
+//!   [`GuardBuilder::with_authenticator`] or an explicit
+//!   [`GuardBuilder::without_auth`]. Cookie tokens require an
+//!   [`layer::OriginPolicy`], since browsers attach cookies to cross-site
+//!   WebSocket upgrades. Query-string tokens are behind
+//!   [`auth::AuthBuilder::dangerous`]: URLs end up in access logs.
+//! - Clients never learn which authentication check failed; the audit
+//!   event's `detail` says, without the token.
 //!
 //! # Crate features
 //!
 //! - `tokio` (off by default): the async adapter [`tokio::accept`] over
 //!   tokio-tungstenite. The default build depends on neither tokio nor
 //!   futures.
+//! - `jwt` (off by default): [`auth::JwtVerifier`], over `jsonwebtoken` with
+//!   its `aws_lc_rs` backend (RS256 verification about 7x faster than the
+//!   `rust_crypto` one; it builds C code with the system's C compiler).
 //!
 //! # Audit events
 //!
