@@ -115,19 +115,19 @@ impl Authenticator {
         session: &mut Session,
         now: Instant,
     ) -> Result<Option<Credential>, Rejection> {
-        let found = self.inner.sources.iter().find_map(|s| s.find(request, session));
+        let found = self.inner.sources.iter().find_map(|s| s.find(request, session).map(|c| (s, c)));
         for source in &self.inner.sources {
             if let Source::Protocol(prefix) = source {
                 session.retain_requested_protocols(|p| !p.starts_with(prefix.as_str()));
             }
         }
         match &found {
-            Some(credential) if credential.source == "protocol" && session.selected_protocol().is_none() => {
+            Some((Source::Protocol(_), _)) if session.selected_protocol().is_none() => {
                 if let Some(first) = session.requested_protocols().first().cloned() {
                     session.select_protocol(first);
                 }
             }
-            Some(credential) if credential.source == "cookie" && session.origin().is_none() => {
+            Some((Source::Cookie(_), _)) if session.origin().is_none() => {
                 return Err(Rejection::new(RejectionKind::Forbidden, "origin not allowed")
                     .with_detail("cookie credentials without an origin"));
             }
@@ -137,7 +137,7 @@ impl Authenticator {
                 None => return Err(unauthenticated(AuthError::Invalid, "missing credentials")),
             },
         }
-        Ok(found)
+        Ok(found.map(|(_, credential)| credential))
     }
 
     /// Verifies synchronously; `None` for an async verifier.
