@@ -209,6 +209,8 @@ impl fmt::Display for Rejection {
     }
 }
 
+impl std::error::Error for Rejection {}
+
 #[cfg(test)]
 mod tests {
     use super::*;

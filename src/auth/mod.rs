@@ -68,6 +68,34 @@ use verifier::AnyVerifier;
 /// Finds a token in the upgrade request (or first message), verifies it, and
 /// puts the principal on the session.
 ///
+/// # Examples
+///
+/// Browsers send the token as a subprotocol offer, other clients as a
+/// bearer header:
+///
+/// ```
+/// use wsguard::auth::{Authenticator, StaticTokens};
+/// use wsguard::{Guard, Principal};
+///
+/// let tokens = StaticTokens::new().token("alice-token", Principal::new("alice").with_roles(["user"]));
+/// let guard = Guard::builder()
+///     .with_authenticator(Authenticator::builder().bearer_header().protocol("bearer.").build(tokens)?)
+///     .build()?;
+///
+/// let request = http::Request::get("/ws")
+///     .header("sec-websocket-protocol", "chat.v1, bearer.alice-token")
+///     .body(())?;
+/// let mut session = guard.new_session(None);
+/// guard.check_handshake(&request, &mut session)?;
+/// assert_eq!(session.principal().unwrap().id, "alice");
+/// assert_eq!(session.selected_protocol(), Some("chat.v1")); // never the token
+///
+/// let anonymous = http::Request::get("/ws").body(())?;
+/// let refused = guard.check_handshake(&anonymous, &mut guard.new_session(None)).unwrap_err();
+/// assert_eq!(refused.http_status(), 401);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
 /// # Cloning
 ///
 /// An `Arc` inside: clones share the sources and the verifier.
