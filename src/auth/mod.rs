@@ -39,7 +39,7 @@
 
 use std::fmt;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Instant, SystemTime};
 
 use crate::error::ConfigError;
 use crate::layer::{HandshakeRequest, Layer};
@@ -393,9 +393,6 @@ impl Layer for AuthLayer {
         }
     }
 }
-
-/// The default first-message deadline.
-pub(crate) const DEFAULT_FIRST_MESSAGE_TIMEOUT: Duration = Duration::from_secs(10);
 
 #[cfg(test)]
 mod tests {

@@ -6,7 +6,6 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::DEFAULT_FIRST_MESSAGE_TIMEOUT;
 use crate::error::ConfigError;
 use crate::layer::HandshakeRequest;
 use crate::message::Frame;
@@ -103,6 +102,9 @@ fn percent_decode(text: &str) -> Option<String> {
     }
     String::from_utf8(bytes).ok()
 }
+
+/// The default first-message deadline.
+const DEFAULT_FIRST_MESSAGE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The shape of a first (or re-authentication) message, e.g.
 /// `{"type":"auth","token":"..."}`, and its deadline.
