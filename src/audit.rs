@@ -60,3 +60,16 @@ pub(crate) fn connection_closed(
         detail = rejection.detail().unwrap_or(""),
     );
 }
+
+/// Which rule an outbound message broke; the guard's `message_dropped`
+/// event follows. Never the offending value.
+pub(crate) fn outbound_invalid(session: &Session, message_type: &str, path: &str, keyword: &str) {
+    tracing::warn!(
+        target: TARGET,
+        event = "outbound_invalid",
+        session = session.id().get(),
+        message_type,
+        path,
+        keyword,
+    );
+}

@@ -125,6 +125,23 @@ pub enum ConfigError {
         /// What is wrong.
         reason: &'static str,
     },
+    /// A JSON pointer in the configuration is malformed.
+    #[error("invalid json pointer `{pointer}`: {reason}")]
+    InvalidPointer {
+        /// The pointer as given.
+        pointer: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// A JSON Schema (or a schema directory) cannot be used.
+    #[error("invalid schema `{name}`: {reason}")]
+    Schema {
+        /// Which schema: its message type, `default`, `outbound:<type>`,
+        /// a resource URI or a file path.
+        name: String,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// A JWT key, key set or validation setting is unusable.
     #[error("invalid jwt setup: {reason}")]
     Jwt {

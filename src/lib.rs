@@ -68,6 +68,8 @@
 //!   hijacking and "TLS required" at the handshake.
 //! - [`auth`]: token sources, [`auth::StaticTokens`], JWT (feature `jwt`),
 //!   your own sync or async verifier; expiry and re-authentication.
+//! - [`schema`]: JSON Schema validation per message type, structural
+//!   limits against parser bombs, outbound validation, strikes.
 //! - [`SessionRegistry`] and [`ConnectionCaps`]: live sessions, revocation,
 //!   concurrent-connection caps.
 //!
@@ -157,6 +159,7 @@ mod message;
 mod outcome;
 mod registry;
 mod rejection;
+pub mod schema;
 mod session;
 pub mod time;
 

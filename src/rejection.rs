@@ -29,6 +29,8 @@ pub enum RejectionKind {
     UnsupportedData,
     /// Any other policy violation.
     PolicyViolation,
+    /// A message's payload does not match its type (text that is not UTF-8).
+    InvalidPayload,
     /// The client must switch protocols first (for example to TLS).
     UpgradeRequired,
     /// The client was too slow (handshake timeout, idle timeout).
@@ -61,6 +63,7 @@ impl RejectionKind {
     /// | `TooLarge` | 431 | 1009 |
     /// | `UnsupportedData` | 400 | 1003 |
     /// | `PolicyViolation` | 400 | 1008 |
+    /// | `InvalidPayload` | 400 | 1007 |
     /// | `UpgradeRequired` | 426 | 1008 |
     /// | `Timeout` | 408 | 1001 |
     /// | `Overloaded` | 503 | 1013 |
@@ -78,6 +81,7 @@ impl RejectionKind {
             TooLarge => (StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE, CloseCode::MESSAGE_TOO_BIG),
             UnsupportedData => (StatusCode::BAD_REQUEST, CloseCode::UNSUPPORTED_DATA),
             PolicyViolation => (StatusCode::BAD_REQUEST, CloseCode::POLICY_VIOLATION),
+            InvalidPayload => (StatusCode::BAD_REQUEST, CloseCode::INVALID_PAYLOAD),
             UpgradeRequired => (StatusCode::UPGRADE_REQUIRED, CloseCode::POLICY_VIOLATION),
             Timeout => (StatusCode::REQUEST_TIMEOUT, CloseCode::GOING_AWAY),
             Overloaded => (StatusCode::SERVICE_UNAVAILABLE, CloseCode::TRY_AGAIN_LATER),
@@ -97,6 +101,7 @@ impl RejectionKind {
             TooLarge => "too_large",
             UnsupportedData => "unsupported_data",
             PolicyViolation => "policy_violation",
+            InvalidPayload => "invalid_payload",
             UpgradeRequired => "upgrade_required",
             Timeout => "timeout",
             Overloaded => "overloaded",
@@ -226,6 +231,7 @@ mod tests {
             (TooLarge, 431, 1009),
             (UnsupportedData, 400, 1003),
             (PolicyViolation, 400, 1008),
+            (InvalidPayload, 400, 1007),
             (UpgradeRequired, 426, 1008),
             (Timeout, 408, 1001),
             (Overloaded, 503, 1013),

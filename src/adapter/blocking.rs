@@ -161,11 +161,10 @@ impl<S: Read + Write> GuardedWebSocket<S> {
         loop {
             let message = match self.ws.read() {
                 Ok(message) => message,
-                Err(tungstenite::Error::Capacity(_)) => {
-                    let (frame, rejection) = self.guard.close_oversized(&self.session);
-                    return Err(self.send_close(frame, rejection));
-                }
                 Err(e) => {
+                    if let Some((frame, rejection)) = self.guard.close_unreadable(&self.session, &e) {
+                        return Err(self.send_close(frame, rejection));
+                    }
                     self.notify_close(None);
                     return Err(Error::from_tungstenite(e));
                 }

@@ -350,12 +350,11 @@ where
             }
             let message = match ready!(Pin::new(&mut this.ws).poll_next(cx)) {
                 Some(Ok(message)) => message,
-                Some(Err(tungstenite::Error::Capacity(_))) => {
-                    let (frame, rejection) = this.guard.close_oversized(&this.session);
-                    this.start_close(frame, rejection);
-                    continue;
-                }
                 Some(Err(e)) => {
+                    if let Some((frame, rejection)) = this.guard.close_unreadable(&this.session, &e) {
+                        this.start_close(frame, rejection);
+                        continue;
+                    }
                     this.notify_close(None);
                     return Poll::Ready(Some(Err(Error::from_tungstenite(e))));
                 }

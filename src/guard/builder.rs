@@ -11,6 +11,7 @@ use crate::error::ConfigError;
 use crate::layer::{Layer, Limits, OriginPolicy, TransportPolicy};
 use crate::registry::{ConnectionCaps, SessionRegistry};
 use crate::rejection::RejectionKind;
+use crate::schema::SchemaValidation;
 use crate::time::{Clock, SystemClock};
 
 /// The default read buffer of a guarded connection: 8 KiB instead of
@@ -128,6 +129,13 @@ impl<State> GuardBuilder<State> {
             Some(layer) => self.layer(layer),
             None => self,
         }
+    }
+
+    /// Appends JSON Schema validation (a shortcut for [`layer`](Self::layer)).
+    /// Add it before layers that read the message's JSON, so that it keeps
+    /// parser bombs away from them.
+    pub fn json_schema(self, validation: SchemaValidation) -> Self {
+        self.layer(validation)
     }
 
     /// Replaces the size and time limits.

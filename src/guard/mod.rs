@@ -409,14 +409,19 @@ impl Guard {
         CloseFrame::new(self.close_code(rejection), rejection.reason())
     }
 
-    /// The limits layer's verdict on a message that tungstenite refused while
-    /// reading it, because it exceeded the size limits: audited like any
-    /// close the layer decides itself.
-    pub(crate) fn close_oversized(&self, session: &Session) -> (CloseFrame, Rejection) {
-        let rejection = Limits::too_large();
+    /// The close that answers a message tungstenite refused while reading
+    /// it: over the size limits (the limits layer's 1009), or text that is
+    /// not UTF-8 (1007). Audited like a close a layer decides. `None` for
+    /// other errors, after which the connection cannot be used.
+    pub(crate) fn close_unreadable(&self, session: &Session, error: &tungstenite::Error) -> Option<(CloseFrame, Rejection)> {
+        let (layer, rejection) = match error {
+            tungstenite::Error::Capacity(_) => (self.inner.limits.name(), Limits::too_large()),
+            tungstenite::Error::Utf8(_) => ("protocol", Rejection::new(RejectionKind::InvalidPayload, "invalid utf-8")),
+            _ => return None,
+        };
         let frame = self.close_frame(&rejection);
-        audit::connection_closed(session, self.inner.limits.name(), Direction::Inbound, &rejection, frame.code);
-        (frame, rejection)
+        audit::connection_closed(session, layer, Direction::Inbound, &rejection, frame.code);
+        Some((frame, rejection))
     }
 
     /// Tells every layer the connection closed. Call once per session; the

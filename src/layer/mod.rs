@@ -9,12 +9,16 @@ use crate::outcome::Outcome;
 use crate::rejection::Rejection;
 use crate::session::Session;
 
+mod discriminator;
 mod limits;
 mod origin;
+mod strikes;
 mod transport;
 
+pub use discriminator::Discriminator;
 pub use limits::Limits;
 pub use origin::OriginPolicy;
+pub use strikes::Strikes;
 pub use transport::{IpNet, TransportPolicy};
 
 /// The HTTP upgrade request a handshake hook inspects.
