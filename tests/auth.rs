@@ -309,17 +309,6 @@ fn jwt_bearer_token_is_verified(adapter: Adapter) {
     assert_eq!(refused(handshake(addr, "/ws", bearer(&forged))).0, 401);
 }
 
-macro_rules! for_both_adapters {
-    ($($(#[$meta:meta])* $name:ident),* $(,)?) => {
-        mod blocking {
-            $( $(#[$meta])* #[test] fn $name() { super::$name(super::Adapter::Blocking) } )*
-        }
-        mod tokio {
-            $( $(#[$meta])* #[test] fn $name() { super::$name(super::Adapter::Tokio) } )*
-        }
-    };
-}
-
 for_both_adapters!(
     bearer_header_token_is_accepted,
     missing_wrong_and_expired_tokens_get_the_same_401,

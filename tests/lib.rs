@@ -1,6 +1,9 @@
 //! Integration tests: real sockets on 127.0.0.1, real WebSocket clients.
 //! One binary (`autotests = false`) keeps builds fast.
 
-mod auth;
+#[macro_use]
 mod support;
+
+mod auth;
+mod schema;
 mod vectors;

@@ -186,17 +186,6 @@ fn plain_http_request_gets_400(adapter: Adapter) {
     assert!(answer.ends_with("not a websocket upgrade request\n"), "{answer}");
 }
 
-macro_rules! for_both_adapters {
-    ($($name:ident),* $(,)?) => {
-        mod blocking {
-            $( #[test] fn $name() { super::$name(super::Adapter::Blocking) } )*
-        }
-        mod tokio {
-            $( #[test] fn $name() { super::$name(super::Adapter::Tokio) } )*
-        }
-    };
-}
-
 for_both_adapters!(
     echo_is_byte_identical,
     fragmented_message_at_the_limit_passes,

@@ -413,7 +413,11 @@ impl Guard {
     /// it: over the size limits (the limits layer's 1009), or text that is
     /// not UTF-8 (1007). Audited like a close a layer decides. `None` for
     /// other errors, after which the connection cannot be used.
-    pub(crate) fn close_unreadable(&self, session: &Session, error: &tungstenite::Error) -> Option<(CloseFrame, Rejection)> {
+    pub(crate) fn close_unreadable(
+        &self,
+        session: &Session,
+        error: &tungstenite::Error,
+    ) -> Option<(CloseFrame, Rejection)> {
         let (layer, rejection) = match error {
             tungstenite::Error::Capacity(_) => (self.inner.limits.name(), Limits::too_large()),
             tungstenite::Error::Utf8(_) => ("protocol", Rejection::new(RejectionKind::InvalidPayload, "invalid utf-8")),

@@ -224,7 +224,12 @@ impl SchemaBuilder {
 
     /// After validation, rewrites every string at or under `pointer` in
     /// inbound messages of type `message_type` with `sanitizer`.
-    pub fn sanitize(mut self, message_type: impl Into<String>, pointer: impl Into<String>, sanitizer: Sanitizer) -> Self {
+    pub fn sanitize(
+        mut self,
+        message_type: impl Into<String>,
+        pointer: impl Into<String>,
+        sanitizer: Sanitizer,
+    ) -> Self {
         self.sanitize.push((message_type.into(), Some(pointer.into()), sanitizer));
         self
     }

@@ -99,6 +99,9 @@ pub use structure::StructureLimits;
 /// Ten refusals within a minute close the connection.
 const DEFAULT_STRIKES: Strikes = Strikes::new(NonZeroU32::new(10).unwrap(), Duration::from_secs(60));
 
+/// A function that decides about a message that is not JSON.
+pub type RawHandler = Arc<dyn Fn(&mut Frame, &mut Session) -> Outcome + Send + Sync>;
+
 /// What to do with an inbound message that is not JSON: binary, or text
 /// that does not parse.
 #[derive(Clone, Default)]
@@ -110,7 +113,7 @@ pub enum NonJson {
     /// Let it through unvalidated.
     Allow,
     /// Let a function decide.
-    Handler(Arc<dyn Fn(&mut Frame, &mut Session) -> Outcome + Send + Sync>),
+    Handler(RawHandler),
 }
 
 impl NonJson {
@@ -213,10 +216,18 @@ impl SchemaValidation {
         }
     }
 
-    fn non_json(&self, policy: &NonJson, keyword: &'static str, frame: &mut Frame, session: &mut Session, now: Instant) -> Outcome {
+    fn non_json(
+        &self,
+        policy: &NonJson,
+        keyword: &'static str,
+        frame: &mut Frame,
+        session: &mut Session,
+        now: Instant,
+    ) -> Outcome {
         match policy {
             NonJson::Refuse => {
-                let message = if keyword == "binary" { "binary messages are not accepted" } else { "message is not JSON" };
+                let message =
+                    if keyword == "binary" { "binary messages are not accepted" } else { "message is not JSON" };
                 self.refuse(session, now, invalid_message(message, vec![(String::new(), keyword.to_owned())]))
             }
             NonJson::Allow => Outcome::Pass,
@@ -298,7 +309,8 @@ impl Layer for SchemaValidation {
             return self.non_json(&self.text_not_json, "json", frame, session, now);
         }
         if let Err(violation) = self.structure.check(text) {
-            let reply = invalid_message("message failed validation", vec![(violation.path, violation.keyword.to_owned())]);
+            let reply =
+                invalid_message("message failed validation", vec![(violation.path, violation.keyword.to_owned())]);
             return self.refuse(session, now, reply);
         }
         let Some(value) = frame.json() else {

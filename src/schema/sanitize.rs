@@ -88,7 +88,10 @@ mod tests {
     #[test]
     fn escapes_the_five_html_specials_and_nothing_else() {
         let s = Sanitizer::EscapeHtml;
-        assert_eq!(s.apply(r#"<img src=x onerror="alert('1')"> & é"#), "&lt;img src=x onerror=&quot;alert(&#x27;1&#x27;)&quot;&gt; &amp; é");
+        assert_eq!(
+            s.apply(r#"<img src=x onerror="alert('1')"> & é"#),
+            "&lt;img src=x onerror=&quot;alert(&#x27;1&#x27;)&quot;&gt; &amp; é"
+        );
         assert!(matches!(s.apply("plain text, no specials: é 😀"), Cow::Borrowed(_)));
     }
 

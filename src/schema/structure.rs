@@ -114,7 +114,11 @@ impl StructureLimits {
                     let end = string_end(bytes, start);
                     let in_key = stack.last().is_some_and(|top| top.object && top.expect_key);
                     if end - start > self.max_string_bytes {
-                        let path = if in_key { pointer(text, &stack, stack.len() - 1) } else { pointer(text, &stack, stack.len()) };
+                        let path = if in_key {
+                            pointer(text, &stack, stack.len() - 1)
+                        } else {
+                            pointer(text, &stack, stack.len())
+                        };
                         return Err(Violation { keyword: "maxLength", path });
                     }
                     if in_key {

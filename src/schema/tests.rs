@@ -174,7 +174,11 @@ fn non_json_text_and_binary_follow_their_policies() {
     let guard = guard_with(chat_builder());
     for text in ["hello", "{not json", "", "  "] {
         let answer = reply(inbound(&guard, text));
-        assert_eq!((answer["code"].as_str(), answer["keyword"].as_str()), (Some("invalid_message"), Some("json")), "{text:?}");
+        assert_eq!(
+            (answer["code"].as_str(), answer["keyword"].as_str()),
+            (Some("invalid_message"), Some("json")),
+            "{text:?}"
+        );
     }
     let binary = guard.inbound(Message::binary(vec![1, 2, 3]), &mut guard.new_session(None));
     assert_eq!(reply(binary)["keyword"], "binary");
@@ -271,7 +275,9 @@ fn refs_resolve_only_against_registered_resources() {
     let common = json!({"$defs": {"room": {"type": "string", "maxLength": 5}}});
     let schema = json!({"properties": {"room": {"$ref": "https://schemas.example/common.json#/$defs/room"}}});
     let guard = guard_with(
-        SchemaValidation::builder().resource("https://schemas.example/common.json", common).schema("join", schema.clone()),
+        SchemaValidation::builder()
+            .resource("https://schemas.example/common.json", common)
+            .schema("join", schema.clone()),
     );
     assert!(matches!(inbound(&guard, r#"{"type":"join","room":"lobby"}"#), Verdict::Deliver(_)));
     assert_eq!(reply(inbound(&guard, r#"{"type":"join","room":"too-long"}"#))["path"], "/room");
@@ -349,8 +355,11 @@ fn sanitizing_escapes_chosen_fields_and_leaves_clean_messages_untouched() {
     assert_eq!(inbound(&guard, clean), Verdict::Deliver(Message::text(clean)));
     assert_eq!(counters::get(), (1, 0), "a clean message is parsed once and never re-serialized");
 
-    let guard = guard_with(SchemaValidation::builder().allow_unknown_types(true).sanitize_all("note", Sanitizer::EscapeHtml));
-    let Verdict::Deliver(Message::Text(out)) = inbound(&guard, r#"{"type":"note","a":{"b":["<i>"]}}"#) else { panic!() };
+    let guard =
+        guard_with(SchemaValidation::builder().allow_unknown_types(true).sanitize_all("note", Sanitizer::EscapeHtml));
+    let Verdict::Deliver(Message::Text(out)) = inbound(&guard, r#"{"type":"note","a":{"b":["<i>"]}}"#) else {
+        panic!()
+    };
     assert_eq!(serde_json::from_str::<Value>(&out).unwrap()["a"]["b"][0], "&lt;i&gt;");
 }
 

@@ -69,6 +69,19 @@ impl Layer for TestLayer {
     }
 }
 
+/// Defines each listed vector, a `fn(Adapter)` in the calling module, as a
+/// test against the blocking adapter and one against the tokio adapter.
+macro_rules! for_both_adapters {
+    ($($(#[$meta:meta])* $name:ident),* $(,)?) => {
+        mod blocking {
+            $( $(#[$meta])* #[test] fn $name() { super::$name(super::Adapter::Blocking) } )*
+        }
+        mod tokio {
+            $( $(#[$meta])* #[test] fn $name() { super::$name(super::Adapter::Tokio) } )*
+        }
+    };
+}
+
 /// Which server adapter a test runs against.
 #[derive(Clone, Copy, Debug)]
 pub enum Adapter {
