@@ -98,70 +98,98 @@ impl StructureLimits {
     /// The scan does not validate JSON (the parser does, afterwards); on
     /// text that is not JSON it still ends, in one pass, with some answer.
     pub(crate) fn check(&self, text: &str) -> Result<(), Violation> {
+        if self.cannot_break(text.as_bytes()) {
+            return Ok(());
+        }
+        self.scan(text)
+    }
+
+    /// The full scan behind [`check`](Self::check).
+    fn scan(&self, text: &str) -> Result<(), Violation> {
+        // Up to 32 levels live on the stack: no allocation for the default depth.
+        let mut inline = [Level::EMPTY; 32];
+        let mut heap = Vec::new();
+        let stack: &mut [Level] = if self.max_depth <= inline.len() {
+            &mut inline[..self.max_depth]
+        } else {
+            heap.resize(self.max_depth, Level::EMPTY);
+            &mut heap
+        };
+        let mut depth = 0;
         let bytes = text.as_bytes();
-        let mut stack: Vec<Level> = Vec::new();
         let mut i = 0;
         while i < bytes.len() {
-            let byte = bytes[i];
-            if let Some(top) = stack.last_mut() {
-                if top.count == 0 && !matches!(byte, b' ' | b'\t' | b'\n' | b'\r' | b']' | b'}') {
-                    top.count = 1;
-                }
-            }
-            match byte {
+            match bytes[i] {
                 b'"' => {
                     let start = i + 1;
                     let end = string_end(bytes, start);
-                    let in_key = stack.last().is_some_and(|top| top.object && top.expect_key);
+                    let in_key = depth > 0 && stack[depth - 1].expect_key;
                     if end - start > self.max_string_bytes {
-                        let path = if in_key {
-                            pointer(text, &stack, stack.len() - 1)
-                        } else {
-                            pointer(text, &stack, stack.len())
-                        };
+                        let path = pointer(text, &stack[..depth - usize::from(in_key)]);
                         return Err(Violation { keyword: "maxLength", path });
                     }
                     if in_key {
-                        if let Some(top) = stack.last_mut() {
-                            top.key = (start, end);
-                        }
+                        stack[depth - 1].key = (start as u32, end as u32);
                     }
-                    i = end + 1;
-                    continue;
+                    i = end;
                 }
-                b'[' | b'{' => {
-                    if stack.len() == self.max_depth {
-                        return Err(Violation { keyword: "maxDepth", path: pointer(text, &stack, stack.len()) });
+                open @ (b'[' | b'{') => {
+                    if depth == stack.len() {
+                        return Err(Violation { keyword: "maxDepth", path: pointer(text, stack) });
                     }
-                    stack.push(Level { object: byte == b'{', expect_key: byte == b'{', count: 0, key: (0, 0) });
+                    stack[depth] = Level { object: open == b'{', expect_key: open == b'{', ..Level::EMPTY };
+                    depth += 1;
                 }
-                b']' | b'}' => {
-                    stack.pop();
-                }
-                b',' => {
-                    if let Some(top) = stack.last_mut() {
-                        top.count += 1;
-                        top.expect_key = top.object;
-                        let (limit, keyword) = if top.object {
-                            (self.max_object_keys, "maxProperties")
-                        } else {
-                            (self.max_array_len, "maxItems")
-                        };
-                        if top.count > limit {
-                            return Err(Violation { keyword, path: pointer(text, &stack, stack.len() - 1) });
-                        }
+                b']' | b'}' => depth = depth.saturating_sub(1),
+                b',' if depth > 0 => {
+                    let top = &mut stack[depth - 1];
+                    top.commas += 1;
+                    top.expect_key = top.object;
+                    let (limit, keyword) = if top.object {
+                        (self.max_object_keys, "maxProperties")
+                    } else {
+                        (self.max_array_len, "maxItems")
+                    };
+                    // A comma means at least two elements: commas + 1 of them.
+                    if top.commas as usize >= limit {
+                        return Err(Violation { keyword, path: pointer(text, &stack[..depth - 1]) });
                     }
                 }
-                b':' => {
-                    if let Some(top) = stack.last_mut() {
-                        top.expect_key = false;
-                    }
-                }
+                b':' if depth > 0 => stack[depth - 1].expect_key = false,
                 _ => {}
             }
             i += 1;
         }
         Ok(())
+    }
+}
+
+impl StructureLimits {
+    /// Whether `bytes` is too small to break any bound, whatever its
+    /// structure: a quick count that spares typical messages the full scan.
+    ///
+    /// Sound because every real opener and comma is one of the bytes
+    /// counted (those inside strings only add to the count): no more
+    /// openers than `max_depth` means no deeper nesting, fewer commas than
+    /// a count limit means no container reaches it, and no string is
+    /// longer than the whole text.
+    fn cannot_break(&self, bytes: &[u8]) -> bool {
+        if bytes.len() > self.max_string_bytes {
+            return false;
+        }
+        let (mut openers, mut commas) = (0_usize, 0_usize);
+        // Byte-sized counters over chunks that cannot overflow them: the
+        // loop vectorizes.
+        for chunk in bytes.chunks(255) {
+            let (mut o, mut c) = (0_u8, 0_u8);
+            for &b in chunk {
+                o += u8::from(b == b'[') + u8::from(b == b'{');
+                c += u8::from(b == b',');
+            }
+            openers += usize::from(o);
+            commas += usize::from(c);
+        }
+        openers <= self.max_depth && commas < self.max_array_len.min(self.max_object_keys)
     }
 }
 
@@ -174,39 +202,66 @@ pub(crate) struct Violation {
 }
 
 /// One open array or object.
+#[derive(Clone, Copy)]
 struct Level {
     object: bool,
     /// In an object: whether the next string is a key.
     expect_key: bool,
-    /// Elements (or keys) seen so far, counting the current one.
-    count: usize,
+    /// Commas seen so far: the index of the current element. `u32` keeps
+    /// a level at 16 bytes; a message has fewer than 4 Gi commas.
+    commas: u32,
     /// In an object: the byte range of the current key, inside its quotes.
-    key: (usize, usize),
+    key: (u32, u32),
+}
+
+impl Level {
+    const EMPTY: Self = Self { object: false, expect_key: false, commas: 0, key: (0, 0) };
 }
 
 /// The index of the quote that closes the string starting at `start`, or
 /// the end of the input for an unterminated string.
 fn string_end(bytes: &[u8], mut start: usize) -> usize {
-    loop {
-        match memchr::memchr2(b'"', b'\\', &bytes[start..]) {
-            Some(offset) if bytes[start + offset] == b'\\' => start += offset + 2,
-            Some(offset) => return start + offset,
-            None => return bytes.len(),
-        }
-        if start >= bytes.len() {
-            return bytes.len();
+    while start < bytes.len() {
+        start = next_quote_or_backslash(bytes, start);
+        match bytes.get(start) {
+            Some(b'\\') => start += 2,
+            Some(_) => return start,
+            None => break,
         }
     }
+    bytes.len()
 }
 
-/// The JSON pointer of the current child of each of the first `depth`
-/// levels. Built only when reporting a violation.
-fn pointer(text: &str, stack: &[Level], depth: usize) -> String {
+/// The index of the next `"` or `\` at or after `i`, or the end of the
+/// input. Eight bytes at a time: strings are most of a message's bytes.
+fn next_quote_or_backslash(bytes: &[u8], mut i: usize) -> usize {
+    const ONES: u64 = u64::from_le_bytes([0x01; 8]);
+    const HIGHS: u64 = u64::from_le_bytes([0x80; 8]);
+    // The classic "has a zero byte" test: the lowest flagged byte is exact.
+    let zero_bytes = |x: u64| x.wrapping_sub(ONES) & !x & HIGHS;
+    while let Some(chunk) = bytes.get(i..i + 8) {
+        let Ok(chunk) = <[u8; 8]>::try_from(chunk) else { break };
+        let word = u64::from_le_bytes(chunk);
+        let found = zero_bytes(word ^ (ONES * u64::from(b'"'))) | zero_bytes(word ^ (ONES * u64::from(b'\\')));
+        if found != 0 {
+            return i + (found.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    while i < bytes.len() && !matches!(bytes[i], b'"' | b'\\') {
+        i += 1;
+    }
+    i
+}
+
+/// The JSON pointer of the current child of each level. Built only when
+/// reporting a violation.
+fn pointer(text: &str, levels: &[Level]) -> String {
     let mut path = String::new();
-    for level in &stack[..depth] {
+    for level in levels {
         path.push('/');
         if level.object {
-            let (start, end) = level.key;
+            let (start, end) = (level.key.0 as usize, level.key.1 as usize);
             let raw = text.get(start..end).unwrap_or_default();
             // Keys with escapes are decoded; the quotes around `raw` make it a JSON string.
             let key = text
@@ -215,7 +270,7 @@ fn pointer(text: &str, stack: &[Level], depth: usize) -> String {
                 .unwrap_or_else(|| raw.to_owned());
             path.push_str(&key.replace('~', "~0").replace('/', "~1"));
         } else {
-            path.push_str(&level.count.saturating_sub(1).to_string());
+            path.push_str(&level.commas.to_string());
         }
     }
     path
@@ -301,6 +356,22 @@ mod tests {
         let limits = StructureLimits::default();
         for text in [r#"{"a":"unterminated"#, r#"["\"#, "]]]}}", r#"{"a":1}}}]"#] {
             assert_eq!(check(limits, text), Ok(()), "{text}");
+        }
+    }
+
+    proptest::proptest! {
+        /// The quick count never passes what the full scan refuses.
+        #[test]
+        fn the_quick_count_agrees_with_the_full_scan(
+            text in r#"[\[\]{}",:\\a1 ]{0,80}"#,
+            depth in 1_usize..6,
+            items in 1_usize..6,
+            string in 1_usize..40,
+        ) {
+            let limits = StructureLimits::default().max_depth(depth).max_array_len(items).max_object_keys(items).max_string_bytes(string);
+            if limits.cannot_break(text.as_bytes()) {
+                proptest::prop_assert_eq!(limits.scan(&text), Ok(()));
+            }
         }
     }
 
