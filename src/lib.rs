@@ -81,7 +81,9 @@
 //! added. For each message: the session's expiry and revocation, the limits,
 //! the authenticator's first-message and re-authentication handling, then
 //! the builder's layers. The first check that does not pass decides; later
-//! layers do not see the message.
+//! layers do not see the message. Add [`schema::SchemaValidation`] before
+//! other layers that read the JSON: its structural limits keep parser bombs
+//! away from them.
 //!
 //! # Manual use
 //!
@@ -128,6 +130,9 @@
 //!   [`auth::AuthBuilder::dangerous`]: URLs end up in access logs.
 //! - Clients never learn which authentication check failed; the audit
 //!   event's `detail` says, without the token.
+//! - Schema validation answers with JSON pointers and keywords, never
+//!   values; pointers contain the message's keys. `$ref`s never reach the
+//!   network, and schema patterns run in linear time.
 //!
 //! # Crate features
 //!
