@@ -79,6 +79,37 @@ fn every_non_pass_outcome_emits_one_audit_event_without_the_payload() {
 
     captured.0.lock().unwrap().clear();
     auth_failures_name_reason_and_source_never_the_token(&captured);
+    captured.0.lock().unwrap().clear();
+    schema_refusals_name_the_rule_never_the_value(&captured);
+}
+
+fn schema_refusals_name_the_rule_never_the_value(captured: &Captured) {
+    use serde_json::json;
+    use wsguard::schema::SchemaValidation;
+
+    let closed = json!({"type": "object", "properties": {"type": {}, "name": {}}, "additionalProperties": false});
+    let schemas = SchemaValidation::builder()
+        .schema("profile", json!({"properties": {"name": {"maxLength": 3}}}))
+        .outbound_schema("profile", closed)
+        .build()
+        .unwrap();
+    let guard = Guard::builder().without_auth().json_schema(schemas).build().unwrap();
+    let mut session = guard.new_session(None);
+    let inbound = guard.inbound(Message::text(r#"{"type":"profile","name":"bob.secret@example.com"}"#), &mut session);
+    assert!(matches!(inbound, wsguard::Verdict::Drop { reply: Some(_) }));
+    let leak = Message::text(r#"{"type":"profile","name":"Bob","email":"bob.secret@example.com"}"#);
+    assert_eq!(guard.outbound(leak, &mut session), wsguard::Verdict::Drop { reply: None });
+
+    let log = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let lines: Vec<_> = log.lines().collect();
+    assert_eq!(lines.len(), 3, "{log}");
+    assert!(lines[0].contains("event=\"message_dropped\"") && lines[0].contains("code=\"invalid_message\""), "{log}");
+    assert!(
+        lines[1].contains("event=\"outbound_invalid\"") && lines[1].contains("keyword=\"additionalProperties\""),
+        "{log}"
+    );
+    assert!(lines[2].contains("event=\"message_dropped\"") && lines[2].contains("direction=\"outbound\""), "{log}");
+    assert!(!log.contains("secret"), "a value leaked into the audit log:\n{log}");
 }
 
 fn auth_failures_name_reason_and_source_never_the_token(captured: &Captured) {
