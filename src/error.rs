@@ -142,6 +142,14 @@ pub enum ConfigError {
         /// What is wrong with it.
         reason: String,
     },
+    /// An RBAC policy is inconsistent.
+    #[error("invalid rbac policy, {item}: {reason}")]
+    Rbac {
+        /// What is wrong: a role, rule or field rule, by name.
+        item: String,
+        /// Why.
+        reason: String,
+    },
     /// A JWT key, key set or validation setting is unusable.
     #[error("invalid jwt setup: {reason}")]
     Jwt {

@@ -70,6 +70,8 @@
 //!   your own sync or async verifier; expiry and re-authentication.
 //! - [`schema`]: JSON Schema validation per message type, structural
 //!   limits against parser bombs, outbound validation, strikes.
+//! - [`rbac`]: roles with inheritance, wildcard permissions, rules per
+//!   message type (templated from the message), outbound field filtering.
 //! - [`SessionRegistry`] and [`ConnectionCaps`]: live sessions, revocation,
 //!   concurrent-connection caps.
 //!
@@ -162,6 +164,7 @@ pub mod layer;
 pub mod manual;
 mod message;
 mod outcome;
+pub mod rbac;
 mod registry;
 mod rejection;
 pub mod schema;

@@ -9,6 +9,7 @@ use crate::auth::Authenticator;
 use crate::close::CloseCode;
 use crate::error::ConfigError;
 use crate::layer::{Layer, Limits, OriginPolicy, TransportPolicy};
+use crate::rbac::Rbac;
 use crate::registry::{ConnectionCaps, SessionRegistry};
 use crate::rejection::RejectionKind;
 use crate::schema::SchemaValidation;
@@ -136,6 +137,13 @@ impl<State> GuardBuilder<State> {
     /// parser bombs away from them.
     pub fn json_schema(self, validation: SchemaValidation) -> Self {
         self.layer(validation)
+    }
+
+    /// Appends role-based access control (a shortcut for [`layer`](Self::layer)).
+    /// Add it after authentication (it reads the principal's roles) and
+    /// after schema validation.
+    pub fn rbac(self, rbac: Rbac) -> Self {
+        self.layer(rbac)
     }
 
     /// Replaces the size and time limits.
