@@ -84,8 +84,8 @@
 //! the authenticator's first-message and re-authentication handling, then
 //! the builder's layers. The first check that does not pass decides; later
 //! layers do not see the message. Add [`schema::SchemaValidation`] before
-//! other layers that read the JSON: its structural limits keep parser bombs
-//! away from them.
+//! other layers that read the JSON (its structural limits keep parser bombs
+//! away from them), then [`rbac::Rbac`].
 //!
 //! # Manual use
 //!

@@ -5,5 +5,6 @@
 mod support;
 
 mod auth;
+mod rbac;
 mod schema;
 mod vectors;

@@ -1,8 +1,9 @@
 //! [`Policy`]: roles, rules and field rules as data, in code or from a file.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
+use rustc_hash::FxHashMap as HashMap;
 use serde::{Deserialize, Serialize};
 
 use super::permission::{Grant, Required};
