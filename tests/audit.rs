@@ -81,6 +81,36 @@ fn every_non_pass_outcome_emits_one_audit_event_without_the_payload() {
     auth_failures_name_reason_and_source_never_the_token(&captured);
     captured.0.lock().unwrap().clear();
     schema_refusals_name_the_rule_never_the_value(&captured);
+    captured.0.lock().unwrap().clear();
+    rbac_denials_name_principal_type_and_permission(&captured);
+}
+
+fn rbac_denials_name_principal_type_and_permission(captured: &Captured) {
+    use wsguard::Principal;
+    use wsguard::rbac::Policy;
+
+    let rbac = Policy::new()
+        .role("user", ["room:lobby:write"])
+        .inbound("chat", "room:{/room}:write")
+        .outbound("audit", "audit:read");
+    let guard = Guard::builder().without_auth().rbac(rbac.build().unwrap()).build().unwrap();
+    let mut session = guard.new_session(None);
+    session.set_principal(Some(Principal::new("alice").with_roles(["user"]))).unwrap();
+    let denied = Message::text(r#"{"type":"chat","room":"staff","text":"call me at +1 415 555 0132"}"#);
+    assert!(matches!(guard.inbound(denied, &mut session), wsguard::Verdict::Drop { reply: Some(_) }));
+    let hidden = Message::text(r#"{"type":"audit","entry":"secret entry"}"#);
+    assert_eq!(guard.outbound(hidden, &mut session), wsguard::Verdict::Drop { reply: None });
+
+    let log = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let lines: Vec<_> = log.lines().filter(|l| l.contains("access_denied")).collect();
+    assert_eq!(lines.len(), 2, "{log}");
+    assert!(lines[0].contains("principal=\"alice\"") && lines[0].contains("message_type=\"chat\""), "{log}");
+    assert!(
+        lines[0].contains("permission=\"room:staff:write\"") && lines[0].contains("direction=\"inbound\""),
+        "{log}"
+    );
+    assert!(lines[1].contains("permission=\"audit:read\"") && lines[1].contains("direction=\"outbound\""), "{log}");
+    assert!(!log.contains("415") && !log.contains("secret entry"), "payload leaked:\n{log}");
 }
 
 fn schema_refusals_name_the_rule_never_the_value(captured: &Captured) {
