@@ -31,6 +31,7 @@
 //! |-------|--------|
 //! | inbound type whose permission the principal lacks | dropped, `forbidden` reply |
 //! | inbound type without a rule | `forbidden`, unless `allow_unmapped_inbound` |
+//! | inbound message without a type (binary, not JSON, no type field) | as a type without a rule |
 //! | the [`Strikes`]-th denial within the window (default 10 in 60 s) | close 4403 "too many forbidden messages" |
 //! | outbound type whose permission the principal lacks | not delivered to that client, silently |
 //! | outbound field whose permission the principal lacks | removed or masked (`"***"`) for that client |

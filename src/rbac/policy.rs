@@ -165,7 +165,8 @@ pub struct Policy {
     pub allow_unmapped_inbound: bool,
     /// Where messages name their type.
     pub discriminator: Discriminator,
-    /// When repeated denials close the connection (4403); `None`: never.
+    /// When repeated denials close the connection (4403); `None`: never
+    /// (`"strikes": null` in JSON; TOML has no null, so set it in code).
     pub strikes: Option<Strikes>,
 }
 
