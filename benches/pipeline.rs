@@ -3,24 +3,12 @@
 //! `cargo bench --bench pipeline`
 
 use std::hint::black_box;
-use std::time::Instant;
 
+mod common;
+
+use common::ReadsJson;
 use criterion::{Criterion, criterion_group, criterion_main};
-use wsguard::{Frame, Guard, Layer, Message, Outcome, Session};
-
-/// Reads the parsed JSON and passes, like a validation layer would.
-#[derive(Debug)]
-struct ReadsJson;
-
-impl Layer for ReadsJson {
-    fn name(&self) -> &'static str {
-        "reads_json"
-    }
-    fn on_inbound(&self, frame: &mut Frame, _: &mut Session, _: Instant) -> Outcome {
-        black_box(frame.json());
-        Outcome::Pass
-    }
-}
+use wsguard::{Guard, Layer, Message};
 
 /// Passes without looking: the cost of one more layer in the stack.
 #[derive(Debug)]

@@ -7,25 +7,13 @@
 //! one parse is in the baseline and the difference is the decision itself.
 
 use std::hint::black_box;
-use std::time::Instant;
 
+mod common;
+
+use common::ReadsJson;
 use criterion::{Criterion, criterion_group, criterion_main};
 use wsguard::rbac::Policy;
-use wsguard::{Frame, Guard, Layer, Message, Outcome, Principal, Session};
-
-/// Parses the JSON, like the schema layer in front of RBAC would.
-#[derive(Debug)]
-struct ReadsJson;
-
-impl Layer for ReadsJson {
-    fn name(&self) -> &'static str {
-        "reads_json"
-    }
-    fn on_inbound(&self, frame: &mut Frame, _: &mut Session, _: Instant) -> Outcome {
-        black_box(frame.json());
-        Outcome::Pass
-    }
-}
+use wsguard::{Guard, Message, Principal};
 
 /// 20 roles, each inheriting from the one before in groups of five, with
 /// ten permissions each (two of them wildcards); 200 plain rules and one

@@ -172,9 +172,10 @@ impl Rbac {
 
     /// Hides the fields this session may not see, rewriting the JSON only
     /// when one is present.
-    fn filter_fields(&self, frame: &mut Frame, session: &Session, message_type: Option<&str>) {
+    fn filter_fields(&self, frame: &mut Frame, session: &Session) {
         let hidden: Vec<&FieldRule> = {
             let Some(value) = frame.json() else { return };
+            let message_type = self.inner.discriminator.message_type(value);
             self.inner
                 .fields
                 .iter()
@@ -262,14 +263,15 @@ impl Layer for Rbac {
 
     fn on_outbound(&self, frame: &mut Frame, session: &mut Session, now: Instant) -> Outcome {
         let Some(value) = frame.json() else { return Outcome::Pass };
-        let message_type = self.inner.discriminator.message_type(value).map(str::to_owned);
-        if let Some(rule) = message_type.as_deref().and_then(|t| self.inner.outbound.get(t)) {
+        let message_type = self.inner.discriminator.message_type(value);
+        if let Some(rule) = message_type.and_then(|t| self.inner.outbound.get(t)) {
             if let Err(permission) = self.decide(rule, session, Some(value)) {
+                let message_type = message_type.map(str::to_owned);
                 return self.deny(session, Direction::Outbound, message_type.as_deref(), &permission, now);
             }
         }
         if !self.inner.fields.is_empty() {
-            self.filter_fields(frame, session, message_type.as_deref());
+            self.filter_fields(frame, session);
         }
         Outcome::Pass
     }

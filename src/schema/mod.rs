@@ -248,11 +248,11 @@ impl SchemaValidation {
         failures
     }
 
-    /// Applies the sanitizers for `message_type`, taking the frame's JSON
+    /// Applies the sanitizers for the message's type, taking the frame's JSON
     /// for rewriting only if a string would change.
-    fn sanitize(&self, message_type: Option<&str>, frame: &mut Frame) {
-        let Some(rules) = message_type.and_then(|t| self.sanitize.get(t)) else { return };
+    fn sanitize(&self, frame: &mut Frame) {
         let Some(value) = frame.json() else { return };
+        let Some(rules) = self.discriminator.message_type(value).and_then(|t| self.sanitize.get(t)) else { return };
         if !rules.iter().any(|(p, s)| at(value, p.as_deref()).is_some_and(|v| s.would_change(v))) {
             return;
         }
@@ -327,8 +327,7 @@ impl Layer for SchemaValidation {
             return self.refuse(session, now, invalid_message("message failed validation", failures));
         }
         if !self.sanitize.is_empty() {
-            let message_type = message_type.map(str::to_owned);
-            self.sanitize(message_type.as_deref(), frame);
+            self.sanitize(frame);
         }
         Outcome::Pass
     }
