@@ -77,14 +77,13 @@ pub(crate) fn outbound_invalid(session: &Session, message_type: &str, path: &str
 /// An RBAC denial: who, which message type, which permission was missing.
 /// The type is cut to 64 bytes; it is the client's text.
 pub(crate) fn access_denied(session: &Session, direction: Direction, message_type: &str, permission: &str) {
-    let end = (0..=message_type.len().min(64)).rev().find(|&i| message_type.is_char_boundary(i)).unwrap_or(0);
     tracing::warn!(
         target: TARGET,
         event = "access_denied",
         session = session.id().get(),
         principal = session.principal().map_or("", |p| p.id.as_str()),
         direction = direction.as_str(),
-        message_type = &message_type[..end],
+        message_type = crate::close::truncate_at(message_type, 64),
         permission,
     );
 }

@@ -139,14 +139,19 @@ impl CloseFrame {
 /// Cuts `reason` to at most [`MAX_REASON_BYTES`] bytes without splitting a
 /// character.
 pub(crate) fn truncate_reason(reason: &str) -> &str {
-    if reason.len() <= MAX_REASON_BYTES {
-        return reason;
+    truncate_at(reason, MAX_REASON_BYTES)
+}
+
+/// `text` cut to at most `max` bytes, at a character boundary.
+pub(crate) fn truncate_at(text: &str, max: usize) -> &str {
+    if text.len() <= max {
+        return text;
     }
-    let mut end = MAX_REASON_BYTES;
-    while !reason.is_char_boundary(end) {
+    let mut end = max;
+    while !text.is_char_boundary(end) {
         end -= 1;
     }
-    &reason[..end]
+    &text[..end]
 }
 
 #[cfg(test)]

@@ -49,7 +49,7 @@ impl Discriminator {
             return Err(ConfigError::InvalidPointer { pointer, reason: "must start with `/`" });
         }
         let segments = &pointer[1..];
-        let field = (!segments.contains('/')).then(|| segments.replace("~1", "/").replace("~0", "~"));
+        let field = (!segments.contains('/')).then(|| unescape_segment(segments));
         Ok(Self { pointer, field })
     }
 
@@ -66,6 +66,12 @@ impl Discriminator {
         }
         .and_then(Value::as_str)
     }
+}
+
+/// One JSON pointer segment as the key it names (RFC 6901: `~1` is `/`,
+/// `~0` is `~`).
+pub(crate) fn unescape_segment(segment: &str) -> String {
+    segment.replace("~1", "/").replace("~0", "~")
 }
 
 impl Default for Discriminator {

@@ -16,9 +16,11 @@ mod strikes;
 mod transport;
 
 pub use discriminator::Discriminator;
+pub(crate) use discriminator::unescape_segment;
 pub use limits::Limits;
 pub use origin::OriginPolicy;
 pub use strikes::Strikes;
+pub(crate) use strikes::refuse;
 pub use transport::{IpNet, TransportPolicy};
 
 /// The HTTP upgrade request a handshake hook inspects.

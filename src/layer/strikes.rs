@@ -7,6 +7,8 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
+use crate::outcome::{ErrorReply, Outcome};
+use crate::rejection::Rejection;
 use crate::session::Session;
 
 /// A strike policy: after `max` refused messages within `window`, the layer
@@ -26,6 +28,10 @@ pub struct Strikes {
 }
 
 impl Strikes {
+    /// The default of the layers that use strikes: 10 refusals within 60
+    /// seconds.
+    pub const DEFAULT: Self = Self::new(NonZeroU32::new(10).unwrap(), Duration::from_secs(60));
+
     /// `max` refusals within `window` close the connection.
     pub const fn new(max: NonZeroU32, window: Duration) -> Self {
         Self { max, window }
@@ -54,6 +60,22 @@ impl Strikes {
         }
         log.push_back(now);
         log.len() >= self.max.get() as usize
+    }
+}
+
+/// A refusal by layer `L`: `reply`, or, when it is the strike that reaches
+/// the policy's limit, a close with `close()`. Without a policy, always the
+/// reply.
+pub(crate) fn refuse<L: 'static>(
+    strikes: Option<&Strikes>,
+    session: &mut Session,
+    now: Instant,
+    reply: ErrorReply,
+    close: impl FnOnce() -> Rejection,
+) -> Outcome {
+    match strikes {
+        Some(strikes) if strikes.strike::<L>(session, now) => Outcome::Close(close()),
+        _ => Outcome::drop_with(reply),
     }
 }
 

@@ -57,15 +57,14 @@
 //! effective permissions.
 
 use std::fmt;
-use std::num::NonZeroU32;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use serde_json::Value;
 
 use crate::audit;
-use crate::layer::{Discriminator, Layer, Strikes};
+use crate::layer::{self, Discriminator, Layer, Strikes};
 use crate::message::{Direction, Frame};
 use crate::outcome::{ErrorReply, Outcome};
 use crate::rejection::{Rejection, RejectionKind};
@@ -76,9 +75,6 @@ mod policy;
 
 use permission::{Grant, Piece, Required};
 pub use policy::{FieldAction, FieldRule, Policy, Role};
-
-/// Ten denials within a minute close the connection.
-const DEFAULT_STRIKES: Strikes = Strikes::new(NonZeroU32::new(10).unwrap(), Duration::from_secs(60));
 
 /// One role's effective permissions: exact ones in a set, wildcard ones
 /// tested in turn.
@@ -213,19 +209,16 @@ impl Rbac {
         if direction == Direction::Outbound {
             return Outcome::drop_silently();
         }
-        match &self.inner.strikes {
-            Some(strikes) if strikes.strike::<Self>(session, now) => {
-                Outcome::Close(Rejection::new(RejectionKind::Forbidden, "too many forbidden messages"))
-            }
-            _ => Outcome::drop_with(ErrorReply::forbidden()),
-        }
+        layer::refuse::<Self>(self.inner.strikes.as_ref(), session, now, ErrorReply::forbidden(), || {
+            Rejection::new(RejectionKind::Forbidden, "too many forbidden messages")
+        })
     }
 }
 
 /// Removes the value at `pointer` from its parent object or array.
 fn remove(value: &mut Value, pointer: &str) {
     let Some((parent, last)) = pointer.rsplit_once('/') else { return };
-    let key = last.replace("~1", "/").replace("~0", "~");
+    let key = layer::unescape_segment(last);
     match value.pointer_mut(parent) {
         Some(Value::Object(map)) => {
             map.remove(&key);

@@ -180,7 +180,7 @@ impl Default for Policy {
             anonymous: None,
             allow_unmapped_inbound: false,
             discriminator: Discriminator::default(),
-            strikes: Some(super::DEFAULT_STRIKES),
+            strikes: Some(Strikes::DEFAULT),
         }
     }
 }

@@ -1,5 +1,6 @@
 //! In-memory tests of RBAC, through a real `Guard`.
 
+use std::num::NonZeroU32;
 use std::time::Duration;
 
 use serde_json::{Value, json};

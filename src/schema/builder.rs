@@ -107,7 +107,7 @@ impl SchemaBuilder {
             structure: StructureLimits::default(),
             text_not_json: NonJson::Refuse,
             binary: NonJson::Refuse,
-            strikes: Some(super::DEFAULT_STRIKES),
+            strikes: Some(Strikes::DEFAULT),
             max_errors: 5,
             validate_formats: true,
             sanitize: Vec::new(),

@@ -74,15 +74,15 @@
 //! render time remains the real defence against cross-site scripting.
 
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::fmt;
-use std::num::NonZeroU32;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use serde_json::Value;
 
 use crate::audit;
-use crate::layer::{Discriminator, Layer, Strikes};
+use crate::layer::{self, Discriminator, Layer, Strikes};
 use crate::message::Frame;
 use crate::outcome::{ErrorReply, Outcome};
 use crate::rejection::{Rejection, RejectionKind};
@@ -96,8 +96,9 @@ pub use builder::{Draft, SchemaBuilder};
 pub use sanitize::Sanitizer;
 pub use structure::StructureLimits;
 
-/// Ten refusals within a minute close the connection.
-const DEFAULT_STRIKES: Strikes = Strikes::new(NonZeroU32::new(10).unwrap(), Duration::from_secs(60));
+/// The `keyword` and message of refused binary and non-JSON messages.
+const BINARY: (&str, &str) = ("binary", "binary messages are not accepted");
+const NOT_JSON: (&str, &str) = ("json", "message is not JSON");
 
 /// A function that decides about a message that is not JSON.
 pub type RawHandler = Arc<dyn Fn(&mut Frame, &mut Session) -> Outcome + Send + Sync>;
@@ -168,8 +169,13 @@ impl Routes {
     /// Adds a schema; `false` if its slot was taken.
     fn insert(&mut self, message_type: Option<String>, validator: jsonschema::Validator) -> bool {
         match message_type {
-            Some(t) if self.by_type.contains_key(&t) => false,
-            Some(t) => self.by_type.insert(t, validator).is_none(),
+            Some(t) => match self.by_type.entry(t) {
+                Entry::Occupied(_) => false,
+                Entry::Vacant(slot) => {
+                    slot.insert(validator);
+                    true
+                }
+            },
             None => self.default.replace(validator).is_none(),
         }
     }
@@ -208,26 +214,23 @@ impl SchemaValidation {
 
     /// Answers a refused message: a reply, or a close on the last strike.
     fn refuse(&self, session: &mut Session, now: Instant, reply: ErrorReply) -> Outcome {
-        match &self.strikes {
-            Some(strikes) if strikes.strike::<Self>(session, now) => {
-                Outcome::Close(Rejection::new(RejectionKind::PolicyViolation, "too many invalid messages"))
-            }
-            _ => Outcome::drop_with(reply),
-        }
+        layer::refuse::<Self>(self.strikes.as_ref(), session, now, reply, || {
+            Rejection::new(RejectionKind::PolicyViolation, "too many invalid messages")
+        })
     }
 
+    /// Applies `policy`; a refusal is `invalid_message` with the kind's
+    /// keyword and message.
     fn non_json(
         &self,
         policy: &NonJson,
-        keyword: &'static str,
+        (keyword, message): (&str, &'static str),
         frame: &mut Frame,
         session: &mut Session,
         now: Instant,
     ) -> Outcome {
         match policy {
             NonJson::Refuse => {
-                let message =
-                    if keyword == "binary" { "binary messages are not accepted" } else { "message is not JSON" };
                 self.refuse(session, now, invalid_message(message, vec![(String::new(), keyword.to_owned())]))
             }
             NonJson::Allow => Outcome::Pass,
@@ -303,10 +306,10 @@ impl Layer for SchemaValidation {
 
     fn on_inbound(&self, frame: &mut Frame, session: &mut Session, now: Instant) -> Outcome {
         let Some(text) = frame.text() else {
-            return self.non_json(&self.binary, "binary", frame, session, now);
+            return self.non_json(&self.binary, BINARY, frame, session, now);
         };
         if !looks_like_json(text) {
-            return self.non_json(&self.text_not_json, "json", frame, session, now);
+            return self.non_json(&self.text_not_json, NOT_JSON, frame, session, now);
         }
         if let Err(violation) = self.structure.check(text) {
             let reply =
@@ -314,7 +317,7 @@ impl Layer for SchemaValidation {
             return self.refuse(session, now, reply);
         }
         let Some(value) = frame.json() else {
-            return self.non_json(&self.text_not_json, "json", frame, session, now);
+            return self.non_json(&self.text_not_json, NOT_JSON, frame, session, now);
         };
         let message_type = self.discriminator.message_type(value);
         let failures = match self.inbound.route(message_type) {

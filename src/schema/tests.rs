@@ -1,5 +1,6 @@
 //! In-memory tests of the schema layer, through a real `Guard`.
 
+use std::num::NonZeroU32;
 use std::time::Duration;
 
 use proptest::prelude::*;
