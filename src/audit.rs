@@ -87,3 +87,16 @@ pub(crate) fn access_denied(session: &Session, direction: Direction, message_typ
         permission,
     );
 }
+
+pub(crate) fn pii_detected(session: &Session, direction: Direction, action: &str, kinds: &str, count: usize) {
+    tracing::warn!(
+        target: TARGET,
+        event = "pii_detected",
+        session = session.id().get(),
+        principal = session.principal().map_or("", |p| p.id.as_str()),
+        direction = direction.as_str(),
+        action,
+        kinds,
+        count,
+    );
+}

@@ -150,6 +150,14 @@ pub enum ConfigError {
         /// Why.
         reason: String,
     },
+    /// A PII scrubber setting is unusable.
+    #[error("invalid pii scrubber setup, {item}: {reason}")]
+    Pii {
+        /// What is wrong: a kind, detector or setting, by name.
+        item: String,
+        /// Why.
+        reason: String,
+    },
     /// A JWT key, key set or validation setting is unusable.
     #[error("invalid jwt setup: {reason}")]
     Jwt {

@@ -164,6 +164,7 @@ pub mod layer;
 pub mod manual;
 mod message;
 mod outcome;
+pub mod pii;
 pub mod rbac;
 mod registry;
 mod rejection;

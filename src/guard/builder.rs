@@ -9,6 +9,7 @@ use crate::auth::Authenticator;
 use crate::close::CloseCode;
 use crate::error::ConfigError;
 use crate::layer::{Layer, Limits, OriginPolicy, TransportPolicy};
+use crate::pii::Scrubber;
 use crate::rbac::Rbac;
 use crate::registry::{ConnectionCaps, SessionRegistry};
 use crate::rejection::RejectionKind;
@@ -144,6 +145,13 @@ impl<State> GuardBuilder<State> {
     /// after schema validation.
     pub fn rbac(self, rbac: Rbac) -> Self {
         self.layer(rbac)
+    }
+
+    /// Appends the PII scrubber (a shortcut for [`layer`](Self::layer)). Add
+    /// it last: it should see outbound messages after every other layer
+    /// has rewritten them, and costs the most per byte.
+    pub fn scrub_pii(self, scrubber: Scrubber) -> Self {
+        self.layer(scrubber)
     }
 
     /// Replaces the size and time limits.

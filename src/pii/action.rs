@@ -1,0 +1,209 @@
+//! What happens to a finding, and the one splice that rewrites a frame.
+
+use std::ops::Range;
+
+use hmac::{Hmac, Mac};
+use serde::{Deserialize, Serialize};
+use sha2::Sha256;
+
+/// What the scrubber does with a finding of one kind in one direction.
+///
+/// When a frame has findings with different actions, `close` wins over
+/// `drop`, and `drop` over the rewriting actions.
+#[non_exhaustive]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    /// Leave the value, but count and audit it (per-kind report-only).
+    Report,
+    /// Replace the value with the kind's placeholder, e.g. `[EMAIL]`.
+    Redact,
+    /// Replace characters with `*`, keeping the kind's [`Mask`] head and tail
+    /// (`j***@example.com`, `**** **** **** 1111`).
+    Mask,
+    /// Replace the value with a keyed HMAC-SHA256, truncated:
+    /// `[EMAIL:5d41402abc4b]`. Equal values give equal hashes under one key,
+    /// so they can be correlated, but not reversed without the key.
+    Hash,
+    /// Remove the JSON member (`"key": value`) or array element holding the
+    /// value; in a non-JSON frame, redact instead.
+    Remove,
+    /// Drop the whole message. Inbound, the sender gets a `pii_rejected`
+    /// error reply; outbound, the message is silently not delivered.
+    Drop,
+    /// Close the connection with 1008 "personal data not allowed".
+    Close,
+}
+
+impl Action {
+    /// The action's name, as in configuration and audit events.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Action::Report => "report",
+            Action::Redact => "redact",
+            Action::Mask => "mask",
+            Action::Hash => "hash",
+            Action::Remove => "remove",
+            Action::Drop => "drop",
+            Action::Close => "close",
+        }
+    }
+
+    pub(crate) fn rewrites(self) -> bool {
+        matches!(self, Action::Redact | Action::Mask | Action::Hash | Action::Remove)
+    }
+}
+
+/// How [`Action::Mask`] masks a kind: how many letters and digits to keep
+/// at the start and at the end. Other characters (spaces, dashes, dots)
+/// are kept, so the format stays recognizable.
+///
+/// For `email`, the head applies to the local part and the domain is kept:
+/// `jane.doe@example.com` becomes `j***@example.com`. A mask that keeps
+/// nothing gives a fixed `********`, so it does not reveal the length.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct Mask {
+    /// Letters and digits kept at the start.
+    pub keep_head: usize,
+    /// Letters and digits kept at the end.
+    pub keep_tail: usize,
+}
+
+impl Mask {
+    /// A mask keeping `keep_head` and `keep_tail` letters and digits.
+    pub const fn new(keep_head: usize, keep_tail: usize) -> Self {
+        Self { keep_head, keep_tail }
+    }
+
+    /// Masks `value`.
+    pub(crate) fn apply(self, value: &str, email: bool) -> String {
+        if email {
+            if let Some(at) = value.rfind('@') {
+                let head: String = value[..at].chars().take(self.keep_head).collect();
+                return format!("{head}***{}", &value[at..]);
+            }
+        }
+        let total = value.chars().filter(|c| c.is_alphanumeric()).count();
+        if self.keep_head == 0 && self.keep_tail == 0 || self.keep_head + self.keep_tail >= total {
+            return "********".to_owned();
+        }
+        let mut seen = 0;
+        value
+            .chars()
+            .map(|c| {
+                if !c.is_alphanumeric() {
+                    return c;
+                }
+                seen += 1;
+                if seen <= self.keep_head || seen > total - self.keep_tail { c } else { '*' }
+            })
+            .collect()
+    }
+
+    /// Whether `value` already looks like this mask's output, so that
+    /// scrubbing twice changes nothing.
+    pub(crate) fn is_output(self, value: &str) -> bool {
+        value == "********"
+            || (value.contains('*')
+                && value.chars().filter(|c| c.is_alphanumeric()).count() <= self.keep_head + self.keep_tail)
+    }
+}
+
+/// The keyed hash of a value, as `[EMAIL:hex]` (from the placeholder `[EMAIL]`).
+pub(crate) fn hash(key: &[u8], kind: &str, value: &str, placeholder: &str, hex_len: usize) -> String {
+    // HMAC accepts keys of any length.
+    let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("hmac takes any key length");
+    mac.update(kind.as_bytes());
+    mac.update(&[0]);
+    mac.update(value.as_bytes());
+    let digest = mac.finalize().into_bytes();
+    let hex: String = digest.iter().flat_map(|b| [b >> 4, b & 15]).take(hex_len).map(|n| char::from_digit(u32::from(n), 16).unwrap_or('0')).collect();
+    match placeholder.strip_suffix(']') {
+        Some(stem) => format!("{stem}:{hex}]"),
+        None => format!("{placeholder}:{hex}"),
+    }
+}
+
+/// One change to the frame's text.
+#[derive(Debug)]
+pub(crate) struct Edit {
+    pub(crate) range: Range<usize>,
+    pub(crate) with: String,
+    /// A JSON member or element removal: it takes a neighbouring comma.
+    pub(crate) remove: bool,
+}
+
+/// Applies `edits` to `text` in one pass. Overlapping edits keep the first;
+/// removals also take one comma so the JSON stays valid.
+pub(crate) fn splice(text: &str, mut edits: Vec<Edit>) -> String {
+    let s = text.as_bytes();
+    edits.sort_by_key(|e| e.range.start);
+    let mut kept: Vec<Edit> = Vec::with_capacity(edits.len());
+    for mut edit in edits {
+        if edit.remove {
+            widen_removal(s, &mut edit.range, kept.last());
+        }
+        match kept.last_mut() {
+            Some(prev) if edit.range.start < prev.range.end => {
+                // Two removals side by side merge; anything else inside an
+                // earlier edit is already gone.
+                if prev.remove && edit.remove {
+                    prev.range.start = prev.range.start.min(edit.range.start);
+                    prev.range.end = prev.range.end.max(edit.range.end);
+                }
+            }
+            _ => kept.push(edit),
+        }
+    }
+    let mut out = String::with_capacity(text.len() + 16 * kept.len());
+    let mut at = 0;
+    for edit in &kept {
+        out.push_str(&text[at..edit.range.start]);
+        out.push_str(&edit.with);
+        at = edit.range.end;
+    }
+    out.push_str(&text[at..]);
+    out
+}
+
+/// Extends a member's range with its following comma or, for the last
+/// member, the comma before it (skipping members already removed).
+fn widen_removal(s: &[u8], range: &mut Range<usize>, prev: Option<&Edit>) {
+    let skip_ws_forward = |mut i: usize| {
+        while i < s.len() && s[i].is_ascii_whitespace() {
+            i += 1;
+        }
+        i
+    };
+    let after = skip_ws_forward(range.end);
+    if s.get(after) == Some(&b',') {
+        range.end = after + 1;
+        return;
+    }
+    let mut start = range.start;
+    loop {
+        let mut i = start;
+        while i > 0 && s[i - 1].is_ascii_whitespace() {
+            i -= 1;
+        }
+        if i == 0 || s[i - 1] != b',' {
+            return;
+        }
+        let comma = i - 1;
+        match prev {
+            Some(p) if p.remove && p.range.contains(&comma) && p.range.start < start => start = p.range.start,
+            _ => {
+                range.start = comma;
+                return;
+            }
+        }
+    }
+}
+
+/// `value` as the inside of a JSON string.
+pub(crate) fn json_escape(value: &str) -> String {
+    let quoted = serde_json::to_string(value).unwrap_or_default();
+    quoted[1..quoted.len() - 1].to_owned()
+}

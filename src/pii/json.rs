@@ -1,0 +1,266 @@
+//! Walking a frame's JSON text without building a tree.
+//!
+//! The scrubber reads the text as received: it finds string values and
+//! their byte ranges, knows the key each value sits under, and leaves
+//! everything else alone. Most frames have no personal data, so most
+//! frames are never parsed into a `serde_json::Value` or re-serialized;
+//! a frame with findings is rewritten by splicing the raw text, which
+//! keeps the formatting of every untouched part.
+
+use std::ops::Range;
+
+use super::keys::KeyRules;
+
+/// Where the JSON starts in a frame: at the first `{` or `[`, after a
+/// Socket.IO packet prefix such as `42`, `42/chat,` or `431`.
+pub(crate) fn json_start(s: &[u8]) -> Option<usize> {
+    let mut i = 0;
+    while i < s.len() && s[i].is_ascii_whitespace() {
+        i += 1;
+    }
+    match s.get(i) {
+        Some(b'{' | b'[') => return Some(i),
+        Some(c) if c.is_ascii_digit() => {}
+        _ => return None,
+    }
+    // Engine.IO / Socket.IO: packet type digits, optional `/namespace,`, optional ack id.
+    while i < s.len() && s[i].is_ascii_digit() {
+        i += 1;
+    }
+    if s.get(i) == Some(&b'/') {
+        i += s[i..].iter().position(|&c| c == b',')? + 1;
+        while i < s.len() && s[i].is_ascii_digit() {
+            i += 1;
+        }
+    }
+    matches!(s.get(i), Some(b'[' | b'{')).then_some(i)
+}
+
+/// A scalar the walker hands to the scrubber.
+#[derive(Debug, Clone)]
+pub(crate) struct Scalar {
+    /// A string's content (between the quotes), or a number's text.
+    pub(crate) raw: Range<usize>,
+    pub(crate) string: bool,
+    /// The string has backslash escapes, so its text must be decoded.
+    pub(crate) escaped: bool,
+    /// The tag of the sensitive key this value is under, directly or
+    /// through enclosing containers.
+    pub(crate) key_tag: Option<usize>,
+    /// What removing this value removes: `"key": value` in an object, the
+    /// element in an array; `None` for a key or the top-level value.
+    pub(crate) member: Option<Range<usize>>,
+}
+
+/// The JSON is malformed: scan the frame as plain text instead.
+#[derive(Debug)]
+pub(crate) struct Malformed;
+
+#[derive(Clone, Copy)]
+struct Container {
+    object: bool,
+    tag: Option<usize>,
+}
+
+/// Walks the JSON value at `start`, which must be the whole rest of `s`
+/// (trailing whitespace allowed), calling `visit` for string values, for
+/// numbers under sensitive keys and, with `keys_too`, for object keys.
+pub(crate) fn walk(
+    s: &[u8],
+    start: usize,
+    rules: &KeyRules,
+    keys_too: bool,
+    mut visit: impl FnMut(Scalar),
+) -> Result<(), Malformed> {
+    let mut stack: Vec<Container> = Vec::new();
+    let mut i = start;
+    // In an object: whether the next string is a key.
+    let mut want_key = false;
+    // The key and member start for the value about to come.
+    let mut pending: Option<(Option<usize>, usize)> = None;
+    let mut done = false;
+    while i < s.len() {
+        let c = s[i];
+        if c.is_ascii_whitespace() {
+            i += 1;
+            continue;
+        }
+        if done {
+            return Err(Malformed);
+        }
+        let inherited = stack.last().and_then(|c| c.tag);
+        let in_array = stack.last().is_some_and(|c| !c.object);
+        match c {
+            b'{' | b'[' => {
+                let tag = pending.take().and_then(|(tag, _)| tag).or(inherited);
+                stack.push(Container { object: c == b'{', tag });
+                want_key = c == b'{';
+                i += 1;
+            }
+            b'}' | b']' => {
+                let top = stack.pop().ok_or(Malformed)?;
+                if top.object != (c == b'}') || pending.is_some() {
+                    return Err(Malformed);
+                }
+                want_key = false;
+                done = stack.is_empty();
+                i += 1;
+            }
+            b',' => {
+                let top = stack.last().ok_or(Malformed)?;
+                want_key = top.object;
+                i += 1;
+            }
+            b':' => {
+                if pending.is_none() {
+                    return Err(Malformed);
+                }
+                i += 1;
+            }
+            b'"' => {
+                let (end, escaped) = string_end(s, i)?;
+                let raw = i + 1..end;
+                if want_key {
+                    let tag = if escaped {
+                        rules.lookup(decode(&s[raw.clone()]).0.as_bytes())
+                    } else {
+                        rules.lookup(&s[raw.clone()])
+                    };
+                    pending = Some((tag.or(inherited), i));
+                    want_key = false;
+                    if keys_too {
+                        visit(Scalar { raw, string: true, escaped, key_tag: None, member: None });
+                    }
+                } else {
+                    let (key_tag, member) = value_context(&mut pending, inherited, in_array, i, end + 1);
+                    visit(Scalar { raw, string: true, escaped, key_tag, member });
+                    done = stack.is_empty();
+                }
+                i = end + 1;
+            }
+            b'-' | b'0'..=b'9' | b't' | b'f' | b'n' => {
+                let end = i + s[i..].iter().position(|&c| !(c.is_ascii_alphanumeric() || matches!(c, b'-' | b'+' | b'.'))).unwrap_or(s.len() - i);
+                let token = &s[i..end];
+                let number = c == b'-' || c.is_ascii_digit();
+                if !number && !matches!(token, b"true" | b"false" | b"null") {
+                    return Err(Malformed);
+                }
+                let (key_tag, member) = value_context(&mut pending, inherited, in_array, i, end);
+                if number && key_tag.is_some() {
+                    visit(Scalar { raw: i..end, string: false, escaped: false, key_tag, member });
+                }
+                done = stack.is_empty();
+                i = end;
+            }
+            _ => return Err(Malformed),
+        }
+    }
+    if stack.is_empty() && done { Ok(()) } else { Err(Malformed) }
+}
+
+fn value_context(
+    pending: &mut Option<(Option<usize>, usize)>,
+    inherited: Option<usize>,
+    in_array: bool,
+    start: usize,
+    end: usize,
+) -> (Option<usize>, Option<Range<usize>>) {
+    match pending.take() {
+        Some((tag, member_start)) => (tag, Some(member_start..end)),
+        None if in_array => (inherited, Some(start..end)),
+        None => (inherited, None),
+    }
+}
+
+/// The index of the closing quote of the string opening at `open`, and
+/// whether it has escapes.
+fn string_end(s: &[u8], open: usize) -> Result<(usize, bool), Malformed> {
+    let mut i = open + 1;
+    let mut escaped = false;
+    loop {
+        // Find the next quote or backslash quickly.
+        let rest = &s[i..];
+        let k = memchr::memchr2(b'"', b'\\', rest).ok_or(Malformed)?;
+        if rest[..k].iter().any(|&c| c < 0x20) {
+            return Err(Malformed);
+        }
+        i += k;
+        if s[i] == b'"' {
+            return Ok((i, escaped));
+        }
+        escaped = true;
+        i += 2;
+        if i > s.len() {
+            return Err(Malformed);
+        }
+    }
+}
+
+/// Decodes a JSON string's content. Returns the text and, for each byte of
+/// it plus one past the end, the offset in `raw` it came from, so ranges
+/// found in the text map back to the frame as received.
+pub(crate) fn decode(raw: &[u8]) -> (String, Vec<usize>) {
+    let mut out = Vec::with_capacity(raw.len());
+    let mut map = Vec::with_capacity(raw.len() + 1);
+    let mut i = 0;
+    while i < raw.len() {
+        let c = raw[i];
+        if c != b'\\' {
+            out.push(c);
+            map.push(i);
+            i += 1;
+            continue;
+        }
+        let start = i;
+        let simple = match raw.get(i + 1) {
+            Some(b'n') => Some(b'\n'),
+            Some(b't') => Some(b'\t'),
+            Some(b'r') => Some(b'\r'),
+            Some(b'b') => Some(8),
+            Some(b'f') => Some(12),
+            Some(&c @ (b'"' | b'\\' | b'/')) => Some(c),
+            _ => None,
+        };
+        if let Some(c) = simple {
+            out.push(c);
+            map.push(start);
+            i += 2;
+            continue;
+        }
+        let unit = |at: usize| {
+            raw.get(at..at + 4)
+                .and_then(|h| std::str::from_utf8(h).ok())
+                .and_then(|h| u16::from_str_radix(h, 16).ok())
+        };
+        let (ch, len) = match unit(i + 2) {
+            Some(hi @ 0xD800..=0xDBFF) if raw.get(i + 6..i + 8) == Some(b"\\u") => match unit(i + 8) {
+                Some(lo @ 0xDC00..=0xDFFF) => {
+                    let code = 0x10000 + ((u32::from(hi) - 0xD800) << 10) + (u32::from(lo) - 0xDC00);
+                    (char::from_u32(code).unwrap_or('\u{FFFD}'), 12)
+                }
+                _ => ('\u{FFFD}', 6),
+            },
+            Some(u) => (char::from_u32(u32::from(u)).unwrap_or('\u{FFFD}'), 6),
+            None => ('\u{FFFD}', 2),
+        };
+        let mut buf = [0u8; 4];
+        for &b in ch.encode_utf8(&mut buf).as_bytes() {
+            out.push(b);
+            map.push(start);
+        }
+        i += len;
+    }
+    map.push(raw.len());
+    // The walker only decodes text it validated as a JSON string, and the
+    // decoding above yields whole UTF-8 sequences.
+    (String::from_utf8(out).unwrap_or_default(), map)
+}
+
+/// Maps a range in decoded text back to the raw text, covering whole escapes.
+pub(crate) fn raw_range(map: &[usize], range: Range<usize>) -> Range<usize> {
+    let end = match map[range.end..].iter().find(|&&m| m > map[range.end - 1]) {
+        Some(&m) => m,
+        None => map[map.len() - 1],
+    };
+    map[range.start]..end
+}

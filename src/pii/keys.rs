@@ -1,0 +1,204 @@
+//! Sensitive key names: `"password": ...`, `userEmail`, `access_token=...`.
+//!
+//! Keys are compared by their words, so `api_key`, `apiKey`, `API-KEY` and
+//! `apikey` are the same key. A rule matches a key that *ends* with the
+//! rule's words at a word boundary: `user_email` and `contactPhone` match
+//! `email` and `phone`; `email_verified`, `hotel` and `tokenCount` do not.
+//! All rules are one aho-corasick automaton.
+
+use aho_corasick::{AhoCorasick, MatchKind};
+
+use super::Kind;
+
+/// The default rules: normalized key (lower case, no separators) and kind.
+pub(crate) const DEFAULT_KEYS: &[(&str, Kind)] = &[
+    ("password", Kind::Password),
+    ("passwd", Kind::Password),
+    ("pwd", Kind::Password),
+    ("passphrase", Kind::Password),
+    ("secret", Kind::Password),
+    ("apikey", Kind::Password),
+    ("accesskey", Kind::Password),
+    ("privatekey", Kind::Password),
+    ("token", Kind::Password),
+    ("authorization", Kind::Password),
+    ("bearer", Kind::Password),
+    ("cookie", Kind::Password),
+    ("cvv", Kind::Password),
+    ("cvc", Kind::Password),
+    ("pin", Kind::Password),
+    ("ssn", Kind::UsSsn),
+    ("socialsecuritynumber", Kind::UsSsn),
+    ("cardnumber", Kind::CreditCard),
+    ("creditcard", Kind::CreditCard),
+    ("ccnumber", Kind::CreditCard),
+    ("iban", Kind::Iban),
+    ("email", Kind::Email),
+    ("emailaddress", Kind::Email),
+    ("phone", Kind::Phone),
+    ("phonenumber", Kind::Phone),
+    ("mobile", Kind::Phone),
+    ("mobilenumber", Kind::Phone),
+    ("telephone", Kind::Phone),
+    ("tel", Kind::Phone),
+    ("fax", Kind::Phone),
+    ("dob", Kind::DateOfBirth),
+    ("dateofbirth", Kind::DateOfBirth),
+    ("birthdate", Kind::DateOfBirth),
+    ("birthday", Kind::DateOfBirth),
+];
+
+/// The longest key name looked at; longer keys are not sensitive.
+const MAX_KEY: usize = 64;
+
+/// The compiled key rules.
+#[derive(Debug, Clone)]
+pub(crate) struct KeyRules {
+    automaton: Option<AhoCorasick>,
+    /// Per pattern: its tag (a kind's index or a custom detector's) and length.
+    tags: Vec<(usize, usize)>,
+}
+
+impl KeyRules {
+    /// Compiles `rules` (keys in any case or separator style) into one automaton.
+    pub(crate) fn new(rules: &[(String, usize)]) -> Result<Self, String> {
+        let mut patterns = Vec::with_capacity(rules.len());
+        let mut tags = Vec::with_capacity(rules.len());
+        for (key, tag) in rules {
+            let (normal, _) = normalize(key.as_bytes()).ok_or_else(|| format!("key `{key}` is empty or too long"))?;
+            if normal.is_empty() {
+                return Err(format!("key `{key}` has no letters or digits"));
+            }
+            tags.push((*tag, normal.len()));
+            patterns.push(normal);
+        }
+        if patterns.is_empty() {
+            return Ok(Self { automaton: None, tags });
+        }
+        let automaton = AhoCorasick::builder()
+            .match_kind(MatchKind::Standard)
+            .build(&patterns)
+            .map_err(|e| e.to_string())?;
+        Ok(Self { automaton: Some(automaton), tags })
+    }
+
+    /// The tag of the longest rule that `key` ends with at a word boundary.
+    pub(crate) fn lookup(&self, key: &[u8]) -> Option<usize> {
+        let automaton = self.automaton.as_ref()?;
+        let (normal, starts) = normalize(key)?;
+        let mut best: Option<(usize, usize)> = None;
+        for m in automaton.find_overlapping_iter(normal.as_slice()) {
+            let (tag, len) = self.tags[m.pattern().as_usize()];
+            if m.end() == normal.len() && starts & (1 << m.start()) != 0 && best.is_none_or(|(_, l)| len > l) {
+                best = Some((tag, len));
+            }
+        }
+        best.map(|(tag, _)| tag)
+    }
+}
+
+/// Lower-cases `key`, drops separators, and marks where words start (a bit
+/// per byte of the result): after a separator, at an upper-case letter that
+/// follows a lower-case one, and at the first letter after digits.
+fn normalize(key: &[u8]) -> Option<(Vec<u8>, u64)> {
+    if key.len() > MAX_KEY {
+        return None;
+    }
+    let mut out = Vec::with_capacity(key.len());
+    let mut starts = 0u64;
+    let mut prev: Option<u8> = None;
+    for &c in key {
+        if !c.is_ascii_alphanumeric() {
+            prev = None;
+            continue;
+        }
+        let boundary = match prev {
+            None => true,
+            Some(p) => (p.is_ascii_lowercase() && c.is_ascii_uppercase()) || (p.is_ascii_digit() != c.is_ascii_digit()),
+        };
+        if boundary {
+            starts |= 1 << out.len();
+        }
+        out.push(c.to_ascii_lowercase());
+        prev = Some(c);
+    }
+    Some((out, starts))
+}
+
+/// `key=value` or `key: value` in text, with the `=` or `:` at `i`: the
+/// value's range if the key is sensitive.
+pub(crate) fn key_value(s: &[u8], i: usize, rules: &KeyRules) -> Option<(usize, std::ops::Range<usize>)> {
+    let mut key_end = i;
+    let quoted = key_end > 0 && s[key_end - 1] == b'"';
+    if quoted {
+        key_end -= 1;
+    }
+    let mut key_start = key_end;
+    while key_start > 0 && (s[key_start - 1].is_ascii_alphanumeric() || matches!(s[key_start - 1], b'_' | b'-')) {
+        key_start -= 1;
+    }
+    if key_start == key_end || (quoted && (key_start == 0 || s[key_start - 1] != b'"')) {
+        return None;
+    }
+    let tag = rules.lookup(&s[key_start..key_end])?;
+    let mut start = i + 1;
+    if s[i] == b':' && s.get(start) == Some(&b' ') {
+        start += 1;
+    }
+    if s.get(start) == Some(&b'"') {
+        start += 1;
+    }
+    let end = start
+        + s[start..]
+            .iter()
+            .position(|&c| c.is_ascii_whitespace() || matches!(c, b'&' | b',' | b';' | b'"' | b'\'' | b'}' | b']' | b'<' | b'>'))
+            .unwrap_or(s.len() - start);
+    (end > start).then_some((tag, start..end))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn defaults() -> KeyRules {
+        let rules: Vec<(String, usize)> = DEFAULT_KEYS.iter().map(|(k, kind)| (k.to_string(), kind.index())).collect();
+        KeyRules::new(&rules).unwrap()
+    }
+
+    #[test]
+    fn keys_match_across_case_and_separator_styles_at_word_boundaries() {
+        let rules = defaults();
+        let kind = |k: &str| rules.lookup(k.as_bytes()).map(|t| Kind::ALL[t]);
+        for key in ["password", "Password", "user_password", "userPassword", "USER-PASSWORD", "newPassword"] {
+            assert_eq!(kind(key), Some(Kind::Password), "{key}");
+        }
+        for key in ["api_key", "apiKey", "API-KEY", "x-api-key", "access_token", "idToken", "Authorization"] {
+            assert_eq!(kind(key), Some(Kind::Password), "{key}");
+        }
+        assert_eq!(kind("card_number"), Some(Kind::CreditCard));
+        assert_eq!(kind("contactPhone"), Some(Kind::Phone));
+        assert_eq!(kind("phone_number"), Some(Kind::Phone));
+        assert_eq!(kind("user_email"), Some(Kind::Email));
+        assert_eq!(kind("date_of_birth"), Some(Kind::DateOfBirth));
+        assert_eq!(kind("ssn"), Some(Kind::UsSsn));
+        for key in ["email_verified", "hotel", "tokenCount", "pinned", "spin", "typing", "passwordless_enabled", "room", "text", ""] {
+            assert_eq!(kind(key), None, "{key}");
+        }
+        assert_eq!(kind(&"a".repeat(100)), None);
+    }
+
+    #[test]
+    fn key_value_pairs_in_text_give_the_value() {
+        let rules = defaults();
+        let find = |t: &'static str| {
+            let i = t.find(['=', ':']).unwrap();
+            key_value(t.as_bytes(), i, &rules).map(|(tag, r)| (Kind::ALL[tag], &t[r]))
+        };
+        assert_eq!(find("password=hunter2 user=bob"), Some((Kind::Password, "hunter2")));
+        assert_eq!(find("token: abc.def"), Some((Kind::Password, "abc.def")));
+        assert_eq!(find(r#"{"apiKey":"k-123"}"#), Some((Kind::Password, "k-123")));
+        assert_eq!(find("phone=4155550132&x=1"), Some((Kind::Phone, "4155550132")));
+        assert_eq!(find("note: the password is long"), None);
+        assert_eq!(find("password="), None);
+    }
+}

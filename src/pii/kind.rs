@@ -1,0 +1,146 @@
+//! The built-in detectors' names, and what a detection reports.
+
+use std::fmt;
+use std::ops::Range;
+
+use serde::{Deserialize, Serialize};
+
+/// A built-in kind of personal data or secret.
+///
+/// Its [`name`](Self::name) (snake case, also its serde form) is used in
+/// findings, configuration, audit events and session counters.
+#[non_exhaustive]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    /// `email`: an address such as `jane.doe@example.com`.
+    Email,
+    /// `phone`: NANP numbers in their common formats, E.164 (`+44 20 7946 0958`),
+    /// and grouped national numbers of UK, DE, FR, ES, NL, IE, IN, JP, AU and BR.
+    /// A bare digit run counts only after a context word such as "call" or
+    /// under a phone key.
+    Phone,
+    /// `credit_card`: 13-19 digits, ungrouped or in the brands' groupings,
+    /// with a known brand prefix and a valid Luhn check digit.
+    CreditCard,
+    /// `us_ssn`: `AAA-GG-SSSS` with area not 000, 666 or 9xx, group not 00
+    /// and serial not 0000 (nine bare digits only after a context word).
+    UsSsn,
+    /// `iban`: compact or grouped by four, with the country's length and a
+    /// valid mod-97 check.
+    Iban,
+    /// `ipv4`: a dotted quad that parses as an address.
+    Ipv4,
+    /// `ipv6`: text that parses as an IPv6 address (`::1` and other
+    /// addresses with a single group are ignored).
+    Ipv6,
+    /// `mac`: six hex pairs separated by `:` or `-`, or Cisco's `xxxx.xxxx.xxxx`.
+    Mac,
+    /// `jwt`: three base64url segments whose header decodes to JSON with `alg`.
+    Jwt,
+    /// `aws_access_key`: `AKIA` or `ASIA` and 16 upper-case letters or digits.
+    AwsAccessKey,
+    /// `github_token`: `ghp_`, `gho_`, `ghu_`, `ghs_`, `ghr_` or `github_pat_` tokens.
+    GithubToken,
+    /// `slack_token`: `xoxb-` style tokens and `hooks.slack.com` webhook URLs.
+    SlackToken,
+    /// `stripe_key`: `sk_live_`, `sk_test_`, `rk_live_` and `rk_test_` keys.
+    StripeKey,
+    /// `private_key`: a PEM `-----BEGIN ... PRIVATE KEY-----` block, to its
+    /// end marker or, when truncated, to the end of the text.
+    PrivateKey,
+    /// `url_credentials`: the `user:password` of `scheme://user:password@host`
+    /// (not the host).
+    UrlCredentials,
+    /// `password`: the value under a password- or secret-like key
+    /// (`"password": ...`, `token=...`), whatever it looks like.
+    Password,
+    /// `date_of_birth`: the value under a date-of-birth key (`dob`,
+    /// `birthdate`, ...). Found by key only.
+    DateOfBirth,
+}
+
+impl Kind {
+    /// Every built-in kind, in a fixed order.
+    pub const ALL: [Kind; 17] = [
+        Kind::Email,
+        Kind::Phone,
+        Kind::CreditCard,
+        Kind::UsSsn,
+        Kind::Iban,
+        Kind::Ipv4,
+        Kind::Ipv6,
+        Kind::Mac,
+        Kind::Jwt,
+        Kind::AwsAccessKey,
+        Kind::GithubToken,
+        Kind::SlackToken,
+        Kind::StripeKey,
+        Kind::PrivateKey,
+        Kind::UrlCredentials,
+        Kind::Password,
+        Kind::DateOfBirth,
+    ];
+
+    /// The kind's name, e.g. `credit_card`.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Kind::Email => "email",
+            Kind::Phone => "phone",
+            Kind::CreditCard => "credit_card",
+            Kind::UsSsn => "us_ssn",
+            Kind::Iban => "iban",
+            Kind::Ipv4 => "ipv4",
+            Kind::Ipv6 => "ipv6",
+            Kind::Mac => "mac",
+            Kind::Jwt => "jwt",
+            Kind::AwsAccessKey => "aws_access_key",
+            Kind::GithubToken => "github_token",
+            Kind::SlackToken => "slack_token",
+            Kind::StripeKey => "stripe_key",
+            Kind::PrivateKey => "private_key",
+            Kind::UrlCredentials => "url_credentials",
+            Kind::Password => "password",
+            Kind::DateOfBirth => "date_of_birth",
+        }
+    }
+
+    /// The kind with this name, if any.
+    pub fn from_name(name: &str) -> Option<Kind> {
+        Kind::ALL.into_iter().find(|k| k.name() == name)
+    }
+
+    /// Its position in [`Kind::ALL`]; custom detectors are numbered after.
+    pub(crate) const fn index(self) -> usize {
+        self as usize
+    }
+}
+
+impl fmt::Display for Kind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// One detection: what was found and where.
+///
+/// The range is in bytes into the frame **as received**: for a JSON string
+/// with escapes (`\u0040`), it covers the escaped text.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Finding {
+    pub(crate) tag: usize,
+    pub(crate) name: &'static str,
+    pub(crate) range: Range<usize>,
+}
+
+impl Finding {
+    /// The detector's name: a [`Kind::name`] or a custom detector's name.
+    pub fn kind(&self) -> &'static str {
+        self.name
+    }
+
+    /// The byte range in the frame as received.
+    pub fn range(&self) -> Range<usize> {
+        self.range.clone()
+    }
+}

@@ -1,0 +1,159 @@
+//! The PII scrubber: personal data and secrets found and neutralised in
+//! messages, in both directions.
+//!
+//! A [`Scrubber`] looks at every text frame (and, if asked, binary frames
+//! holding UTF-8) and finds the [`Kind`]s of personal data below. Each
+//! finding then gets its kind's [`Action`] for the direction: redact, mask,
+//! hash, remove the JSON field, drop the message, or close the connection.
+//! A report-only mode finds and audits without changing anything.
+//!
+//! ```
+//! use wsguard::pii::{Action, Kind, Scrubber};
+//! use wsguard::Direction;
+//!
+//! let scrubber = Scrubber::builder()
+//!     .action(Kind::Email, Action::Mask)
+//!     .action(Kind::CreditCard, Action::Mask)
+//!     .build()?;
+//! let frame = r#"{"type":"chat","text":"mail jane.doe@example.com, card 4111 1111 1111 1111"}"#;
+//! let scrubbed = scrubber.scrub(frame, Direction::Outbound);
+//! assert_eq!(
+//!     scrubbed.text(),
+//!     r#"{"type":"chat","text":"mail j***@example.com, card **** **** **** 1111"}"#
+//! );
+//! assert_eq!(scrubbed.findings()[0].kind(), "email");
+//! assert_eq!(scrubbed.findings()[0].range(), 29..49);
+//! # Ok::<(), wsguard::ConfigError>(())
+//! ```
+//!
+//! # What it finds
+//!
+//! | kind | found by | validated by |
+//! |------|----------|--------------|
+//! | `email` | `@` with a local part and a domain | a dotted domain with an alphabetic TLD |
+//! | `phone` | digit runs as people write them | NANP area and exchange codes; E.164 country codes with their national lengths; national formats with a trunk `0` (UK, DE, FR, NL, IE, JP, AU), ES, IN and BR groupings; a bare run only after a context word (`call`, `phone`, `tel`, ...) |
+//! | `credit_card` | 13-19 digits, plain or in brand groupings | brand prefix and length, Luhn |
+//! | `us_ssn` | `AAA-GG-SSSS` (bare only after `ssn` / `social security`) | area, group and serial rules |
+//! | `iban` | two letters and two digits, compact or grouped by 4 | the country's length, mod-97 |
+//! | `ipv4`, `ipv6` | dotted quads; hex with colons | parsed as addresses |
+//! | `mac` | six hex pairs with `:` or `-`, or `xxxx.xxxx.xxxx` | exact shape |
+//! | `jwt` | `eyJ...` three base64url segments | the header decodes to JSON with `alg` |
+//! | `aws_access_key`, `github_token`, `slack_token`, `stripe_key` | literal prefixes (`AKIA`, `ghp_`, `xoxb-`, `sk_live_`, ...) | length and alphabet |
+//! | `private_key` | `-----BEGIN ... PRIVATE KEY-----` | to the end marker, or the end of the text when truncated |
+//! | `url_credentials` | `scheme://user:password@host` | only the `user:password` part |
+//! | `password`, `date_of_birth`, and any kind | the value under a sensitive key (`"password": ...`, `token=...`), whatever it looks like, numbers included | the key's words |
+//!
+//! Dates, times, version strings, prices, UUIDs, hashes and identifiers
+//! such as `ORD-2024-000123` are not numbers for these detectors; a
+//! 16-digit number that fails Luhn is not a card; "password" in prose is
+//! not a finding. The measured precision and recall are in the README.
+//!
+//! # Where it looks
+//!
+//! - **JSON frames**: every string value at any depth (with escapes such
+//!   as `\u0040` decoded), and numbers under sensitive keys. Object keys
+//!   only with [`ScrubberBuilder::scan_keys`].
+//! - **Socket.IO frames** (`42["event",{...}]`, `42/ns,7[...]`): the JSON
+//!   after the packet prefix.
+//! - **Other text frames**, and JSON that does not parse: the whole text.
+//! - **Binary frames**: skipped, unless [`ScrubberBuilder::scan_binary`].
+//!
+//! [`Finding::range`] is in bytes into the frame as received, escapes
+//! included.
+//!
+//! # Output
+//!
+//! A frame without findings is passed on untouched. A frame with findings
+//! is rewritten by splicing its text once: the rest keeps its formatting,
+//! key order and escapes, JSON stays valid (a number under a sensitive key
+//! becomes a string), and [`Action::Remove`] takes the member and one
+//! comma. Scrubbing the output again changes nothing.
+//!
+//! # Answers
+//!
+//! | action | inbound | outbound |
+//! |--------|---------|----------|
+//! | `report`, `redact`, `mask`, `hash`, `remove` | delivered (rewritten) | delivered (rewritten) |
+//! | `drop` | dropped, reply `{"type":"error","code":"pii_rejected","message":...,"types":["email"]}` | not delivered, silently |
+//! | `close` | close 1008 "personal data not allowed" | close 1008 |
+//!
+//! Every frame with findings is a `pii_detected` audit event with the
+//! direction, the action taken, and the kinds with their counts
+//! (`email:2,phone:1`), never the values; the session's [`Counts`] (in its
+//! extensions) keep the totals per kind.
+//!
+//! # Role exemptions
+//!
+//! [`ScrubberBuilder::exempt`] lets principals with a permission (checked
+//! by an [`Rbac`](crate::rbac::Rbac) policy) receive a kind unchanged in
+//! outbound messages: an admin may see the emails a user sees masked.
+//!
+//! # Custom detectors
+//!
+//! Implement [`Detector`], or use [`RegexDetector`] for "a regex, an
+//! optional validator, a name". Custom detectors run on the same strings
+//! after the built-in pass and share its actions, masks and audit.
+//!
+//! # Cost
+//!
+//! One pass over the frame finds the JSON strings; one pass over each
+//! string runs every built-in detector (a byte-class table, validators on
+//! candidates only, ASCII word boundaries). Measured numbers and the
+//! command to reproduce them are in the README's performance section.
+
+mod action;
+mod builder;
+mod detector;
+mod json;
+mod keys;
+mod kind;
+mod numeric;
+mod scan;
+mod scrubber;
+mod tokens;
+
+#[cfg(test)]
+mod tests;
+
+pub use action::{Action, Mask};
+pub use builder::ScrubberBuilder;
+pub use detector::{Detector, RegexDetector};
+pub use kind::{Finding, Kind};
+pub use scrubber::{Scrubbed, Scrubber};
+
+/// Findings per kind over a connection, kept in the session's extensions.
+///
+/// ```
+/// # use wsguard::pii::Counts;
+/// # fn show(session: &wsguard::Session) {
+/// let emails = session.extensions().get::<Counts>().map_or(0, |c| c.get("email"));
+/// # }
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Counts {
+    counts: Vec<(&'static str, u64)>,
+}
+
+impl Counts {
+    /// How many findings of `kind` (a kind or custom detector name).
+    pub fn get(&self, kind: &str) -> u64 {
+        self.counts.iter().find(|(n, _)| *n == kind).map_or(0, |(_, c)| *c)
+    }
+
+    /// All findings on the connection.
+    pub fn total(&self) -> u64 {
+        self.counts.iter().map(|(_, c)| c).sum()
+    }
+
+    /// Each kind found and its count, in the order first found.
+    pub fn iter(&self) -> impl Iterator<Item = (&'static str, u64)> + '_ {
+        self.counts.iter().copied()
+    }
+
+    pub(crate) fn add(&mut self, kind: &'static str) {
+        match self.counts.iter_mut().find(|(n, _)| *n == kind) {
+            Some((_, c)) => *c += 1,
+            None => self.counts.push((kind, 1)),
+        }
+    }
+}

@@ -1,0 +1,336 @@
+//! Digit runs: phone numbers, payment cards, US SSNs and IPv4 addresses.
+//!
+//! A run is digit groups joined by single separators (space, `-`, `.`),
+//! optionally led by `+` and with one group in parentheses, as people
+//! write numbers. The run is split into groups once; then every sub-run of
+//! whole groups (longest first) is offered to the validators, so that
+//! `"room 12 415-555-0132"` still finds the phone number.
+
+use super::Kind;
+
+/// The most digits a run may hold: longer runs are identifiers or data.
+const MAX_DIGITS: usize = 24;
+/// The most groups a run may hold.
+const MAX_GROUPS: usize = 8;
+
+#[derive(Clone, Copy, Default)]
+struct Group {
+    /// Byte range of the digits.
+    start: usize,
+    end: usize,
+    /// Byte range including a `(` before and `)` after.
+    outer_start: usize,
+    outer_end: usize,
+    paren: bool,
+    /// The separator before this group (`0` for the first, `)` after a
+    /// parenthesised group followed directly by digits).
+    sep: u8,
+}
+
+/// What a digit run held, where, and how far the scanner may skip.
+pub(crate) struct Detected {
+    pub(crate) kind: Kind,
+    pub(crate) start: usize,
+    pub(crate) end: usize,
+}
+
+/// Context that makes a bare digit run count.
+#[derive(Clone, Copy, Default)]
+pub(crate) struct Context {
+    pub(crate) phone: bool,
+    pub(crate) ssn: bool,
+}
+
+/// Scans the run starting at `i` (a digit, `+` or `(` at a word boundary).
+///
+/// Returns the detection, if any, and the index where scanning resumes.
+pub(crate) fn at(s: &[u8], i: usize, context: impl Fn(usize) -> Context) -> (Option<Detected>, usize) {
+    let Some((plus, groups, n)) = split(s, i) else { return (None, i + 1) };
+    let groups = &groups[..n];
+    let run_end = groups[n - 1].outer_end;
+    if is_date_or_time(s, groups) || is_embedded(s, i, run_end) {
+        return (None, run_end.max(i + 1));
+    }
+    let context = context(i);
+    // A dotted run is one token (a version, an address): never split it.
+    let dotted = groups.iter().any(|g| g.sep == b'.');
+    for first in 0..n {
+        for last in (first..n).rev() {
+            if dotted && (first > 0 || last < n - 1) {
+                continue;
+            }
+            let sub = &groups[first..=last];
+            if let Some(kind) = classify(s, plus && first == 0, sub, context) {
+                let start = if plus && first == 0 { i } else { sub[0].outer_start };
+                return (Some(Detected { kind, start, end: sub[sub.len() - 1].outer_end }), sub[sub.len() - 1].outer_end);
+            }
+        }
+    }
+    // Resume after the first group: a later group may start a number.
+    (None, groups[0].outer_end.max(i + 1))
+}
+
+/// Splits the run at `i` into groups; `None` when it is not a number-like run.
+fn split(s: &[u8], i: usize) -> Option<(bool, [Group; MAX_GROUPS], usize)> {
+    let mut groups = [Group::default(); MAX_GROUPS];
+    let mut n = 0;
+    let mut digits = 0;
+    let mut pos = i;
+    let plus = s[pos] == b'+';
+    if plus {
+        pos += 1;
+        // `+ 44` is not a number; `+(44)` is rare enough to ignore.
+        if !s.get(pos).is_some_and(u8::is_ascii_digit) {
+            return None;
+        }
+    }
+    let mut sep = 0u8;
+    loop {
+        let outer_start = pos;
+        let paren = s.get(pos) == Some(&b'(');
+        if paren {
+            pos += 1;
+        }
+        let start = pos;
+        while pos < s.len() && s[pos].is_ascii_digit() {
+            pos += 1;
+        }
+        if pos == start || (paren && s.get(pos) != Some(&b')')) {
+            // Not a group: the run ended at the previous separator.
+            if n == 0 {
+                return None;
+            }
+            break;
+        }
+        let end = pos;
+        if paren {
+            pos += 1;
+        }
+        digits += end - start;
+        if digits > MAX_DIGITS || n == MAX_GROUPS {
+            return None;
+        }
+        groups[n] = Group { start, end, outer_start, outer_end: pos, paren, sep };
+        n += 1;
+        // The separator to the next group, if there is a next group.
+        match s.get(pos) {
+            Some(&c @ (b' ' | b'-' | b'.')) if s.get(pos + 1).is_some_and(|&d| d.is_ascii_digit() || d == b'(') => {
+                sep = c;
+                pos += 1;
+            }
+            Some(&d) if paren && d.is_ascii_digit() => sep = b')',
+            Some(b'(') if n > 0 => sep = b'(',
+            _ => break,
+        }
+    }
+    // A letter, digit or `_` right after means an identifier such as `123abc`.
+    if s.get(groups[n - 1].outer_end).is_some_and(|&c| c.is_ascii_alphanumeric() || c == b'_' || c == b'@') {
+        return None;
+    }
+    Some((plus, groups, n))
+}
+
+/// Dates, times and decimals are not personal data: `2024-03-05`,
+/// `05/03/2024`, `10:22`, `12.50`.
+fn is_date_or_time(s: &[u8], groups: &[Group]) -> bool {
+    let after = groups[groups.len() - 1].outer_end;
+    // `10:22`, `12/25`, `3,5`: the run continues with another number.
+    if matches!(s.get(after), Some(b':' | b'/' | b',')) && s.get(after + 1).is_some_and(u8::is_ascii_digit) {
+        return true;
+    }
+    let len = |g: &Group| g.end - g.start;
+    let num = |g: &Group| s[g.start..g.end].iter().fold(0u32, |a, &d| a * 10 + u32::from(d - b'0'));
+    let year = |g: &Group| len(g) == 4 && (1900..=2099).contains(&num(g));
+    let month_day = |a: &Group, b: &Group| len(a) == 2 && len(b) == 2 && num(a) <= 31 && num(b) <= 31;
+    match groups {
+        [y, m, d, ..] if y.sep == 0 && m.sep == d.sep && m.sep != b' ' => year(y) && month_day(m, d),
+        [d, m, y, ..] if d.sep == 0 && m.sep == y.sep && m.sep != b' ' => year(y) && month_day(d, m),
+        _ => false,
+    }
+}
+
+/// Part of an identifier or a larger token: `ORD-2024-0001`, `v1.2.3`,
+/// `3.14159`, `$1299`, `id_4111...`.
+fn is_embedded(s: &[u8], start: usize, end: usize) -> bool {
+    let before = start.checked_sub(1).map(|p| s[p]);
+    let before2 = start.checked_sub(2).map(|p| s[p]);
+    let word = |c: Option<u8>| c.is_some_and(|c| c.is_ascii_alphanumeric() || c == b'_');
+    let joined = matches!(before, Some(b'-' | b'_' | b'.' | b'/' | b':' | b'#')) && word(before2);
+    // `$`, and the last UTF-8 bytes of `£` and `€`.
+    let price = matches!(before, Some(b'$' | b'\xa3' | b'\xac'));
+    let after_join = matches!(s.get(end), Some(b'-' | b'_' | b'/')) && word(s.get(end + 1).copied());
+    joined || price || after_join
+}
+
+fn classify(s: &[u8], plus: bool, groups: &[Group], context: Context) -> Option<Kind> {
+    let mut digits = [0u8; MAX_DIGITS];
+    let mut lens = [0u8; MAX_GROUPS];
+    let mut n = 0;
+    for (k, g) in groups.iter().enumerate() {
+        digits[n..n + g.end - g.start].copy_from_slice(&s[g.start..g.end]);
+        n += g.end - g.start;
+        lens[k] = (g.end - g.start) as u8;
+    }
+    let d = &digits[..n];
+    let lens = &lens[..groups.len()];
+    let seps: Vec<u8> = groups[1..].iter().map(|g| g.sep).collect();
+    let same_sep = seps.windows(2).all(|w| w[0] == w[1]);
+    let any_paren = groups.iter().any(|g| g.paren);
+
+    if !plus && !any_paren && lens.len() == 4 && same_sep && seps[0] == b'.' {
+        return is_ipv4(s, groups).then_some(Kind::Ipv4);
+    }
+    if !plus && !any_paren && lens == [3, 2, 4] && same_sep && matches!(seps[0], b'-' | b' ') {
+        return is_ssn(d).then_some(Kind::UsSsn);
+    }
+    if !plus && !any_paren && is_card_shape(lens, &seps, same_sep) && is_card(d) {
+        return Some(Kind::CreditCard);
+    }
+    if lens == [9] && context.ssn && !plus {
+        return is_ssn(d).then_some(Kind::UsSsn);
+    }
+    is_phone(d, lens, groups, plus, context).then_some(Kind::Phone)
+}
+
+fn is_ipv4(s: &[u8], groups: &[Group]) -> bool {
+    groups.iter().all(|g| {
+        let part = &s[g.start..g.end];
+        part.len() <= 3
+            && (part.len() == 1 || part[0] != b'0')
+            && part.iter().fold(0u32, |a, &d| a * 10 + u32::from(d - b'0')) <= 255
+    })
+}
+
+/// Area not 000, 666 or 9xx; group not 00; serial not 0000.
+pub(crate) fn is_ssn(d: &[u8]) -> bool {
+    d.len() == 9
+        && &d[..3] != b"000"
+        && &d[..3] != b"666"
+        && d[0] != b'9'
+        && &d[3..5] != b"00"
+        && &d[5..] != b"0000"
+}
+
+fn is_card_shape(lens: &[u8], seps: &[u8], same_sep: bool) -> bool {
+    let n: usize = lens.iter().map(|&l| usize::from(l)).sum();
+    if !(13..=19).contains(&n) || !same_sep || seps.iter().any(|&c| c != b' ' && c != b'-') {
+        return false;
+    }
+    match lens {
+        [_] => true,
+        [4, 6, 5] | [4, 6, 4] => true,
+        [head @ .., last] => head.len() >= 3 && head.iter().all(|&l| l == 4) && (1..=4).contains(last),
+        [] => false,
+    }
+}
+
+/// A known brand prefix for the length, and a valid Luhn check digit.
+pub(crate) fn is_card(d: &[u8]) -> bool {
+    let n = d.len();
+    let prefix = |k: usize| d[..k].iter().fold(0u32, |a, &c| a * 10 + u32::from(c - b'0'));
+    let brand = match d[0] {
+        b'4' => matches!(n, 13 | 16 | 19),                                                 // Visa
+        b'5' => match prefix(2) {
+            51..=55 => n == 16,                    // Mastercard
+            50 | 56..=58 => (12..=19).contains(&n), // Maestro
+            _ => false,
+        },
+        b'2' => (2221..=2720).contains(&prefix(4)) && n == 16,                             // Mastercard 2-series
+        b'3' => match prefix(2) {
+            34 | 37 => n == 15,                                       // Amex
+            35 => (3528..=3589).contains(&prefix(4)) && n >= 16,      // JCB
+            30 | 36 | 38 | 39 => (14..=19).contains(&n),              // Diners
+            _ => false,
+        },
+        b'6' => n >= 16,                                                                   // Discover, UnionPay, Maestro
+        _ => false,
+    };
+    brand && luhn(d)
+}
+
+/// The Luhn (mod 10) check over ASCII digits.
+pub(crate) fn luhn(d: &[u8]) -> bool {
+    let sum: u32 = d
+        .iter()
+        .rev()
+        .enumerate()
+        .map(|(k, &c)| {
+            let v = u32::from(c - b'0');
+            if k % 2 == 1 { if v * 2 > 9 { v * 2 - 9 } else { v * 2 } } else { v }
+        })
+        .sum();
+    sum % 10 == 0
+}
+
+/// North American numbering: area code and exchange start with 2-9.
+fn is_nanp(d: &[u8]) -> bool {
+    d.len() == 10 && d[0] >= b'2' && d[3] >= b'2'
+}
+
+fn is_phone(d: &[u8], lens: &[u8], groups: &[Group], plus: bool, context: Context) -> bool {
+    let n = d.len();
+    if plus {
+        // `+44 (0)20 ...`: the trunk zero in parentheses is not dialled.
+        let trunk = groups.iter().position(|g| g.paren && g.end - g.start == 1 && d.len() > 1);
+        let mut e164 = d.to_vec();
+        if let Some(k) = trunk.filter(|&k| k > 0) {
+            let at: usize = lens[..k].iter().map(|&l| usize::from(l)).sum();
+            e164.remove(at);
+        }
+        return is_e164(&e164);
+    }
+    let first_paren = groups[0].paren;
+    let grouped = lens.len() >= 2 && lens.iter().all(|&l| l >= 2) && (2..=5).contains(&lens[0]);
+    let matches_format = match lens {
+        [3, 3, 4] => is_nanp(d),
+        [1, 3, 3, 4] => d[0] == b'1' && is_nanp(&d[1..]) && !first_paren,
+        // Brazil: (11) 91234-5678, (11) 3123-4567.
+        [2, 4 | 5, 4] if first_paren => true,
+        // Spain: 612 34 56 78, 912 345 678.
+        [3, 3, 3] | [3, 2, 2, 2] => (b'6'..=b'9').contains(&d[0]),
+        // India: 98765 43210.
+        [5, 5] => (b'6'..=b'9').contains(&d[0]),
+        _ => false,
+    };
+    if matches_format && !(first_paren && lens.len() > 1 && lens[0] != 3 && lens[0] != 2) {
+        return true;
+    }
+    // Dialled with the international prefix: 0049 30 123456.
+    if grouped && d.starts_with(b"00") {
+        return is_e164(&d[2..]);
+    }
+    // National numbers with a trunk zero (UK, DE, FR, NL, IE, JP, AU, ...).
+    if d[0] == b'0' && d.get(1) != Some(&b'0') && (9..=12).contains(&n) && (grouped || (context.phone && lens.len() == 1)) {
+        return true;
+    }
+    if !context.phone {
+        return false;
+    }
+    match lens {
+        [10] => is_nanp(d) || (b'6'..=b'9').contains(&d[0]),
+        [11] => d[0] == b'1' && is_nanp(&d[1..]),
+        [3, 4] => d[0] >= b'2',
+        _ => false,
+    }
+}
+
+/// E.164 digits (without `+`): a country code and a national number whose
+/// length fits that country.
+fn is_e164(d: &[u8]) -> bool {
+    let n = d.len();
+    if !(8..=15).contains(&n) || d[0] == b'0' {
+        return false;
+    }
+    let nsn = |cc: usize, lengths: std::ops::RangeInclusive<usize>| lengths.contains(&(n - cc));
+    match (d[0], d[1]) {
+        (b'1', _) => n == 11 && is_nanp(&d[1..]),
+        (b'4', b'4') => nsn(2, 9..=10),
+        (b'4', b'9') => nsn(2, 6..=13),
+        (b'3', b'3') | (b'3', b'4') | (b'3', b'1') | (b'6', b'1') => nsn(2, 9..=9),
+        (b'3', b'5') if d[2] == b'3' => nsn(3, 7..=9),
+        (b'9', b'1') => nsn(2, 10..=10),
+        (b'8', b'1') => nsn(2, 9..=10),
+        (b'5', b'5') => nsn(2, 10..=11),
+        _ => true,
+    }
+}

@@ -1,0 +1,291 @@
+//! Detectors that start at a letter or a punctuation trigger: emails,
+//! URL credentials, tokens with literal prefixes, JWTs, PEM private keys,
+//! IBANs, MAC and IPv6 addresses.
+//!
+//! Each takes the text and the trigger's index and returns the byte range
+//! found, after validating it (checksums, parsing, decoding).
+
+use std::net::Ipv6Addr;
+use std::ops::Range;
+
+use super::Kind;
+
+pub(crate) fn is_word(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || c == b'_'
+}
+
+/// The end of the run of bytes matching `f` from `i`.
+fn run(s: &[u8], mut i: usize, f: impl Fn(u8) -> bool) -> usize {
+    while i < s.len() && f(s[i]) {
+        i += 1;
+    }
+    i
+}
+
+fn ends_word(s: &[u8], end: usize) -> bool {
+    !s.get(end).copied().is_some_and(is_word)
+}
+
+/// An email around the `@` at `at`; the local part starts at or after `floor`.
+pub(crate) fn email(s: &[u8], at: usize, floor: usize) -> Option<Range<usize>> {
+    let local = |c: u8| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'%' | b'+' | b'-');
+    let mut start = at;
+    while start > floor && local(s[start - 1]) && at - start < 64 {
+        start -= 1;
+    }
+    while start < at && matches!(s[start], b'.' | b'-' | b'+') {
+        start += 1;
+    }
+    if start == at || s[at - 1] == b'.' {
+        return None;
+    }
+    let end = domain(s, at + 1)?;
+    Some(start..end)
+}
+
+/// The end of a domain name starting at `i`: dot-separated labels, the last
+/// one (the TLD) alphabetic and at least two letters long.
+fn domain(s: &[u8], i: usize) -> Option<usize> {
+    let mut end = run(s, i, |c| c.is_ascii_alphanumeric() || c == b'-' || c == b'.');
+    while end > i && matches!(s[end - 1], b'.' | b'-') {
+        end -= 1;
+    }
+    let name = &s[i..end];
+    let tld_start = name.iter().rposition(|&c| c == b'.')? + 1;
+    let tld = &name[tld_start..];
+    let labels_ok = name.split(|&c| c == b'.').all(|l| !l.is_empty() && l[0] != b'-');
+    (labels_ok && tld.len() >= 2 && tld.iter().all(u8::is_ascii_alphabetic)).then_some(i + tld_start + tld.len())
+}
+
+/// `scheme://user:password@host` with the `:` of `://` at `colon`: the
+/// credentials; or a Slack webhook URL.
+pub(crate) fn url(s: &[u8], colon: usize) -> Option<(Kind, Range<usize>)> {
+    if !s[colon..].starts_with(b"://") {
+        return None;
+    }
+    let mut scheme = colon;
+    while scheme > 0 && (s[scheme - 1].is_ascii_alphanumeric() || matches!(s[scheme - 1], b'+' | b'.' | b'-')) {
+        scheme -= 1;
+    }
+    if colon - scheme < 2 {
+        return None;
+    }
+    let rest = colon + 3;
+    if s[rest..].starts_with(b"hooks.slack.com/services/") {
+        let end = run(s, rest, |c| c.is_ascii_alphanumeric() || matches!(c, b'/' | b'.' | b'_' | b'-'));
+        return Some((Kind::SlackToken, scheme..end));
+    }
+    let stop = run(s, rest, |c| !matches!(c, b'@' | b'/' | b'?' | b'#' | b'"' | b'\'' | b'<' | b'>') && c > b' ');
+    let userinfo = &s[rest..stop];
+    let password = userinfo.iter().position(|&c| c == b':')?;
+    let host_ok = s.get(stop) == Some(&b'@') && s.get(stop + 1).is_some_and(|&c| c.is_ascii_alphanumeric() || c == b'[');
+    (host_ok && password + 1 < userinfo.len()).then_some((Kind::UrlCredentials, rest..stop))
+}
+
+/// Tokens with a literal prefix, at a word start `i`.
+pub(crate) fn prefixed(s: &[u8], i: usize) -> Option<(Kind, Range<usize>)> {
+    let t = &s[i..];
+    let alnum = |c: u8| c.is_ascii_alphanumeric();
+    let upper_digit = |c: u8| c.is_ascii_uppercase() || c.is_ascii_digit();
+    let token = |prefix: usize, f: &dyn Fn(u8) -> bool, min: usize, max: usize| {
+        let end = run(s, i + prefix, f);
+        (end - i - prefix >= min && end - i - prefix <= max && ends_word(s, end)).then_some(i..end)
+    };
+    match t.first()? {
+        b'A' if t.starts_with(b"AKIA") || t.starts_with(b"ASIA") => {
+            token(4, &upper_digit, 16, 16).map(|r| (Kind::AwsAccessKey, r))
+        }
+        b'g' if t.starts_with(b"github_pat_") => {
+            token(11, &|c| alnum(c) || c == b'_', 22, 255).map(|r| (Kind::GithubToken, r))
+        }
+        b'g' if t.len() > 4 && t.starts_with(b"gh") && matches!(t[2], b'p' | b'o' | b'u' | b's' | b'r') && t[3] == b'_' => {
+            token(4, &alnum, 30, 255).map(|r| (Kind::GithubToken, r))
+        }
+        b'x' if t.len() > 5 && t.starts_with(b"xox") && matches!(t[3], b'a' | b'b' | b'p' | b'o' | b's' | b'r') && t[4] == b'-' => {
+            token(5, &|c| alnum(c) || c == b'-', 10, 255).map(|r| (Kind::SlackToken, r))
+        }
+        b's' | b'r' if t.len() > 8 && t[1] == b'k' && (t[2..].starts_with(b"_live_") || t[2..].starts_with(b"_test_")) => {
+            token(8, &alnum, 10, 255).map(|r| (Kind::StripeKey, r))
+        }
+        b'e' if t.starts_with(b"eyJ") => jwt(s, i).map(|r| (Kind::Jwt, r)),
+        _ => None,
+    }
+}
+
+/// Three base64url segments whose first decodes to a JSON object with `alg`.
+fn jwt(s: &[u8], i: usize) -> Option<Range<usize>> {
+    let b64 = |c: u8| c.is_ascii_alphanumeric() || c == b'-' || c == b'_';
+    let header_end = run(s, i, b64);
+    if s.get(header_end) != Some(&b'.') {
+        return None;
+    }
+    let payload_end = run(s, header_end + 1, b64);
+    if payload_end == header_end + 1 || s.get(payload_end) != Some(&b'.') {
+        return None;
+    }
+    let end = run(s, payload_end + 1, b64);
+    if !ends_word(s, end) {
+        return None;
+    }
+    let header = base64url(&s[i..header_end])?;
+    let value: serde_json::Value = serde_json::from_slice(&header).ok()?;
+    value.get("alg")?.as_str()?;
+    Some(i..end)
+}
+
+/// Decodes unpadded base64url; `None` on any other byte.
+fn base64url(text: &[u8]) -> Option<Vec<u8>> {
+    let value = |c: u8| match c {
+        b'A'..=b'Z' => Some(c - b'A'),
+        b'a'..=b'z' => Some(c - b'a' + 26),
+        b'0'..=b'9' => Some(c - b'0' + 52),
+        b'-' => Some(62),
+        b'_' => Some(63),
+        _ => None,
+    };
+    let mut out = Vec::with_capacity(text.len() * 3 / 4);
+    let (mut acc, mut bits) = (0u32, 0u32);
+    for &c in text {
+        acc = (acc << 6) | u32::from(value(c)?);
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+            acc &= (1 << bits) - 1;
+        }
+    }
+    Some(out)
+}
+
+/// A PEM private key block starting with `-----BEGIN` at `i`: to its end
+/// marker, or to the end of the text when truncated.
+pub(crate) fn private_key(s: &[u8], i: usize) -> Option<Range<usize>> {
+    let t = &s[i..];
+    if !t.starts_with(b"-----BEGIN ") {
+        return None;
+    }
+    let header_end = t.iter().take(64).skip(11).position(|&c| c == b'-')? + 11;
+    if !t[..header_end].ends_with(b"PRIVATE KEY") {
+        return None;
+    }
+    let end = match find(&t[header_end..], b"-----END ") {
+        Some(k) => {
+            let marker = header_end + k + 9;
+            let close = find(&t[marker..], b"-----").map_or(t.len(), |m| marker + m + 5);
+            i + close
+        }
+        None => s.len(),
+    };
+    Some(i..end)
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    memchr::memmem::find(haystack, needle)
+}
+
+/// An IBAN at word start `i` (two letters, two check digits), compact or
+/// grouped by four with single spaces.
+pub(crate) fn iban(s: &[u8], i: usize) -> Option<Range<usize>> {
+    let t = &s[i..];
+    if t.len() < 15 || !t[0].is_ascii_uppercase() || !t[1].is_ascii_uppercase() || !t[2].is_ascii_digit() || !t[3].is_ascii_digit() {
+        return None;
+    }
+    let expected = iban_length([t[0], t[1]])?;
+    let mut chars = Vec::with_capacity(34);
+    let mut pos = i;
+    let mut grouped = None;
+    while chars.len() < expected && pos < s.len() {
+        let c = s[pos];
+        if c.is_ascii_uppercase() || c.is_ascii_digit() {
+            chars.push(c);
+            pos += 1;
+        } else if c == b' ' && chars.len() % 4 == 0 && grouped != Some(false) && s.get(pos + 1).is_some_and(|c| c.is_ascii_alphanumeric()) {
+            grouped = Some(true);
+            pos += 1;
+        } else {
+            break;
+        }
+        if chars.len() == 4 && grouped.is_none() && s.get(pos) != Some(&b' ') {
+            grouped = Some(false);
+        }
+    }
+    (chars.len() == expected && ends_word(s, pos) && mod97(&chars)).then_some(i..pos)
+}
+
+/// ISO 13616 mod-97: the country code and check digits moved to the end,
+/// letters as 10-35, the number modulo 97 equals 1.
+pub(crate) fn mod97(iban: &[u8]) -> bool {
+    let rotated = iban[4..].iter().chain(&iban[..4]);
+    let mut rem = 0u32;
+    for &c in rotated {
+        rem = match c {
+            b'0'..=b'9' => (rem * 10 + u32::from(c - b'0')) % 97,
+            b'A'..=b'Z' => (rem * 100 + u32::from(c - b'A' + 10)) % 97,
+            _ => return false,
+        };
+    }
+    rem == 1
+}
+
+/// The IBAN length of a country (SWIFT registry), for the countries that issue them.
+fn iban_length(country: [u8; 2]) -> Option<usize> {
+    const TABLE: &[(&[u8; 2], usize)] = &[
+        (b"AD", 24), (b"AE", 23), (b"AL", 28), (b"AT", 20), (b"AZ", 28), (b"BA", 20), (b"BE", 16),
+        (b"BG", 22), (b"BH", 22), (b"BR", 29), (b"BY", 28), (b"CH", 21), (b"CR", 22), (b"CY", 28),
+        (b"CZ", 24), (b"DE", 22), (b"DK", 18), (b"DO", 28), (b"EE", 20), (b"EG", 29), (b"ES", 24),
+        (b"FI", 18), (b"FO", 18), (b"FR", 27), (b"GB", 22), (b"GE", 22), (b"GI", 23), (b"GL", 18),
+        (b"GR", 27), (b"GT", 28), (b"HR", 21), (b"HU", 28), (b"IE", 22), (b"IL", 23), (b"IQ", 23),
+        (b"IS", 26), (b"IT", 27), (b"JO", 30), (b"KW", 30), (b"KZ", 20), (b"LB", 28), (b"LC", 32),
+        (b"LI", 21), (b"LT", 20), (b"LU", 20), (b"LV", 21), (b"MC", 27), (b"MD", 24), (b"ME", 22),
+        (b"MK", 19), (b"MR", 27), (b"MT", 31), (b"MU", 30), (b"NL", 18), (b"NO", 15), (b"PK", 24),
+        (b"PL", 28), (b"PS", 29), (b"PT", 25), (b"QA", 29), (b"RO", 24), (b"RS", 22), (b"SA", 24),
+        (b"SC", 31), (b"SE", 24), (b"SI", 19), (b"SK", 24), (b"SM", 27), (b"ST", 25), (b"SV", 28),
+        (b"TL", 23), (b"TN", 24), (b"TR", 26), (b"UA", 29), (b"VA", 22), (b"VG", 24), (b"XK", 20),
+    ];
+    TABLE.iter().find(|(c, _)| **c == country).map(|&(_, n)| n)
+}
+
+/// A MAC or IPv6 address at word start `i` (a hex digit or `:`).
+pub(crate) fn hex_address(s: &[u8], i: usize) -> Option<(Kind, Range<usize>)> {
+    // Cheap reject: a separator must come within the first five bytes.
+    let head = &s[i..s.len().min(i + 5)];
+    if !head.iter().any(|&c| matches!(c, b':' | b'-' | b'.')) {
+        return None;
+    }
+    let end = run(s, i, |c| c.is_ascii_hexdigit() || matches!(c, b':' | b'.' | b'-'));
+    let mut token = &s[i..end];
+    // A sentence may end right after an address.
+    while let [rest @ .., b'.' | b'-' | b':'] = token {
+        if token.ends_with(b"::") {
+            break;
+        }
+        token = rest;
+    }
+    let end = i + token.len();
+    if !ends_word(s, end) {
+        return None;
+    }
+    if is_mac(token) {
+        return Some((Kind::Mac, i..end));
+    }
+    let colons = token.iter().filter(|&&c| c == b':').count();
+    let groups = token.split(|&c| c == b':').filter(|g| !g.is_empty()).count();
+    if colons >= 2 && groups >= 2 && !token.contains(&b'-') {
+        let text = std::str::from_utf8(token).ok()?;
+        text.parse::<Ipv6Addr>().ok()?;
+        return Some((Kind::Ipv6, i..end));
+    }
+    None
+}
+
+fn is_mac(t: &[u8]) -> bool {
+    let hex = |g: &[u8]| g.iter().all(u8::is_ascii_hexdigit);
+    match t.len() {
+        17 => {
+            let sep = t[2];
+            matches!(sep, b':' | b'-') && t.chunks(3).all(|c| hex(&c[..2]) && (c.len() == 2 || c[2] == sep))
+        }
+        14 => t[4] == b'.' && t[9] == b'.' && t.split(|&c| c == b'.').all(|g| g.len() == 4 && hex(g)) && t.iter().any(u8::is_ascii_digit),
+        _ => false,
+    }
+}
