@@ -153,6 +153,13 @@ pub(crate) fn key_value(s: &[u8], i: usize, rules: &KeyRules) -> Option<(usize, 
             .iter()
             .position(|&c| c.is_ascii_whitespace() || matches!(c, b'&' | b',' | b';' | b'"' | b'\'' | b'}' | b']' | b'<' | b'>'))
             .unwrap_or(s.len() - start);
+    // A number after a phone, SSN or card key is left to the number
+    // detectors, which see the key as context and the whole grouped number.
+    let numeric = s.get(start).is_some_and(|c| c.is_ascii_digit() || matches!(c, b'+' | b'('));
+    let numeric_kind = [Kind::Phone, Kind::UsSsn, Kind::CreditCard].iter().any(|k| k.index() == tag);
+    if numeric && numeric_kind {
+        return None;
+    }
     (end > start).then_some((tag, start..end))
 }
 
@@ -197,7 +204,10 @@ mod tests {
         assert_eq!(find("password=hunter2 user=bob"), Some((Kind::Password, "hunter2")));
         assert_eq!(find("token: abc.def"), Some((Kind::Password, "abc.def")));
         assert_eq!(find(r#"{"apiKey":"k-123"}"#), Some((Kind::Password, "k-123")));
-        assert_eq!(find("phone=4155550132&x=1"), Some((Kind::Phone, "4155550132")));
+        assert_eq!(find("pin=1234"), Some((Kind::Password, "1234")));
+        assert_eq!(find("dob=1990-01-31"), Some((Kind::DateOfBirth, "1990-01-31")));
+        // Numbers after other keys are left to the number detectors.
+        assert_eq!(find("phone=4155550132&x=1"), None);
         assert_eq!(find("note: the password is long"), None);
         assert_eq!(find("password="), None);
     }

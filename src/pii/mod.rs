@@ -22,7 +22,7 @@
 //!     r#"{"type":"chat","text":"mail j***@example.com, card **** **** **** 1111"}"#
 //! );
 //! assert_eq!(scrubbed.findings()[0].kind(), "email");
-//! assert_eq!(scrubbed.findings()[0].range(), 29..49);
+//! assert_eq!(scrubbed.findings()[0].range(), 28..48);
 //! # Ok::<(), wsguard::ConfigError>(())
 //! ```
 //!

@@ -134,8 +134,10 @@ fn split(s: &[u8], i: usize) -> Option<(bool, [Group; MAX_GROUPS], usize)> {
 /// `05/03/2024`, `10:22`, `12.50`.
 fn is_date_or_time(s: &[u8], groups: &[Group]) -> bool {
     let after = groups[groups.len() - 1].outer_end;
-    // `10:22`, `12/25`, `3,5`: the run continues with another number.
-    if matches!(s.get(after), Some(b':' | b'/' | b',')) && s.get(after + 1).is_some_and(u8::is_ascii_digit) {
+    // `10:22`, `12/25`, `3,5`: the run continues with another number
+    // (but `192.168.1.20:443` is an address and a port).
+    let quad = groups.len() == 4 && groups[1..].iter().all(|g| g.sep == b'.');
+    if !quad && matches!(s.get(after), Some(b':' | b'/' | b',')) && s.get(after + 1).is_some_and(u8::is_ascii_digit) {
         return true;
     }
     let len = |g: &Group| g.end - g.start;

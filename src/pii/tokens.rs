@@ -269,8 +269,10 @@ pub(crate) fn hex_address(s: &[u8], i: usize) -> Option<(Kind, Range<usize>)> {
         return Some((Kind::Mac, i..end));
     }
     let colons = token.iter().filter(|&&c| c == b':').count();
-    let groups = token.split(|&c| c == b':').filter(|g| !g.is_empty()).count();
-    if colons >= 2 && groups >= 2 && !token.contains(&b'-') {
+    let groups = token.split(|&c| c == b':').filter(|g| !g.is_empty());
+    // `a::b` parses, but in text it is a path; `fe80::1` and `::ffff:1.2.3.4` are addresses.
+    let substantial = groups.clone().count() >= 3 || groups.clone().any(|g| g.len() >= 3);
+    if colons >= 2 && groups.count() >= 2 && substantial && !token.contains(&b'-') {
         let text = std::str::from_utf8(token).ok()?;
         text.parse::<Ipv6Addr>().ok()?;
         return Some((Kind::Ipv6, i..end));
