@@ -5,6 +5,7 @@
 mod support;
 
 mod auth;
+mod pii;
 mod rbac;
 mod schema;
 mod vectors;

@@ -1,9 +1,9 @@
 //! Digit runs: phone numbers, payment cards, US SSNs and IPv4 addresses.
 //!
 //! A run is digit groups joined by single separators (space, `-`, `.`),
-//! optionally led by `+` and with one group in parentheses, as people
-//! write numbers. The run is split into groups once; then every sub-run of
-//! whole groups (longest first) is offered to the validators, so that
+//! optionally led by `+` and with groups in parentheses, as people write
+//! numbers. The run is split into groups once; then every sub-run between
+//! spaces (longest first) is offered to the validators, so that
 //! `"room 12 415-555-0132"` still finds the phone number.
 
 use super::Kind;
@@ -47,18 +47,17 @@ pub(crate) struct Context {
 pub(crate) fn at(s: &[u8], i: usize, context: impl Fn(usize) -> Context) -> (Option<Detected>, usize) {
     let Some((plus, groups, n)) = split(s, i) else { return (None, i + 1) };
     let groups = &groups[..n];
-    let run_end = groups[n - 1].outer_end;
-    if is_date_or_time(s, groups) || is_embedded(s, i, run_end) {
-        return (None, run_end.max(i + 1));
+    // Resuming after the first group lets a later group start a number:
+    // `ORD-2024-001 415-555-0132`, `$12.50 4111 1111 1111 1111`.
+    let skip_first = groups[0].outer_end.max(i + 1);
+    if is_date_or_time(s, groups) || is_embedded(s, i, groups[n - 1].outer_end) {
+        return (None, skip_first);
     }
     let context = context(i);
-    // A dotted run is one token (a version, an address): never split it.
-    let dotted = groups.iter().any(|g| g.sep == b'.');
-    for first in 0..n {
-        for last in (first..n).rev() {
-            if dotted && (first > 0 || last < n - 1) {
-                continue;
-            }
+    // Sub-runs split only at spaces: `123-45-6789` and `1.2.3.4` are one token each.
+    let splits_at = |k: usize| k == 0 || k == n || groups[k].sep == b' ';
+    for first in (0..n).filter(|&k| splits_at(k)) {
+        for last in (first..n).rev().filter(|&k| splits_at(k + 1)) {
             let sub = &groups[first..=last];
             if let Some(kind) = classify(s, plus && first == 0, sub, context) {
                 let start = if plus && first == 0 { i } else { sub[0].outer_start };
@@ -66,8 +65,7 @@ pub(crate) fn at(s: &[u8], i: usize, context: impl Fn(usize) -> Context) -> (Opt
             }
         }
     }
-    // Resume after the first group: a later group may start a number.
-    (None, groups[0].outer_end.max(i + 1))
+    (None, skip_first)
 }
 
 /// Splits the run at `i` into groups; `None` when it is not a number-like run.
@@ -108,7 +106,11 @@ fn split(s: &[u8], i: usize) -> Option<(bool, [Group; MAX_GROUPS], usize)> {
         }
         digits += end - start;
         if digits > MAX_DIGITS || n == MAX_GROUPS {
-            return None;
+            // Too long for one number: end the run before this group.
+            if n == 0 {
+                return None;
+            }
+            break;
         }
         groups[n] = Group { start, end, outer_start, outer_end: pos, paren, sep };
         n += 1;
@@ -298,7 +300,7 @@ fn is_phone(d: &[u8], lens: &[u8], groups: &[Group], plus: bool, context: Contex
         return true;
     }
     // Dialled with the international prefix: 0049 30 123456.
-    if grouped && d.starts_with(b"00") {
+    if grouped && d.starts_with(b"00") && lens[0] >= 3 {
         return is_e164(&d[2..]);
     }
     // National numbers with a trunk zero (UK, DE, FR, NL, IE, JP, AU, ...).

@@ -1,5 +1,7 @@
 //! Servers, clients and a test layer shared by the integration tests.
 
+pub mod corpus;
+
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::Arc;
