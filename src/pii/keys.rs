@@ -6,7 +6,7 @@
 //! `email` and `phone`; `email_verified`, `hotel` and `tokenCount` do not.
 //! All rules are one aho-corasick automaton.
 
-use aho_corasick::{AhoCorasick, MatchKind};
+use aho_corasick::{AhoCorasick, Anchored, Input, MatchKind, StartKind};
 
 use super::Kind;
 
@@ -54,9 +54,11 @@ const MAX_KEY: usize = 64;
 /// The compiled key rules.
 #[derive(Debug, Clone)]
 pub(crate) struct KeyRules {
+    /// The rules reversed, searched anchored at the end of the reversed
+    /// key: the longest rule the key ends with, in one short walk.
     automaton: Option<AhoCorasick>,
-    /// Per pattern: its tag (a kind's index or a custom detector's) and length.
-    tags: Vec<(usize, usize)>,
+    /// Per pattern: its tag (a kind's index or a custom detector's).
+    tags: Vec<usize>,
 }
 
 impl KeyRules {
@@ -65,46 +67,48 @@ impl KeyRules {
         let mut patterns = Vec::with_capacity(rules.len());
         let mut tags = Vec::with_capacity(rules.len());
         for (key, tag) in rules {
-            let (normal, _) = normalize(key.as_bytes()).ok_or_else(|| format!("key `{key}` is empty or too long"))?;
-            if normal.is_empty() {
+            let mut buf = [0; MAX_KEY];
+            let (len, _) = normalize(key.as_bytes(), &mut buf).ok_or_else(|| format!("key `{key}` is too long"))?;
+            if len == 0 {
                 return Err(format!("key `{key}` has no letters or digits"));
             }
-            tags.push((*tag, normal.len()));
-            patterns.push(normal);
+            tags.push(*tag);
+            patterns.push(buf[..len].iter().rev().copied().collect::<Vec<u8>>());
         }
         if patterns.is_empty() {
             return Ok(Self { automaton: None, tags });
         }
         let automaton = AhoCorasick::builder()
-            .match_kind(MatchKind::Standard)
+            .match_kind(MatchKind::LeftmostLongest)
+            .start_kind(StartKind::Anchored)
             .build(&patterns)
             .map_err(|e| e.to_string())?;
         Ok(Self { automaton: Some(automaton), tags })
     }
 
-    /// The tag of the longest rule that `key` ends with at a word boundary.
+    /// The tag of the longest rule that `key` ends with, if that rule
+    /// starts at a word boundary of the key.
     pub(crate) fn lookup(&self, key: &[u8]) -> Option<usize> {
         let automaton = self.automaton.as_ref()?;
-        let (normal, starts) = normalize(key)?;
-        let mut best: Option<(usize, usize)> = None;
-        for m in automaton.find_overlapping_iter(normal.as_slice()) {
-            let (tag, len) = self.tags[m.pattern().as_usize()];
-            if m.end() == normal.len() && starts & (1 << m.start()) != 0 && best.is_none_or(|(_, l)| len > l) {
-                best = Some((tag, len));
-            }
-        }
-        best.map(|(tag, _)| tag)
+        let mut buf = [0; MAX_KEY];
+        let (n, starts) = normalize(key, &mut buf)?;
+        buf[..n].reverse();
+        let found = automaton.find(Input::new(&buf[..n]).anchored(Anchored::Yes))?;
+        let start = n - found.end();
+        (starts & (1 << start) != 0).then(|| self.tags[found.pattern().as_usize()])
     }
 }
 
-/// Lower-cases `key`, drops separators, and marks where words start (a bit
-/// per byte of the result): after a separator, at an upper-case letter that
-/// follows a lower-case one, and at the first letter after digits.
-fn normalize(key: &[u8]) -> Option<(Vec<u8>, u64)> {
+/// Lower-cases `key` into `out`, drops separators, and marks where words
+/// start (a bit per byte of the result): after a separator, at an
+/// upper-case letter that follows a lower-case one, and where letters and
+/// digits meet. Returns the length and the marks; `None` for keys longer
+/// than [`MAX_KEY`].
+fn normalize(key: &[u8], out: &mut [u8; MAX_KEY]) -> Option<(usize, u64)> {
     if key.len() > MAX_KEY {
         return None;
     }
-    let mut out = Vec::with_capacity(key.len());
+    let mut len = 0;
     let mut starts = 0u64;
     let mut prev: Option<u8> = None;
     for &c in key {
@@ -117,12 +121,13 @@ fn normalize(key: &[u8]) -> Option<(Vec<u8>, u64)> {
             Some(p) => (p.is_ascii_lowercase() && c.is_ascii_uppercase()) || (p.is_ascii_digit() != c.is_ascii_digit()),
         };
         if boundary {
-            starts |= 1 << out.len();
+            starts |= 1 << len;
         }
-        out.push(c.to_ascii_lowercase());
+        out[len] = c.to_ascii_lowercase();
+        len += 1;
         prev = Some(c);
     }
-    Some((out, starts))
+    Some((len, starts))
 }
 
 /// `key=value` or `key: value` in text, with the `=` or `:` at `i`: the

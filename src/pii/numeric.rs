@@ -53,13 +53,16 @@ pub(crate) fn at(s: &[u8], i: usize, context: impl Fn(usize) -> Context) -> (Opt
     if is_date_or_time(s, groups) || is_embedded(s, i, groups[n - 1].outer_end) {
         return (None, skip_first);
     }
-    let context = context(i);
+    // Looking for context words costs a search: do it only when a
+    // validator asks (bare runs).
+    let cached = std::cell::OnceCell::new();
+    let context = || *cached.get_or_init(|| context(i));
     // Sub-runs split only at spaces: `123-45-6789` and `1.2.3.4` are one token each.
     let splits_at = |k: usize| k == 0 || k == n || groups[k].sep == b' ';
     for first in (0..n).filter(|&k| splits_at(k)) {
         for last in (first..n).rev().filter(|&k| splits_at(k + 1)) {
             let sub = &groups[first..=last];
-            if let Some(kind) = classify(s, plus && first == 0, sub, context) {
+            if let Some(kind) = classify(s, plus && first == 0, sub, &context) {
                 let start = if plus && first == 0 { i } else { sub[0].outer_start };
                 return (Some(Detected { kind, start, end: sub[sub.len() - 1].outer_end }), sub[sub.len() - 1].outer_end);
             }
@@ -166,7 +169,7 @@ fn is_embedded(s: &[u8], start: usize, end: usize) -> bool {
     joined || price || after_join
 }
 
-fn classify(s: &[u8], plus: bool, groups: &[Group], context: Context) -> Option<Kind> {
+fn classify(s: &[u8], plus: bool, groups: &[Group], context: &dyn Fn() -> Context) -> Option<Kind> {
     let mut digits = [0u8; MAX_DIGITS];
     let mut lens = [0u8; MAX_GROUPS];
     let mut n = 0;
@@ -190,7 +193,7 @@ fn classify(s: &[u8], plus: bool, groups: &[Group], context: Context) -> Option<
     if !plus && !any_paren && is_card_shape(lens, &seps, same_sep) && is_card(d) {
         return Some(Kind::CreditCard);
     }
-    if lens == [9] && context.ssn && !plus {
+    if lens == [9] && !plus && context().ssn {
         return is_ssn(d).then_some(Kind::UsSsn);
     }
     is_phone(d, lens, groups, plus, context).then_some(Kind::Phone)
@@ -271,7 +274,7 @@ fn is_nanp(d: &[u8]) -> bool {
     d.len() == 10 && d[0] >= b'2' && d[3] >= b'2'
 }
 
-fn is_phone(d: &[u8], lens: &[u8], groups: &[Group], plus: bool, context: Context) -> bool {
+fn is_phone(d: &[u8], lens: &[u8], groups: &[Group], plus: bool, context: &dyn Fn() -> Context) -> bool {
     let n = d.len();
     if plus {
         // `+44 (0)20 ...`: the trunk zero in parentheses is not dialled.
@@ -304,10 +307,10 @@ fn is_phone(d: &[u8], lens: &[u8], groups: &[Group], plus: bool, context: Contex
         return is_e164(&d[2..]);
     }
     // National numbers with a trunk zero (UK, DE, FR, NL, IE, JP, AU, ...).
-    if d[0] == b'0' && d.get(1) != Some(&b'0') && (9..=12).contains(&n) && (grouped || (context.phone && lens.len() == 1)) {
+    if d[0] == b'0' && d.get(1) != Some(&b'0') && (9..=12).contains(&n) && (grouped || (lens.len() == 1 && context().phone)) {
         return true;
     }
-    if !context.phone {
+    if !matches!(lens, [10] | [11] | [3, 4]) || !context().phone {
         return false;
     }
     match lens {

@@ -112,12 +112,18 @@ impl Engine {
         let mut floor = 0;
         while i < s.len() {
             let trigger = TRIGGERS[s[i] as usize];
+            let boundary = i == 0 || !is_word(s[i - 1]);
+            if is_word(s[i]) && (!boundary || trigger == NONE) {
+                // Nothing starts inside a word, or at a word without a
+                // trigger letter: skip the whole word.
+                i = word_end(s, i + 1);
+                continue;
+            }
             if trigger == NONE {
                 i += 1;
                 continue;
             }
-            let boundary = i == 0 || !is_word(s[i - 1]);
-            let mut next = i + 1;
+            let mut next = if is_word(s[i]) { word_end(s, i + 1) } else { i + 1 };
             let found: Option<(usize, Range<usize>)> = match trigger {
                 DIGIT | NUMBER_START if boundary => {
                     match (trigger == DIGIT).then(|| tokens::hex_address(s, i)).flatten() {
@@ -157,6 +163,16 @@ impl Engine {
             }
         }
     }
+}
+
+fn word_end(s: &[u8], mut i: usize) -> usize {
+    while i < s.len() && is_word(s[i]) {
+        i += 1;
+    }
+    i
+}
+
+impl Engine {
 
     fn prefixed(&self, s: &[u8], i: usize) -> Option<(usize, Range<usize>)> {
         tokens::prefixed(s, i).filter(|(kind, _)| self.kinds.has(*kind)).map(|(kind, r)| (kind.index(), r))

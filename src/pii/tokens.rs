@@ -10,8 +10,19 @@ use std::ops::Range;
 
 use super::Kind;
 
+/// ASCII letters, digits and `_`: the bytes of a word, for word boundaries.
+static WORD: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut c = 0;
+    while c < 256 {
+        t[c] = (c as u8).is_ascii_alphanumeric() || c as u8 == b'_';
+        c += 1;
+    }
+    t
+};
+
 pub(crate) fn is_word(c: u8) -> bool {
-    c.is_ascii_alphanumeric() || c == b'_'
+    WORD[c as usize]
 }
 
 /// The end of the run of bytes matching `f` from `i`.
@@ -247,9 +258,11 @@ fn iban_length(country: [u8; 2]) -> Option<usize> {
 
 /// A MAC or IPv6 address at word start `i` (a hex digit or `:`).
 pub(crate) fn hex_address(s: &[u8], i: usize) -> Option<(Kind, Range<usize>)> {
-    // Cheap reject: a separator must come within the first five bytes.
-    let head = &s[i..s.len().min(i + 5)];
-    if !head.iter().any(|&c| matches!(c, b':' | b'-' | b'.')) {
+    // Cheap reject, before reading the token: a MAC has its separator at
+    // [2] (or a dot at [4]), an IPv6 address a colon within five bytes.
+    let at = |k: usize| s.get(i + k).copied();
+    let mac_like = matches!(at(2), Some(b':' | b'-')) || at(4) == Some(b'.');
+    if !mac_like && !(0..5).any(|k| at(k) == Some(b':')) {
         return None;
     }
     let end = run(s, i, |c| c.is_ascii_hexdigit() || matches!(c, b':' | b'.' | b'-'));
