@@ -50,9 +50,14 @@ pub(crate) fn at(s: &[u8], i: usize, context: impl Fn(usize) -> Context) -> (Opt
     // Resuming after the first group lets a later group start a number:
     // `ORD-2024-001 415-555-0132`, `$12.50 4111 1111 1111 1111`.
     let skip_first = groups[0].outer_end.max(i + 1);
-    if is_date_or_time(s, groups) || is_embedded(s, i, groups[n - 1].outer_end) {
+    if is_date_or_time(s, groups) || is_embedded(s, i) {
         return (None, skip_first);
     }
+    // `2024-0001-ab`: the run's end joins a longer token; sub-runs that end
+    // earlier (at a space) may still be numbers.
+    let end = groups[n - 1].outer_end;
+    let word = |c: Option<&u8>| c.is_some_and(|&c| c.is_ascii_alphanumeric() || c == b'_');
+    let tail_joined = matches!(s.get(end), Some(b'-' | b'_' | b'/')) && word(s.get(end + 1));
     // Looking for context words costs a search: do it only when a
     // validator asks (bare runs).
     let cached = std::cell::OnceCell::new();
@@ -60,7 +65,7 @@ pub(crate) fn at(s: &[u8], i: usize, context: impl Fn(usize) -> Context) -> (Opt
     // Sub-runs split only at spaces: `123-45-6789` and `1.2.3.4` are one token each.
     let splits_at = |k: usize| k == 0 || k == n || groups[k].sep == b' ';
     for first in (0..n).filter(|&k| splits_at(k)) {
-        for last in (first..n).rev().filter(|&k| splits_at(k + 1)) {
+        for last in (first..n).rev().filter(|&k| splits_at(k + 1) && !(k == n - 1 && tail_joined)) {
             let sub = &groups[first..=last];
             if let Some(kind) = classify(s, plus && first == 0, sub, &context) {
                 let start = if plus && first == 0 { i } else { sub[0].outer_start };
@@ -156,17 +161,16 @@ fn is_date_or_time(s: &[u8], groups: &[Group]) -> bool {
     }
 }
 
-/// Part of an identifier or a larger token: `ORD-2024-0001`, `v1.2.3`,
-/// `3.14159`, `$1299`, `id_4111...`.
-fn is_embedded(s: &[u8], start: usize, end: usize) -> bool {
+/// Starts inside an identifier or a larger token: `ORD-2024-0001`,
+/// `v1.2.3`, `3.14159`, `$1299`, `id_4111...`.
+fn is_embedded(s: &[u8], start: usize) -> bool {
     let before = start.checked_sub(1).map(|p| s[p]);
     let before2 = start.checked_sub(2).map(|p| s[p]);
     let word = |c: Option<u8>| c.is_some_and(|c| c.is_ascii_alphanumeric() || c == b'_');
     let joined = matches!(before, Some(b'-' | b'_' | b'.' | b'/' | b':' | b'#')) && word(before2);
     // `$`, and the last UTF-8 bytes of `£` and `€`.
     let price = matches!(before, Some(b'$' | b'\xa3' | b'\xac'));
-    let after_join = matches!(s.get(end), Some(b'-' | b'_' | b'/')) && word(s.get(end + 1).copied());
-    joined || price || after_join
+    joined || price
 }
 
 fn classify(s: &[u8], plus: bool, groups: &[Group], context: &dyn Fn() -> Context) -> Option<Kind> {

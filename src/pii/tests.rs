@@ -194,3 +194,324 @@ fn hard_negatives_stay_untouched() {
         assert_eq!(s.scrub(text, Direction::Outbound).text(), text);
     }
 }
+
+mod json_frames {
+    use super::*;
+
+    #[test]
+    fn escaped_text_is_decoded_and_ranges_cover_the_escapes() {
+        let frame = r#"{"text":"mail jane\u0040example.com\nor call 415-555-0132"}"#;
+        let f = scrubber().find(frame);
+        let kinds: Vec<(&str, &str)> = f.iter().map(|f| (f.kind(), &frame[f.range()])).collect();
+        assert_eq!(kinds, [("email", r"jane\u0040example.com"), ("phone", "415-555-0132")]);
+        let out = scrubber().scrub(frame, Direction::Outbound);
+        assert_eq!(out.text(), r#"{"text":"mail [EMAIL]\nor call [PHONE]"}"#);
+        // A surrogate pair before the finding shifts nothing.
+        let frame = r#"{"t":"\ud83d\ude00 jane@example.com"}"#;
+        assert_eq!(&frame[scrubber().find(frame)[0].range()], "jane@example.com");
+    }
+
+    #[test]
+    fn socket_io_frames_are_scanned_after_their_prefix() {
+        for frame in [r#"42["chat",{"text":"jane@example.com"}]"#, r#"42/admin,17["chat",{"text":"jane@example.com"}]"#] {
+            let out = scrubber().scrub(frame, Direction::Outbound);
+            assert_eq!(out.text(), frame.replace("jane@example.com", "[EMAIL]"));
+        }
+    }
+
+    #[test]
+    fn values_under_sensitive_keys_are_findings_whatever_their_shape() {
+        let frame = r#"{"user":{"phone":4155550132,"password":"hunter2","email":"not-an-address","dob":"1990-01-31","token_count":3,"emailVerified":true},"auth":{"secret":{"a":"x","b":[1,"y"]}}}"#;
+        let found: Vec<(&str, &str)> = scrubber().find(frame).iter().map(|f| (f.kind(), &frame[f.range()])).collect();
+        assert_eq!(
+            found,
+            [
+                ("phone", "4155550132"),
+                ("password", "hunter2"),
+                ("email", "not-an-address"),
+                ("date_of_birth", "1990-01-31"),
+                ("password", "x"),
+                ("password", "1"),
+                ("password", "y"),
+            ]
+        );
+        // A number becomes a string; the JSON stays valid.
+        let out = scrubber().scrub(frame, Direction::Outbound);
+        let value: serde_json::Value = serde_json::from_str(out.text()).unwrap();
+        assert_eq!(value["user"]["phone"], "[PHONE]");
+        assert_eq!(value["user"]["token_count"], 3);
+        assert_eq!(value["auth"]["secret"]["b"][0], "[PASSWORD]");
+    }
+
+    #[test]
+    fn keys_are_scanned_only_when_asked_and_malformed_json_is_scanned_as_text() {
+        let frame = r#"{"jane@example.com":"hi"}"#;
+        assert!(scrubber().find(frame).is_empty());
+        let with_keys = Scrubber::builder().scan_keys(true).build().unwrap();
+        assert_eq!(found(&with_keys, frame), [("email", "jane@example.com".to_owned())]);
+        let broken = r#"{"text":"jane@example.com""#;
+        assert_eq!(found(&scrubber(), broken), [("email", "jane@example.com".to_owned())]);
+        let plain = "42 is the answer, jane@example.com";
+        assert_eq!(found(&scrubber(), plain), [("email", "jane@example.com".to_owned())]);
+    }
+
+    #[test]
+    fn untouched_parts_keep_their_formatting() {
+        let frame = "{\n  \"b\": 1.50e3,\n  \"a\" : [ \"x\\/y\", \"jane@example.com\" ]\n}";
+        let out = scrubber().scrub(frame, Direction::Outbound);
+        assert_eq!(out.text(), frame.replace("jane@example.com", "[EMAIL]"));
+    }
+}
+
+mod actions {
+    use super::*;
+
+    fn with(action: Action) -> Scrubber {
+        Scrubber::builder().default_action(action).hmac_key(*b"test key").build().unwrap()
+    }
+
+    #[test]
+    fn mask_keeps_the_documented_parts() {
+        let s = with(Action::Mask);
+        let cases = [
+            ("jane.doe@example.com", "j***@example.com"),
+            ("4111 1111 1111 1111", "**** **** **** 1111"),
+            ("378282246310005", "***********0005"),
+            ("(415) 555-0132", "(***) ***-**32"),
+            ("123-45-6789", "***-**-6789"),
+            ("DE89 3704 0044 0532 0130 00", "DE** **** **** **** **30 00"),
+            ("AKIAIOSFODNN7EXAMPLE", "********"),
+        ];
+        for (value, masked) in cases {
+            assert_eq!(s.scrub(value, Direction::Outbound).text(), masked, "{value}");
+        }
+    }
+
+    #[test]
+    fn hash_correlates_equal_values_and_depends_on_the_key() {
+        let s = with(Action::Hash);
+        let a = s.scrub("jane@example.com", Direction::Outbound).text().to_owned();
+        assert!(a.starts_with("[EMAIL:") && a.len() == "[EMAIL:]".len() + 12, "{a}");
+        assert_eq!(s.scrub("jane@example.com", Direction::Outbound).text(), a);
+        assert_ne!(s.scrub("john@example.com", Direction::Outbound).text(), a);
+        let other_key = Scrubber::builder().default_action(Action::Hash).hmac_key(*b"other").build().unwrap();
+        assert_ne!(other_key.scrub("jane@example.com", Direction::Outbound).text(), a);
+        assert!(matches!(
+            Scrubber::builder().action(Kind::Email, Action::Hash).build(),
+            Err(crate::ConfigError::Pii { .. })
+        ));
+    }
+
+    #[test]
+    fn remove_takes_the_member_and_one_comma() {
+        let s = with(Action::Remove);
+        let cases = [
+            (r#"{"email":"a@example.com","x":1}"#, r#"{"x":1}"#),
+            (r#"{"x":1, "email":"a@example.com"}"#, r#"{"x":1}"#),
+            (r#"{"x":1,"email":"a@example.com","y":2}"#, r#"{"x":1,"y":2}"#),
+            (r#"{"email":"a@example.com"}"#, r#"{}"#),
+            (r#"{"x":0,"a":"a@example.com","b":"b@example.com"}"#, r#"{"x":0}"#),
+            (r#"{"a":"a@example.com","b":"b@example.com","c":3}"#, r#"{"c":3}"#),
+            (r#"["a@example.com", 1, "b@example.com"]"#, r#"[ 1]"#),
+            ("plain a@example.com", "plain [EMAIL]"),
+        ];
+        for (frame, want) in cases {
+            let out = s.scrub(frame, Direction::Outbound);
+            assert_eq!(out.text(), want, "{frame}");
+            if frame.starts_with(['{', '[']) {
+                serde_json::from_str::<serde_json::Value>(out.text()).unwrap();
+            }
+        }
+    }
+
+    #[test]
+    fn close_beats_drop_beats_rewriting_and_report_only_changes_nothing() {
+        let s = Scrubber::builder()
+            .action(Kind::Email, Action::Mask)
+            .action(Kind::CreditCard, Action::Drop)
+            .action(Kind::AwsAccessKey, Action::Close)
+            .build()
+            .unwrap();
+        let text = "a@example.com 4111111111111111 AKIAIOSFODNN7EXAMPLE";
+        assert_eq!(s.scrub(text, Direction::Inbound).blocked(), Some(Action::Close));
+        assert_eq!(s.scrub(&text[..30], Direction::Inbound).blocked(), Some(Action::Drop));
+        let masked = s.scrub(&text[..13], Direction::Inbound);
+        assert_eq!((masked.blocked(), masked.text()), (None, "a***@example.com"));
+        let report = Scrubber::builder().default_action(Action::Close).report_only(true).build().unwrap();
+        let out = report.scrub(text, Direction::Inbound);
+        assert_eq!((out.blocked(), out.text(), out.findings().len()), (None, text, 3));
+        assert!(!out.is_rewritten());
+    }
+
+    #[test]
+    fn directions_have_their_own_actions() {
+        let s = Scrubber::builder().inbound_action(Kind::Email, Action::Report).build().unwrap();
+        assert_eq!(s.scrub("a@example.com", Direction::Inbound).text(), "a@example.com");
+        assert_eq!(s.scrub("a@example.com", Direction::Outbound).text(), "[EMAIL]");
+    }
+
+    #[test]
+    fn custom_detectors_placeholders_and_disabled_kinds() {
+        let s = Scrubber::builder()
+            .detector(RegexDetector::new("employee_id", r"\bEMP-\d{6}\b").unwrap())
+            .placeholder("employee_id", "<employee>")
+            .disable(Kind::Ipv4)
+            .sensitive_key("badge", "employee_id")
+            .build()
+            .unwrap();
+        let out = s.scrub(r#"{"t":"EMP-123456 at 10.0.0.1","badge":"B7"}"#, Direction::Outbound);
+        assert_eq!(out.text(), r#"{"t":"<employee> at 10.0.0.1","badge":"<employee>"}"#);
+        let err = |b: ScrubberBuilder| matches!(b.build(), Err(crate::ConfigError::Pii { .. }));
+        assert!(err(Scrubber::builder().action("nope", Action::Mask)));
+        assert!(err(Scrubber::builder().exempt(Kind::Email, "pii:email:read")));
+        assert!(err(Scrubber::builder().hash_len(4)));
+        assert!(err(Scrubber::builder().sensitive_key("--", Kind::Email)));
+        assert!(RegexDetector::new("bad", "(").is_err());
+    }
+
+    #[test]
+    fn the_builder_deserializes_from_config() {
+        let b: ScrubberBuilder = serde_json::from_str(
+            r#"{"actions":{"email":"mask"},"outbound_actions":{"phone":"drop"},"disabled":["ipv4"],"report_only":false}"#,
+        )
+        .unwrap();
+        let s = b.build().unwrap();
+        assert_eq!(s.scrub("a@example.com 10.0.0.1", Direction::Inbound).text(), "a***@example.com 10.0.0.1");
+        assert_eq!(s.scrub("call 415-555-0132", Direction::Outbound).blocked(), Some(Action::Drop));
+        assert!(serde_json::from_str::<ScrubberBuilder>(r#"{"nope":1}"#).is_err());
+    }
+}
+
+mod layer {
+    use super::*;
+    use crate::guard::{Guard, Verdict};
+    use crate::message::Message;
+    use crate::rbac::Policy;
+    use crate::session::{Principal, Session};
+
+    fn guard(scrubber: Scrubber) -> Guard {
+        Guard::builder().without_auth().scrub_pii(scrubber).build().unwrap()
+    }
+
+    #[test]
+    fn inbound_drop_replies_with_the_types_and_outbound_drop_is_silent() {
+        let g = guard(Scrubber::builder().default_action(Action::Drop).build().unwrap());
+        let mut session = g.new_session(None);
+        match g.inbound(Message::text("a@example.com and 415-555-0132 and b@example.com"), &mut session) {
+            Verdict::Drop { reply: Some(Message::Text(reply)) } => {
+                let v: serde_json::Value = serde_json::from_str(&reply).unwrap();
+                assert_eq!(v["code"], "pii_rejected");
+                assert_eq!(v["types"], serde_json::json!(["email", "phone"]));
+                assert!(!reply.contains("example.com"));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(g.outbound(Message::text("a@example.com"), &mut session), Verdict::Drop { reply: None }));
+        let counts = session.extensions().get::<Counts>().unwrap();
+        assert_eq!((counts.get("email"), counts.get("phone"), counts.total()), (3, 1, 4));
+    }
+
+    #[test]
+    fn close_is_1008_and_clean_messages_pass_byte_for_byte() {
+        let g = guard(Scrubber::builder().default_action(Action::Close).build().unwrap());
+        let mut session = g.new_session(None);
+        let clean = r#"{"type":"chat", "text":"see you at 10:30"}"#;
+        assert_eq!(g.inbound(Message::text(clean), &mut session), Verdict::Deliver(Message::text(clean)));
+        match g.inbound(Message::text("4111 1111 1111 1111"), &mut session) {
+            Verdict::Close { frame, .. } => {
+                assert_eq!(frame.code.get(), 1008);
+                assert_eq!(frame.reason.as_str(), "personal data not allowed");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_permission_exempts_a_kind_outbound_only() {
+        let rbac = Policy::new().role("admin", ["pii:email:read"]).role("user", ["chat"]).build().unwrap();
+        let s = Scrubber::builder().action(Kind::Email, Action::Mask).exempt(Kind::Email, "pii:email:read").rbac(rbac).build().unwrap();
+        let g = guard(s);
+        let as_role = |role: &str| {
+            let mut session: Session = g.new_session(None);
+            session.set_principal(Some(Principal::new(role).with_roles([role]))).unwrap();
+            session
+        };
+        let text = r#"{"text":"jane@example.com 415-555-0132"}"#;
+        let delivered = |v: Verdict| match v {
+            Verdict::Deliver(Message::Text(t)) => t.to_string(),
+            other => panic!("{other:?}"),
+        };
+        let admin = delivered(g.outbound(Message::text(text), &mut as_role("admin")));
+        assert_eq!(admin, r#"{"text":"jane@example.com [PHONE]"}"#);
+        let user = delivered(g.outbound(Message::text(text), &mut as_role("user")));
+        assert_eq!(user, r#"{"text":"j***@example.com [PHONE]"}"#);
+        let inbound = delivered(g.inbound(Message::text(text), &mut as_role("admin")));
+        assert_eq!(inbound, r#"{"text":"j***@example.com [PHONE]"}"#);
+    }
+
+    #[test]
+    fn binary_frames_are_skipped_unless_asked() {
+        let g = guard(scrubber());
+        let mut session = g.new_session(None);
+        let data = b"a@example.com".to_vec();
+        assert_eq!(g.inbound(Message::binary(data.clone()), &mut session), Verdict::Deliver(Message::binary(data.clone())));
+        let g = guard(Scrubber::builder().scan_binary(true).build().unwrap());
+        assert_eq!(g.inbound(Message::binary(data), &mut session), Verdict::Deliver(Message::binary(b"[EMAIL]".to_vec())));
+    }
+}
+
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn frame() -> impl Strategy<Value = String> {
+        let piece = prop_oneof![
+            "[a-z ]{0,12}",
+            Just("jane@example.com".to_owned()),
+            Just("4111 1111 1111 1111".to_owned()),
+            Just("(415) 555-0132".to_owned()),
+            Just("123-45-6789".to_owned()),
+            Just("DE89370400440532013000".to_owned()),
+            Just("10.1.2.3".to_owned()),
+            Just("1700000000123".to_owned()),
+            Just("ünï €".to_owned()),
+        ];
+        (proptest::collection::vec(piece, 0..6), 0..3usize).prop_map(|(pieces, shape)| {
+            let text = pieces.join(" ");
+            match shape {
+                0 => text,
+                1 => serde_json::json!({"type": "chat", "text": text, "n": 1}).to_string(),
+                _ => format!("42[\"m\",{}]", serde_json::json!({"password": text, "t": [text]})),
+            }
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn scrubbing_is_idempotent_and_keeps_json_valid(text in frame(), mask in any::<bool>()) {
+            let s = Scrubber::builder().default_action(if mask { Action::Mask } else { Action::Redact }).build().unwrap();
+            let once = s.scrub(&text, Direction::Outbound).text().to_owned();
+            let twice = s.scrub(&once, Direction::Outbound);
+            prop_assert_eq!(twice.text(), once.as_str());
+            if text.starts_with('{') {
+                prop_assert!(serde_json::from_str::<serde_json::Value>(&once).is_ok());
+            }
+        }
+
+        #[test]
+        fn frames_without_findings_come_out_byte_for_byte(text in "[a-zA-Z0-9 .,:;!?'()\\-]{0,200}") {
+            let s = scrubber();
+            let out = s.scrub(&text, Direction::Outbound);
+            if out.findings().is_empty() {
+                prop_assert!(!out.is_rewritten());
+                prop_assert_eq!(out.text(), text.as_str());
+            }
+            let json = serde_json::json!({"text": text}).to_string();
+            let out = s.scrub(&json, Direction::Outbound);
+            if out.findings().is_empty() {
+                prop_assert_eq!(out.text(), json.as_str());
+            }
+        }
+    }
+}
