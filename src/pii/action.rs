@@ -111,15 +111,29 @@ impl Mask {
     }
 }
 
+/// HMAC-SHA256 with the key already absorbed: cloned per value, so the
+/// key's two blocks are hashed once, at build time.
+pub(crate) type Keyed = Hmac<Sha256>;
+
+/// A keyed HMAC for `key` (any length).
+pub(crate) fn keyed(key: &[u8]) -> Keyed {
+    // HMAC accepts keys of any length; this cannot fail.
+    Keyed::new_from_slice(key).expect("hmac takes any key length")
+}
+
 /// The keyed hash of a value, as `[EMAIL:hex]` (from the placeholder `[EMAIL]`).
-pub(crate) fn hash(key: &[u8], kind: &str, value: &str, placeholder: &str, hex_len: usize) -> String {
-    // HMAC accepts keys of any length.
-    let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("hmac takes any key length");
+pub(crate) fn hash(keyed: &Keyed, kind: &str, value: &str, placeholder: &str, hex_len: usize) -> String {
+    let mut mac = keyed.clone();
     mac.update(kind.as_bytes());
     mac.update(&[0]);
     mac.update(value.as_bytes());
     let digest = mac.finalize().into_bytes();
-    let hex: String = digest.iter().flat_map(|b| [b >> 4, b & 15]).take(hex_len).map(|n| char::from_digit(u32::from(n), 16).unwrap_or('0')).collect();
+    let hex: String = digest
+        .iter()
+        .flat_map(|b| [b >> 4, b & 15])
+        .take(hex_len)
+        .map(|n| char::from_digit(u32::from(n), 16).unwrap_or('0'))
+        .collect();
     match placeholder.strip_suffix(']') {
         Some(stem) => format!("{stem}:{hex}]"),
         None => format!("{placeholder}:{hex}"),

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use serde::Deserialize;
 
-use super::action::{Action, Mask};
+use super::action::{self, Action, Mask};
 use super::detector::Detector;
 use super::keys::{DEFAULT_KEYS, KeyRules};
 use super::scan::{Engine, Kinds};
@@ -292,7 +292,7 @@ impl ScrubberBuilder {
             actions,
             placeholders,
             masks,
-            hmac_key: self.hmac_key.clone().unwrap_or_default(),
+            hmac: action::keyed(self.hmac_key.as_deref().unwrap_or_default()),
             hash_len: self.hash_len,
             report_only: self.report_only,
             scan_keys: self.scan_keys,

@@ -47,7 +47,7 @@ pub(crate) struct Inner {
     pub(crate) actions: [Vec<Action>; 2],
     pub(crate) placeholders: Vec<String>,
     pub(crate) masks: Vec<Mask>,
-    pub(crate) hmac_key: Vec<u8>,
+    pub(crate) hmac: action::Keyed,
     pub(crate) hash_len: usize,
     pub(crate) report_only: bool,
     pub(crate) scan_keys: bool,
@@ -168,7 +168,7 @@ impl Scrubber {
         let placeholder = &inner.placeholders[hit.tag];
         let replacement = match action {
             Action::Mask => inner.masks[hit.tag].apply(&value, hit.tag == Kind::Email.index()),
-            Action::Hash => action::hash(&inner.hmac_key, inner.names[hit.tag], &value, placeholder, inner.hash_len),
+            Action::Hash => action::hash(&inner.hmac, inner.names[hit.tag], &value, placeholder, inner.hash_len),
             _ => placeholder.clone(),
         };
         let with = match hit.place {
