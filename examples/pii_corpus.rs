@@ -16,11 +16,8 @@ fn main() {
     let seed = numbers.next().unwrap_or(7);
     for f in corpus::corpus(frames, seed) {
         let line = if labels {
-            let labels: Vec<_> = f
-                .labels
-                .iter()
-                .map(|(k, r)| serde_json::json!({"type": k, "start": r.start, "end": r.end}))
-                .collect();
+            let labels: Vec<_> =
+                f.labels.iter().map(|(k, r)| serde_json::json!({"type": k, "start": r.start, "end": r.end})).collect();
             serde_json::json!({"frame": f.text, "labels": labels})
         } else {
             serde_json::Value::String(f.text)

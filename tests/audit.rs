@@ -83,6 +83,8 @@ fn every_non_pass_outcome_emits_one_audit_event_without_the_payload() {
     schema_refusals_name_the_rule_never_the_value(&captured);
     captured.0.lock().unwrap().clear();
     rbac_denials_name_principal_type_and_permission(&captured);
+    captured.0.lock().unwrap().clear();
+    pii_findings_name_kinds_and_counts_never_the_values(&captured);
 }
 
 fn rbac_denials_name_principal_type_and_permission(captured: &Captured) {
@@ -179,5 +181,26 @@ fn auth_failures_name_reason_and_source_never_the_token(captured: &Captured) {
     assert!(lines[3].contains("status=401") && lines[3].contains("missing credentials"), "{log}");
     for token in ["valid-query-token", "wrong-query-token", "stale-header-token", "cookie-token-without-origin"] {
         assert!(!log.contains(token), "token {token} leaked into the log:\n{log}");
+    }
+}
+
+fn pii_findings_name_kinds_and_counts_never_the_values(captured: &Captured) {
+    use wsguard::pii::{Action, Kind, Scrubber};
+
+    let scrubber = Scrubber::builder().action(Kind::CreditCard, Action::Drop).build().unwrap();
+    let guard = Guard::builder().without_auth().scrub_pii(scrubber).build().unwrap();
+    let mut session = guard.new_session(None);
+    let _ = guard.outbound(Message::text("jane.doe@example.com, jim@example.org, +44 20 7946 0958"), &mut session);
+    let _ = guard.inbound(Message::text("card 4111 1111 1111 1111"), &mut session);
+    let _ = guard.inbound(Message::text("nothing to see"), &mut session);
+
+    let log = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let pii: Vec<_> = log.lines().filter(|l| l.contains("event=\"pii_detected\"")).collect();
+    assert_eq!(pii.len(), 2, "one event per frame with findings:\n{log}");
+    assert!(pii[0].contains("kinds=\"email:2,phone:1\"") && pii[0].contains("action=\"rewritten\""), "{log}");
+    assert!(pii[0].contains("direction=\"outbound\"") && pii[0].contains("count=3"), "{log}");
+    assert!(pii[1].contains("kinds=\"credit_card:1\"") && pii[1].contains("action=\"drop\""), "{log}");
+    for value in ["jane.doe", "example.com", "7946", "4111"] {
+        assert!(!log.contains(value), "{value} leaked into the audit log:\n{log}");
     }
 }

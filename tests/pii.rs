@@ -4,9 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use proptest::prelude::*;
-use wsguard::Direction;
-use wsguard::pii::{Action, Scrubber};
+use wsguard::pii::Scrubber;
 
 use crate::support::corpus::{self, Labelled};
 
@@ -76,4 +74,82 @@ fn precision_and_recall_on_the_labelled_corpus_meet_the_bar() {
     }
     assert!(scores.len() >= 15, "every family is planted: {:?}", scores.keys());
     assert!((hit as f64) < 0.01 * negatives as f64, "{hit} of {negatives} negatives hit");
+}
+
+mod sockets {
+    use serde_json::{Value, json};
+    use tungstenite::Message as WsMessage;
+    use wsguard::auth::{Authenticator, StaticTokens};
+    use wsguard::pii::{Action, Kind, Scrubber};
+    use wsguard::rbac::Policy;
+    use wsguard::{Guard, Principal};
+
+    use crate::support::{Adapter, Client, expect_close, expect_closed, handshake, spawn_echo};
+
+    /// Echo server: inbound emails are left (reported), cards dropped, AWS
+    /// keys close; outbound emails are masked except for `pii:email:read`.
+    fn server(adapter: Adapter) -> std::net::SocketAddr {
+        let tokens = StaticTokens::new()
+            .token("alice-token", Principal::new("alice").with_roles(["user"]))
+            .token("admin-token", Principal::new("admin").with_roles(["admin"]));
+        let rbac = Policy::new().role("admin", ["pii:email:read"]).role("user", ["chat"]).build().unwrap();
+        let scrubber = Scrubber::builder()
+            .inbound_action(Kind::Email, Action::Report)
+            .outbound_action(Kind::Email, Action::Mask)
+            .action(Kind::CreditCard, Action::Drop)
+            .action(Kind::AwsAccessKey, Action::Close)
+            .exempt(Kind::Email, "pii:email:read")
+            .rbac(rbac)
+            .build()
+            .unwrap();
+        let guard = Guard::builder()
+            .with_authenticator(Authenticator::builder().bearer_header().build(tokens).unwrap())
+            .scrub_pii(scrubber)
+            .build()
+            .unwrap();
+        spawn_echo(adapter, guard)
+    }
+
+    fn login(addr: std::net::SocketAddr, token: &str) -> Client {
+        let bearer = format!("Bearer {token}");
+        handshake(addr, "/ws", |r| {
+            r.headers_mut().insert("authorization", bearer.parse().unwrap());
+        })
+        .unwrap()
+        .0
+    }
+
+    fn exchange(client: &mut Client, text: &str) -> String {
+        client.send(WsMessage::text(text)).unwrap();
+        client.read().unwrap().to_text().unwrap().to_owned()
+    }
+
+    fn emails_are_masked_for_users_and_shown_to_admins(adapter: Adapter) {
+        let addr = server(adapter);
+        let message = r#"{"type":"chat", "text":"mail jane.doe@example.com"}"#;
+        let mut alice = login(addr, "alice-token");
+        let mut admin = login(addr, "admin-token");
+        assert_eq!(exchange(&mut alice, message), r#"{"type":"chat", "text":"mail j***@example.com"}"#);
+        assert_eq!(exchange(&mut admin, message), message);
+        let clean = r#"{"type":"chat",  "text":"order ORD-2024-000123 at 10:30, 1700000000123"}"#;
+        assert_eq!(exchange(&mut alice, clean), clean, "clean frames are delivered byte for byte");
+    }
+
+    fn a_card_is_refused_with_a_reply_and_an_aws_key_closes_1008(adapter: Adapter) {
+        let addr = server(adapter);
+        let mut alice = login(addr, "alice-token");
+        let reply: Value = serde_json::from_str(&exchange(&mut alice, "card 4111 1111 1111 1111")).unwrap();
+        assert_eq!(reply["code"], "pii_rejected");
+        assert_eq!(reply["types"], json!(["credit_card"]));
+        assert!(!reply.to_string().contains("4111"));
+        assert_eq!(exchange(&mut alice, "still here"), "still here");
+        alice.send(WsMessage::text("key AKIAIOSFODNN7EXAMPLE")).unwrap();
+        assert_eq!(expect_close(&mut alice), (1008, "personal data not allowed".into()));
+        expect_closed(&mut alice);
+    }
+
+    for_both_adapters!(
+        emails_are_masked_for_users_and_shown_to_admins,
+        a_card_is_refused_with_a_reply_and_an_aws_key_closes_1008,
+    );
 }

@@ -5,12 +5,12 @@ use std::sync::Arc;
 
 use serde::Deserialize;
 
+use super::Kind;
 use super::action::{self, Action, Mask};
 use super::detector::Detector;
 use super::keys::{DEFAULT_KEYS, KeyRules};
 use super::scan::{Engine, Kinds};
 use super::scrubber::{Inner, Scrubber};
-use super::Kind;
 use crate::error::ConfigError;
 use crate::rbac::Rbac;
 
@@ -232,7 +232,9 @@ impl ScrubberBuilder {
             }
             names.push(d.name());
         }
-        let tag = |name: &str| names.iter().position(|n| *n == name).ok_or_else(|| err(&format!("`{name}`"), "no such kind or detector"));
+        let tag = |name: &str| {
+            names.iter().position(|n| *n == name).ok_or_else(|| err(&format!("`{name}`"), "no such kind or detector"))
+        };
 
         let mut kinds = Kinds::ALL;
         for name in &self.disabled {
@@ -241,7 +243,9 @@ impl ScrubberBuilder {
         }
 
         let mut actions = [vec![self.default_action; names.len()], vec![self.default_action; names.len()]];
-        for (map, dirs) in [(&self.actions, &[0, 1][..]), (&self.inbound_actions, &[0][..]), (&self.outbound_actions, &[1][..])] {
+        for (map, dirs) in
+            [(&self.actions, &[0, 1][..]), (&self.inbound_actions, &[0][..]), (&self.outbound_actions, &[1][..])]
+        {
             for (name, &action) in map {
                 let t = tag(name)?;
                 for &d in dirs {

@@ -139,7 +139,10 @@ pub(crate) fn walk(
                 i = end + 1;
             }
             b'-' | b'0'..=b'9' | b't' | b'f' | b'n' => {
-                let end = i + s[i..].iter().position(|&c| !(c.is_ascii_alphanumeric() || matches!(c, b'-' | b'+' | b'.'))).unwrap_or(s.len() - i);
+                let end = i + s[i..]
+                    .iter()
+                    .position(|&c| !(c.is_ascii_alphanumeric() || matches!(c, b'-' | b'+' | b'.')))
+                    .unwrap_or(s.len() - i);
                 let token = &s[i..end];
                 let number = c == b'-' || c.is_ascii_digit();
                 if !number && !matches!(token, b"true" | b"false" | b"null") {
@@ -227,9 +230,7 @@ pub(crate) fn decode(raw: &[u8]) -> (String, Vec<usize>) {
             continue;
         }
         let unit = |at: usize| {
-            raw.get(at..at + 4)
-                .and_then(|h| std::str::from_utf8(h).ok())
-                .and_then(|h| u16::from_str_radix(h, 16).ok())
+            raw.get(at..at + 4).and_then(|h| std::str::from_utf8(h).ok()).and_then(|h| u16::from_str_radix(h, 16).ok())
         };
         let (ch, len) = match unit(i + 2) {
             Some(hi @ 0xD800..=0xDBFF) if raw.get(i + 6..i + 8) == Some(b"\\u") => match unit(i + 8) {

@@ -156,7 +156,9 @@ pub(crate) fn key_value(s: &[u8], i: usize, rules: &KeyRules) -> Option<(usize, 
     let end = start
         + s[start..]
             .iter()
-            .position(|&c| c.is_ascii_whitespace() || matches!(c, b'&' | b',' | b';' | b'"' | b'\'' | b'}' | b']' | b'<' | b'>'))
+            .position(|&c| {
+                c.is_ascii_whitespace() || matches!(c, b'&' | b',' | b';' | b'"' | b'\'' | b'}' | b']' | b'<' | b'>')
+            })
             .unwrap_or(s.len() - start);
     // A number after a phone, SSN or card key is left to the number
     // detectors, which see the key as context and the whole grouped number.
@@ -193,7 +195,18 @@ mod tests {
         assert_eq!(kind("user_email"), Some(Kind::Email));
         assert_eq!(kind("date_of_birth"), Some(Kind::DateOfBirth));
         assert_eq!(kind("ssn"), Some(Kind::UsSsn));
-        for key in ["email_verified", "hotel", "tokenCount", "pinned", "spin", "typing", "passwordless_enabled", "room", "text", ""] {
+        for key in [
+            "email_verified",
+            "hotel",
+            "tokenCount",
+            "pinned",
+            "spin",
+            "typing",
+            "passwordless_enabled",
+            "room",
+            "text",
+            "",
+        ] {
             assert_eq!(kind(key), None, "{key}");
         }
         assert_eq!(kind(&"a".repeat(100)), None);

@@ -69,7 +69,10 @@ pub(crate) fn at(s: &[u8], i: usize, context: impl Fn(usize) -> Context) -> (Opt
             let sub = &groups[first..=last];
             if let Some(kind) = classify(s, plus && first == 0, sub, &context) {
                 let start = if plus && first == 0 { i } else { sub[0].outer_start };
-                return (Some(Detected { kind, start, end: sub[sub.len() - 1].outer_end }), sub[sub.len() - 1].outer_end);
+                return (
+                    Some(Detected { kind, start, end: sub[sub.len() - 1].outer_end }),
+                    sub[sub.len() - 1].outer_end,
+                );
             }
         }
     }
@@ -214,12 +217,7 @@ fn is_ipv4(s: &[u8], groups: &[Group]) -> bool {
 
 /// Area not 000, 666 or 9xx; group not 00; serial not 0000.
 pub(crate) fn is_ssn(d: &[u8]) -> bool {
-    d.len() == 9
-        && &d[..3] != b"000"
-        && &d[..3] != b"666"
-        && d[0] != b'9'
-        && &d[3..5] != b"00"
-        && &d[5..] != b"0000"
+    d.len() == 9 && &d[..3] != b"000" && &d[..3] != b"666" && d[0] != b'9' && &d[3..5] != b"00" && &d[5..] != b"0000"
 }
 
 fn is_card_shape(lens: &[u8], seps: &[u8], same_sep: bool) -> bool {
@@ -240,20 +238,20 @@ pub(crate) fn is_card(d: &[u8]) -> bool {
     let n = d.len();
     let prefix = |k: usize| d[..k].iter().fold(0u32, |a, &c| a * 10 + u32::from(c - b'0'));
     let brand = match d[0] {
-        b'4' => matches!(n, 13 | 16 | 19),                                                 // Visa
+        b'4' => matches!(n, 13 | 16 | 19), // Visa
         b'5' => match prefix(2) {
-            51..=55 => n == 16,                    // Mastercard
+            51..=55 => n == 16,                     // Mastercard
             50 | 56..=58 => (12..=19).contains(&n), // Maestro
             _ => false,
         },
-        b'2' => (2221..=2720).contains(&prefix(4)) && n == 16,                             // Mastercard 2-series
+        b'2' => (2221..=2720).contains(&prefix(4)) && n == 16, // Mastercard 2-series
         b'3' => match prefix(2) {
-            34 | 37 => n == 15,                                       // Amex
-            35 => (3528..=3589).contains(&prefix(4)) && n >= 16,      // JCB
-            30 | 36 | 38 | 39 => (14..=19).contains(&n),              // Diners
+            34 | 37 => n == 15,                                  // Amex
+            35 => (3528..=3589).contains(&prefix(4)) && n >= 16, // JCB
+            30 | 36 | 38 | 39 => (14..=19).contains(&n),         // Diners
             _ => false,
         },
-        b'6' => n >= 16,                                                                   // Discover, UnionPay, Maestro
+        b'6' => n >= 16, // Discover, UnionPay, Maestro
         _ => false,
     };
     brand && luhn(d)
@@ -311,7 +309,11 @@ fn is_phone(d: &[u8], lens: &[u8], groups: &[Group], plus: bool, context: &dyn F
         return is_e164(&d[2..]);
     }
     // National numbers with a trunk zero (UK, DE, FR, NL, IE, JP, AU, ...).
-    if d[0] == b'0' && d.get(1) != Some(&b'0') && (9..=12).contains(&n) && (grouped || (lens.len() == 1 && context().phone)) {
+    if d[0] == b'0'
+        && d.get(1) != Some(&b'0')
+        && (9..=12).contains(&n)
+        && (grouped || (lens.len() == 1 && context().phone))
+    {
         return true;
     }
     if !matches!(lens, [10] | [11] | [3, 4]) || !context().phone {

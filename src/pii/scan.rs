@@ -13,10 +13,10 @@ use std::sync::OnceLock;
 
 use aho_corasick::AhoCorasick;
 
+use super::Kind;
 use super::keys::{self, KeyRules};
 use super::numeric::{self, Context};
 use super::tokens::{self, is_word};
-use super::Kind;
 
 const NONE: u8 = 0;
 const DIGIT: u8 = 1;
@@ -149,7 +149,12 @@ impl Engine {
                 DASH if kinds.has(Kind::PrivateKey) => tokens::private_key(s, i).map(|r| (Kind::PrivateKey.index(), r)),
                 UPPER | HEX_LOWER | PREFIX_LOWER if boundary => self
                     .prefixed(s, i)
-                    .or_else(|| (trigger == UPPER && kinds.has(Kind::Iban)).then(|| tokens::iban(s, i)).flatten().map(|r| (Kind::Iban.index(), r)))
+                    .or_else(|| {
+                        (trigger == UPPER && kinds.has(Kind::Iban))
+                            .then(|| tokens::iban(s, i))
+                            .flatten()
+                            .map(|r| (Kind::Iban.index(), r))
+                    })
                     .or_else(|| (trigger != PREFIX_LOWER).then(|| self.hex(s, i, true)).flatten()),
                 _ => None,
             };
@@ -173,7 +178,6 @@ fn word_end(s: &[u8], mut i: usize) -> usize {
 }
 
 impl Engine {
-
     fn prefixed(&self, s: &[u8], i: usize) -> Option<(usize, Range<usize>)> {
         tokens::prefixed(s, i).filter(|(kind, _)| self.kinds.has(*kind)).map(|(kind, r)| (kind.index(), r))
     }

@@ -130,7 +130,12 @@ impl Scrubber {
         Finding { tag: hit.tag, name: self.inner.names[hit.tag], range: hit.range.clone() }
     }
 
-    fn process(&self, text: &str, direction: Direction, exempt: impl Fn(usize) -> bool) -> (Vec<Finding>, Option<String>, Option<Action>) {
+    fn process(
+        &self,
+        text: &str,
+        direction: Direction,
+        exempt: impl Fn(usize) -> bool,
+    ) -> (Vec<Finding>, Option<String>, Option<Action>) {
         let hits = self.hits(text);
         let findings: Vec<Finding> = hits.iter().map(|h| self.finding(h)).collect();
         if hits.is_empty() || self.inner.report_only {
@@ -231,7 +236,9 @@ impl Scrubber {
             detector.detect(text, &mut ranges);
             let tag = Kind::ALL.len() + k;
             for r in ranges.drain(..) {
-                let clear = r.start < r.end && r.end <= text.len() && !found.iter().any(|(_, f)| f.start < r.end && r.start < f.end);
+                let clear = r.start < r.end
+                    && r.end <= text.len()
+                    && !found.iter().any(|(_, f)| f.start < r.end && r.start < f.end);
                 if clear && text.is_char_boundary(r.start) && text.is_char_boundary(r.end) {
                     found.push((tag, r));
                 }
@@ -241,7 +248,11 @@ impl Scrubber {
             found.sort_by_key(|(_, r)| r.start);
         }
         let place = place.cloned().unwrap_or(Place::Text);
-        hits.extend(found.into_iter().map(|(tag, r)| Hit { tag, range: offset + r.start..offset + r.end, place: place.clone() }));
+        hits.extend(found.into_iter().map(|(tag, r)| Hit {
+            tag,
+            range: offset + r.start..offset + r.end,
+            place: place.clone(),
+        }));
     }
 
     /// Whether a value under a sensitive key is already this scrubber's
@@ -296,17 +307,22 @@ impl Scrubber {
         };
         audit::pii_detected(session, direction, action, &summary, findings.len());
         match blocked {
-            Some(Action::Close) => Outcome::Close(Rejection::new(RejectionKind::PolicyViolation, "personal data not allowed")),
+            Some(Action::Close) => {
+                Outcome::Close(Rejection::new(RejectionKind::PolicyViolation, "personal data not allowed"))
+            }
             Some(_) if direction == Direction::Outbound => Outcome::drop_silently(),
             Some(_) => {
                 let mut types: Vec<&str> = findings.iter().map(|f| f.name).collect();
                 types.sort_unstable();
                 types.dedup();
-                Outcome::drop_with(ErrorReply::new("pii_rejected", "message contained personal data").with_field("types", types))
+                Outcome::drop_with(
+                    ErrorReply::new("pii_rejected", "message contained personal data").with_field("types", types),
+                )
             }
             None => {
                 if let Some(text) = rewritten {
-                    *frame = if frame.is_binary() { Frame::from_binary(text.into_bytes()) } else { Frame::from_text(text) };
+                    *frame =
+                        if frame.is_binary() { Frame::from_binary(text.into_bytes()) } else { Frame::from_text(text) };
                 }
                 Outcome::Pass
             }

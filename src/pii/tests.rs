@@ -213,7 +213,8 @@ mod json_frames {
 
     #[test]
     fn socket_io_frames_are_scanned_after_their_prefix() {
-        for frame in [r#"42["chat",{"text":"jane@example.com"}]"#, r#"42/admin,17["chat",{"text":"jane@example.com"}]"#] {
+        for frame in [r#"42["chat",{"text":"jane@example.com"}]"#, r#"42/admin,17["chat",{"text":"jane@example.com"}]"#]
+        {
             let out = scrubber().scrub(frame, Direction::Outbound);
             assert_eq!(out.text(), frame.replace("jane@example.com", "[EMAIL]"));
         }
@@ -429,7 +430,12 @@ mod layer {
     #[test]
     fn a_permission_exempts_a_kind_outbound_only() {
         let rbac = Policy::new().role("admin", ["pii:email:read"]).role("user", ["chat"]).build().unwrap();
-        let s = Scrubber::builder().action(Kind::Email, Action::Mask).exempt(Kind::Email, "pii:email:read").rbac(rbac).build().unwrap();
+        let s = Scrubber::builder()
+            .action(Kind::Email, Action::Mask)
+            .exempt(Kind::Email, "pii:email:read")
+            .rbac(rbac)
+            .build()
+            .unwrap();
         let g = guard(s);
         let as_role = |role: &str| {
             let mut session: Session = g.new_session(None);
@@ -454,9 +460,15 @@ mod layer {
         let g = guard(scrubber());
         let mut session = g.new_session(None);
         let data = b"a@example.com".to_vec();
-        assert_eq!(g.inbound(Message::binary(data.clone()), &mut session), Verdict::Deliver(Message::binary(data.clone())));
+        assert_eq!(
+            g.inbound(Message::binary(data.clone()), &mut session),
+            Verdict::Deliver(Message::binary(data.clone()))
+        );
         let g = guard(Scrubber::builder().scan_binary(true).build().unwrap());
-        assert_eq!(g.inbound(Message::binary(data), &mut session), Verdict::Deliver(Message::binary(b"[EMAIL]".to_vec())));
+        assert_eq!(
+            g.inbound(Message::binary(data), &mut session),
+            Verdict::Deliver(Message::binary(b"[EMAIL]".to_vec()))
+        );
     }
 }
 

@@ -89,7 +89,8 @@ pub(crate) fn url(s: &[u8], colon: usize) -> Option<(Kind, Range<usize>)> {
     let stop = run(s, rest, |c| !matches!(c, b'@' | b'/' | b'?' | b'#' | b'"' | b'\'' | b'<' | b'>') && c > b' ');
     let userinfo = &s[rest..stop];
     let password = userinfo.iter().position(|&c| c == b':')?;
-    let host_ok = s.get(stop) == Some(&b'@') && s.get(stop + 1).is_some_and(|&c| c.is_ascii_alphanumeric() || c == b'[');
+    let host_ok =
+        s.get(stop) == Some(&b'@') && s.get(stop + 1).is_some_and(|&c| c.is_ascii_alphanumeric() || c == b'[');
     (host_ok && password + 1 < userinfo.len()).then_some((Kind::UrlCredentials, rest..stop))
 }
 
@@ -109,13 +110,23 @@ pub(crate) fn prefixed(s: &[u8], i: usize) -> Option<(Kind, Range<usize>)> {
         b'g' if t.starts_with(b"github_pat_") => {
             token(11, &|c| alnum(c) || c == b'_', 22, 255).map(|r| (Kind::GithubToken, r))
         }
-        b'g' if t.len() > 4 && t.starts_with(b"gh") && matches!(t[2], b'p' | b'o' | b'u' | b's' | b'r') && t[3] == b'_' => {
+        b'g' if t.len() > 4
+            && t.starts_with(b"gh")
+            && matches!(t[2], b'p' | b'o' | b'u' | b's' | b'r')
+            && t[3] == b'_' =>
+        {
             token(4, &alnum, 30, 255).map(|r| (Kind::GithubToken, r))
         }
-        b'x' if t.len() > 5 && t.starts_with(b"xox") && matches!(t[3], b'a' | b'b' | b'p' | b'o' | b's' | b'r') && t[4] == b'-' => {
+        b'x' if t.len() > 5
+            && t.starts_with(b"xox")
+            && matches!(t[3], b'a' | b'b' | b'p' | b'o' | b's' | b'r')
+            && t[4] == b'-' =>
+        {
             token(5, &|c| alnum(c) || c == b'-', 10, 255).map(|r| (Kind::SlackToken, r))
         }
-        b's' | b'r' if t.len() > 8 && t[1] == b'k' && (t[2..].starts_with(b"_live_") || t[2..].starts_with(b"_test_")) => {
+        b's' | b'r'
+            if t.len() > 8 && t[1] == b'k' && (t[2..].starts_with(b"_live_") || t[2..].starts_with(b"_test_")) =>
+        {
             token(8, &alnum, 10, 255).map(|r| (Kind::StripeKey, r))
         }
         b'e' if t.starts_with(b"eyJ") => jwt(s, i).map(|r| (Kind::Jwt, r)),
@@ -198,7 +209,12 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
 /// grouped by four with single spaces.
 pub(crate) fn iban(s: &[u8], i: usize) -> Option<Range<usize>> {
     let t = &s[i..];
-    if t.len() < 15 || !t[0].is_ascii_uppercase() || !t[1].is_ascii_uppercase() || !t[2].is_ascii_digit() || !t[3].is_ascii_digit() {
+    if t.len() < 15
+        || !t[0].is_ascii_uppercase()
+        || !t[1].is_ascii_uppercase()
+        || !t[2].is_ascii_digit()
+        || !t[3].is_ascii_digit()
+    {
         return None;
     }
     let expected = iban_length([t[0], t[1]])?;
@@ -210,7 +226,11 @@ pub(crate) fn iban(s: &[u8], i: usize) -> Option<Range<usize>> {
         if c.is_ascii_uppercase() || c.is_ascii_digit() {
             chars.push(c);
             pos += 1;
-        } else if c == b' ' && chars.len() % 4 == 0 && grouped != Some(false) && s.get(pos + 1).is_some_and(|c| c.is_ascii_alphanumeric()) {
+        } else if c == b' '
+            && chars.len() % 4 == 0
+            && grouped != Some(false)
+            && s.get(pos + 1).is_some_and(|c| c.is_ascii_alphanumeric())
+        {
             grouped = Some(true);
             pos += 1;
         } else {
@@ -241,17 +261,83 @@ pub(crate) fn mod97(iban: &[u8]) -> bool {
 /// The IBAN length of a country (SWIFT registry), for the countries that issue them.
 fn iban_length(country: [u8; 2]) -> Option<usize> {
     const TABLE: &[(&[u8; 2], usize)] = &[
-        (b"AD", 24), (b"AE", 23), (b"AL", 28), (b"AT", 20), (b"AZ", 28), (b"BA", 20), (b"BE", 16),
-        (b"BG", 22), (b"BH", 22), (b"BR", 29), (b"BY", 28), (b"CH", 21), (b"CR", 22), (b"CY", 28),
-        (b"CZ", 24), (b"DE", 22), (b"DK", 18), (b"DO", 28), (b"EE", 20), (b"EG", 29), (b"ES", 24),
-        (b"FI", 18), (b"FO", 18), (b"FR", 27), (b"GB", 22), (b"GE", 22), (b"GI", 23), (b"GL", 18),
-        (b"GR", 27), (b"GT", 28), (b"HR", 21), (b"HU", 28), (b"IE", 22), (b"IL", 23), (b"IQ", 23),
-        (b"IS", 26), (b"IT", 27), (b"JO", 30), (b"KW", 30), (b"KZ", 20), (b"LB", 28), (b"LC", 32),
-        (b"LI", 21), (b"LT", 20), (b"LU", 20), (b"LV", 21), (b"MC", 27), (b"MD", 24), (b"ME", 22),
-        (b"MK", 19), (b"MR", 27), (b"MT", 31), (b"MU", 30), (b"NL", 18), (b"NO", 15), (b"PK", 24),
-        (b"PL", 28), (b"PS", 29), (b"PT", 25), (b"QA", 29), (b"RO", 24), (b"RS", 22), (b"SA", 24),
-        (b"SC", 31), (b"SE", 24), (b"SI", 19), (b"SK", 24), (b"SM", 27), (b"ST", 25), (b"SV", 28),
-        (b"TL", 23), (b"TN", 24), (b"TR", 26), (b"UA", 29), (b"VA", 22), (b"VG", 24), (b"XK", 20),
+        (b"AD", 24),
+        (b"AE", 23),
+        (b"AL", 28),
+        (b"AT", 20),
+        (b"AZ", 28),
+        (b"BA", 20),
+        (b"BE", 16),
+        (b"BG", 22),
+        (b"BH", 22),
+        (b"BR", 29),
+        (b"BY", 28),
+        (b"CH", 21),
+        (b"CR", 22),
+        (b"CY", 28),
+        (b"CZ", 24),
+        (b"DE", 22),
+        (b"DK", 18),
+        (b"DO", 28),
+        (b"EE", 20),
+        (b"EG", 29),
+        (b"ES", 24),
+        (b"FI", 18),
+        (b"FO", 18),
+        (b"FR", 27),
+        (b"GB", 22),
+        (b"GE", 22),
+        (b"GI", 23),
+        (b"GL", 18),
+        (b"GR", 27),
+        (b"GT", 28),
+        (b"HR", 21),
+        (b"HU", 28),
+        (b"IE", 22),
+        (b"IL", 23),
+        (b"IQ", 23),
+        (b"IS", 26),
+        (b"IT", 27),
+        (b"JO", 30),
+        (b"KW", 30),
+        (b"KZ", 20),
+        (b"LB", 28),
+        (b"LC", 32),
+        (b"LI", 21),
+        (b"LT", 20),
+        (b"LU", 20),
+        (b"LV", 21),
+        (b"MC", 27),
+        (b"MD", 24),
+        (b"ME", 22),
+        (b"MK", 19),
+        (b"MR", 27),
+        (b"MT", 31),
+        (b"MU", 30),
+        (b"NL", 18),
+        (b"NO", 15),
+        (b"PK", 24),
+        (b"PL", 28),
+        (b"PS", 29),
+        (b"PT", 25),
+        (b"QA", 29),
+        (b"RO", 24),
+        (b"RS", 22),
+        (b"SA", 24),
+        (b"SC", 31),
+        (b"SE", 24),
+        (b"SI", 19),
+        (b"SK", 24),
+        (b"SM", 27),
+        (b"ST", 25),
+        (b"SV", 28),
+        (b"TL", 23),
+        (b"TN", 24),
+        (b"TR", 26),
+        (b"UA", 29),
+        (b"VA", 22),
+        (b"VG", 24),
+        (b"XK", 20),
     ];
     TABLE.iter().find(|(c, _)| **c == country).map(|&(_, n)| n)
 }
@@ -300,7 +386,12 @@ fn is_mac(t: &[u8]) -> bool {
             let sep = t[2];
             matches!(sep, b':' | b'-') && t.chunks(3).all(|c| hex(&c[..2]) && (c.len() == 2 || c[2] == sep))
         }
-        14 => t[4] == b'.' && t[9] == b'.' && t.split(|&c| c == b'.').all(|g| g.len() == 4 && hex(g)) && t.iter().any(u8::is_ascii_digit),
+        14 => {
+            t[4] == b'.'
+                && t[9] == b'.'
+                && t.split(|&c| c == b'.').all(|g| g.len() == 4 && hex(g))
+                && t.iter().any(u8::is_ascii_digit)
+        }
         _ => false,
     }
 }

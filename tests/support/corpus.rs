@@ -61,12 +61,39 @@ impl Rng {
     }
 }
 
-const FIRST: &[&str] = &["jane", "john", "maria", "li", "ahmed", "sofia", "noah", "emma", "lucas", "olivia", "kenji", "priya"];
-const LAST: &[&str] = &["doe", "smith", "garcia", "wei", "khan", "rossi", "brown", "muller", "silva", "tanaka", "patel", "o.neil"];
-const DOMAINS: &[&str] = &["example.com", "mail.example.org", "example.co.uk", "corp.example.io", "example.de", "uni.example.edu"];
+const FIRST: &[&str] =
+    &["jane", "john", "maria", "li", "ahmed", "sofia", "noah", "emma", "lucas", "olivia", "kenji", "priya"];
+const LAST: &[&str] =
+    &["doe", "smith", "garcia", "wei", "khan", "rossi", "brown", "muller", "silva", "tanaka", "patel", "o.neil"];
+const DOMAINS: &[&str] =
+    &["example.com", "mail.example.org", "example.co.uk", "corp.example.io", "example.de", "uni.example.edu"];
 const WORDS: &[&str] = &[
-    "hey", "team", "the", "meeting", "moved", "to", "tomorrow", "please", "check", "dashboard", "ship", "it", "looks", "good",
-    "thanks", "lunch", "deploy", "finished", "room", "ticket", "update", "today", "later", "great", "news", "sure",
+    "hey",
+    "team",
+    "the",
+    "meeting",
+    "moved",
+    "to",
+    "tomorrow",
+    "please",
+    "check",
+    "dashboard",
+    "ship",
+    "it",
+    "looks",
+    "good",
+    "thanks",
+    "lunch",
+    "deploy",
+    "finished",
+    "room",
+    "ticket",
+    "update",
+    "today",
+    "later",
+    "great",
+    "news",
+    "sure",
 ];
 
 /// A valid value of `kind` as it would be written in text.
@@ -104,7 +131,11 @@ pub fn value(rng: &mut Rng, kind: &str) -> String {
         "slack_token" => format!("xoxb-{}-{}-{}", rng.digits(12), rng.digits(12), rng.alnum(24)),
         "stripe_key" => format!("{}{}", rng.pick(&["sk_live_", "sk_test_", "rk_live_"]), rng.alnum(24)),
         "url_credentials" => format!("{}:{}", rng.pick(FIRST), rng.alnum(10)),
-        "private_key" => format!("-----BEGIN RSA PRIVATE KEY-----\\nMIIE{}\\n{}\\n-----END RSA PRIVATE KEY-----", rng.alnum(60), rng.alnum(60)),
+        "private_key" => format!(
+            "-----BEGIN RSA PRIVATE KEY-----\\nMIIE{}\\n{}\\n-----END RSA PRIVATE KEY-----",
+            rng.alnum(60),
+            rng.alnum(60)
+        ),
         _ => unreachable!("no generator for {kind}"),
     }
 }
@@ -138,16 +169,22 @@ fn luhn_complete(rng: &mut Rng, prefix: &str, len: usize) -> String {
     while d.len() < len - 1 {
         d.push(rng.below(10) as u8);
     }
-    let sum: u32 = d.iter().rev().enumerate().map(|(k, &v)| {
-        let v = u32::from(v);
-        if k % 2 == 0 { if v * 2 > 9 { v * 2 - 9 } else { v * 2 } } else { v }
-    }).sum();
+    let sum: u32 = d
+        .iter()
+        .rev()
+        .enumerate()
+        .map(|(k, &v)| {
+            let v = u32::from(v);
+            if k % 2 == 0 { if v * 2 > 9 { v * 2 - 9 } else { v * 2 } } else { v }
+        })
+        .sum();
     d.push(((10 - sum % 10) % 10) as u8);
     d.iter().map(|&v| char::from(b'0' + v)).collect()
 }
 
 fn card(rng: &mut Rng) -> String {
-    let (prefix, len) = rng.pick(&[("4", 16), ("51", 16), ("55", 16), ("2221", 16), ("37", 15), ("6011", 16), ("3530", 16)]);
+    let (prefix, len) =
+        rng.pick(&[("4", 16), ("51", 16), ("55", 16), ("2221", 16), ("37", 15), ("6011", 16), ("3530", 16)]);
     let digits = luhn_complete(rng, prefix, len);
     let sep = rng.pick(&["", " ", "-"]);
     if sep.is_empty() {
@@ -171,13 +208,22 @@ pub fn bad_card(rng: &mut Rng) -> String {
 }
 
 fn iban(rng: &mut Rng) -> String {
-    let (country, bban_len, letters) = rng.pick(&[("DE", 18, 0), ("GB", 18, 4), ("FR", 23, 0), ("NL", 14, 4), ("ES", 20, 0)]);
-    let bban: String = format!("{}{}", rng.alnum(letters).to_uppercase().replace(|c: char| c.is_ascii_digit(), "X"), rng.digits(bban_len - letters));
+    let (country, bban_len, letters) =
+        rng.pick(&[("DE", 18, 0), ("GB", 18, 4), ("FR", 23, 0), ("NL", 14, 4), ("ES", 20, 0)]);
+    let bban: String = format!(
+        "{}{}",
+        rng.alnum(letters).to_uppercase().replace(|c: char| c.is_ascii_digit(), "X"),
+        rng.digits(bban_len - letters)
+    );
     // Check digits: 98 - (bban + country + "00") mod 97.
     let rearranged = format!("{bban}{country}00");
     let mut rem = 0u32;
     for c in rearranged.bytes() {
-        rem = if c.is_ascii_digit() { (rem * 10 + u32::from(c - b'0')) % 97 } else { (rem * 100 + u32::from(c - b'A' + 10)) % 97 };
+        rem = if c.is_ascii_digit() {
+            (rem * 10 + u32::from(c - b'0')) % 97
+        } else {
+            (rem * 100 + u32::from(c - b'A' + 10)) % 97
+        };
     }
     let compact = format!("{country}{:02}{bban}", 98 - rem);
     if rng.below(2) == 0 {
@@ -191,7 +237,15 @@ pub fn negative(rng: &mut Rng) -> String {
     match rng.below(13) {
         0 => format!("{}", 1_600_000_000 + rng.below(200_000_000)),
         1 => format!("{}", 1_600_000_000_000u64 + rng.next() % 200_000_000_000),
-        2 => format!("2024-{:02}-{:02}T{:02}:{:02}:{:02}.{}Z", 1 + rng.below(12), 1 + rng.below(28), rng.below(24), rng.below(60), rng.below(60), rng.digits(3)),
+        2 => format!(
+            "2024-{:02}-{:02}T{:02}:{:02}:{:02}.{}Z",
+            1 + rng.below(12),
+            1 + rng.below(28),
+            rng.below(24),
+            rng.below(60),
+            rng.below(60),
+            rng.digits(3)
+        ),
         3 => format!("{}-{}-4{}-a{}-{}", rng.hex(8), rng.hex(4), rng.hex(3), rng.hex(3), rng.hex(12)),
         4 => rng.hex(40),
         5 => format!("ORD-{}-{}", 2020 + rng.below(6), rng.digits(6)),
@@ -199,8 +253,11 @@ pub fn negative(rng: &mut Rng) -> String {
         7 => format!("v{}.{}.{}", rng.below(20), rng.below(40), rng.below(100)),
         8 => format!("{}-{:02}-{:04}", rng.pick(&["000", "666", "912"]), 1 + rng.below(98), 1 + rng.below(9998)),
         9 => bad_card(rng),
-        10 => "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 Version/17.1 Safari/605.1.15".to_owned(),
-        11 => rng.pick(&["reset your password", "the email is on its way", "your token expired", "enter the code"]).to_owned(),
+        10 => "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 Version/17.1 Safari/605.1.15"
+            .to_owned(),
+        11 => rng
+            .pick(&["reset your password", "the email is on its way", "your token expired", "enter the code"])
+            .to_owned(),
         _ => format!("{}.{}.{}", 1 + rng.below(9), rng.below(30), rng.below(9999)),
     }
 }
@@ -315,7 +372,11 @@ fn frame(rng: &mut Rng) -> Labelled {
         }
         2 => {
             // A nested event with key-rule values (a number under a phone key).
-            b.raw(&format!(r#"{{"event":"profile.updated","data":{{"user":{{"id":"{}","name":"{}"}}"#, rng.hex(24), rng.pick(FIRST)));
+            b.raw(&format!(
+                r#"{{"event":"profile.updated","data":{{"user":{{"id":"{}","name":"{}"}}"#,
+                rng.hex(24),
+                rng.pick(FIRST)
+            ));
             for k in 0..findings {
                 match (k + rng.below(4)) % 4 {
                     0 => {
@@ -324,7 +385,8 @@ fn frame(rng: &mut Rng) -> Labelled {
                         b.pii("email", &v).raw(r#""}"#);
                     }
                     1 => {
-                        let digits = format!("{}{}{}", 2 + rng.below(8), rng.digits(2), rng.digits(7).replacen('0', "5", 1));
+                        let digits =
+                            format!("{}{}{}", 2 + rng.below(8), rng.digits(2), rng.digits(7).replacen('0', "5", 1));
                         b.raw(r#","phone":"#).pii("phone", &format!("{}{}", &digits[..3], &digits[3..10])).raw("");
                     }
                     2 => {
@@ -338,7 +400,11 @@ fn frame(rng: &mut Rng) -> Labelled {
                     }
                 }
             }
-            b.raw(r#"},"meta":{"ts":""#).neg(&negative(rng)).raw(r#"","version":"2.3.1","trace":""#).neg(&rng.hex(32)).raw(r#""}}"#);
+            b.raw(r#"},"meta":{"ts":""#)
+                .neg(&negative(rng))
+                .raw(r#"","version":"2.3.1","trace":""#)
+                .neg(&rng.hex(32))
+                .raw(r#""}}"#);
         }
         3 => {
             b.raw(r#"42["message",{"text":""#);
