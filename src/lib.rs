@@ -72,6 +72,8 @@
 //!   limits against parser bombs, outbound validation, strikes.
 //! - [`rbac`]: roles with inheritance, wildcard permissions, rules per
 //!   message type (templated from the message), outbound field filtering.
+//! - [`pii`]: personal data and secrets found in both directions (checksums,
+//!   parsing, sensitive keys) and redacted, masked, hashed or removed.
 //! - [`SessionRegistry`] and [`ConnectionCaps`]: live sessions, revocation,
 //!   concurrent-connection caps.
 //!
@@ -85,7 +87,8 @@
 //! the builder's layers. The first check that does not pass decides; later
 //! layers do not see the message. Add [`schema::SchemaValidation`] before
 //! other layers that read the JSON (its structural limits keep parser bombs
-//! away from them), then [`rbac::Rbac`].
+//! away from them), then [`rbac::Rbac`], and [`pii::Scrubber`] last, so it
+//! scrubs what the other layers let through and rewrote.
 //!
 //! # Manual use
 //!
