@@ -84,7 +84,7 @@ mod sockets {
     use wsguard::rbac::Policy;
     use wsguard::{Guard, Principal};
 
-    use crate::support::{Adapter, Client, expect_close, expect_closed, handshake, spawn_echo};
+    use crate::support::{Adapter, Client, expect_close, expect_closed, login, spawn_echo};
 
     /// Echo server: inbound emails are left (reported), cards dropped, AWS
     /// keys close; outbound emails are masked except for `pii:email:read`.
@@ -108,15 +108,6 @@ mod sockets {
             .build()
             .unwrap();
         spawn_echo(adapter, guard)
-    }
-
-    fn login(addr: std::net::SocketAddr, token: &str) -> Client {
-        let bearer = format!("Bearer {token}");
-        handshake(addr, "/ws", |r| {
-            r.headers_mut().insert("authorization", bearer.parse().unwrap());
-        })
-        .unwrap()
-        .0
     }
 
     fn exchange(client: &mut Client, text: &str) -> String {

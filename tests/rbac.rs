@@ -11,7 +11,7 @@ use wsguard::layer::Strikes;
 use wsguard::rbac::{FieldRule, Policy};
 use wsguard::{Guard, Principal};
 
-use crate::support::{Adapter, Client, expect_close, expect_closed, handshake, spawn_echo};
+use crate::support::{Adapter, Client, expect_close, expect_closed, login, spawn_echo};
 
 /// The classic policy, plus: `email` only for admins, `get` echoes carry it.
 fn server(adapter: Adapter, strikes: Option<Strikes>) -> std::net::SocketAddr {
@@ -31,15 +31,6 @@ fn server(adapter: Adapter, strikes: Option<Strikes>) -> std::net::SocketAddr {
         .build()
         .unwrap();
     spawn_echo(adapter, guard)
-}
-
-fn login(addr: std::net::SocketAddr, token: &str) -> Client {
-    let bearer = format!("Bearer {token}");
-    handshake(addr, "/ws", |r| {
-        r.headers_mut().insert("authorization", bearer.parse().unwrap());
-    })
-    .unwrap()
-    .0
 }
 
 fn exchange(client: &mut Client, message: Value) -> Value {

@@ -187,7 +187,11 @@ fn classify(s: &[u8], plus: bool, groups: &[Group], context: &dyn Fn() -> Contex
     }
     let d = &digits[..n];
     let lens = &lens[..groups.len()];
-    let seps: Vec<u8> = groups[1..].iter().map(|g| g.sep).collect();
+    let mut sep_buf = [0u8; MAX_GROUPS];
+    for (k, g) in groups[1..].iter().enumerate() {
+        sep_buf[k] = g.sep;
+    }
+    let seps = &sep_buf[..groups.len() - 1];
     let same_sep = seps.windows(2).all(|w| w[0] == w[1]);
     let any_paren = groups.iter().any(|g| g.paren);
 
@@ -197,7 +201,7 @@ fn classify(s: &[u8], plus: bool, groups: &[Group], context: &dyn Fn() -> Contex
     if !plus && !any_paren && lens == [3, 2, 4] && same_sep && matches!(seps[0], b'-' | b' ') {
         return is_ssn(d).then_some(Kind::UsSsn);
     }
-    if !plus && !any_paren && is_card_shape(lens, &seps, same_sep) && is_card(d) {
+    if !plus && !any_paren && is_card_shape(lens, seps, same_sep) && is_card(d) {
         return Some(Kind::CreditCard);
     }
     if lens == [9] && !plus && context().ssn {
@@ -280,13 +284,13 @@ fn is_phone(d: &[u8], lens: &[u8], groups: &[Group], plus: bool, context: &dyn F
     let n = d.len();
     if plus {
         // `+44 (0)20 ...`: the trunk zero in parentheses is not dialled.
-        let trunk = groups.iter().position(|g| g.paren && g.end - g.start == 1 && d.len() > 1);
-        let mut e164 = d.to_vec();
-        if let Some(k) = trunk.filter(|&k| k > 0) {
-            let at: usize = lens[..k].iter().map(|&l| usize::from(l)).sum();
-            e164.remove(at);
-        }
-        return is_e164(&e164);
+        let trunk = groups.iter().position(|g| g.paren && g.end - g.start == 1);
+        let Some(k) = trunk.filter(|&k| k > 0) else { return is_e164(d) };
+        let at: usize = lens[..k].iter().map(|&l| usize::from(l)).sum();
+        let mut e164 = [0u8; MAX_DIGITS];
+        e164[..at].copy_from_slice(&d[..at]);
+        e164[at..n - 1].copy_from_slice(&d[at + 1..]);
+        return is_e164(&e164[..n - 1]);
     }
     let first_paren = groups[0].paren;
     let grouped = lens.len() >= 2 && lens.iter().all(|&l| l >= 2) && (2..=5).contains(&lens[0]);

@@ -177,6 +177,16 @@ pub fn connect_with(
 }
 
 /// A client handshake on `path`, returning the server's response too.
+/// A client logged in with `Authorization: Bearer <token>` on `/ws`.
+pub fn login(addr: SocketAddr, token: &str) -> Client {
+    let bearer = format!("Bearer {token}");
+    handshake(addr, "/ws", |r| {
+        r.headers_mut().insert("authorization", bearer.parse().unwrap());
+    })
+    .unwrap()
+    .0
+}
+
 pub fn handshake(
     addr: SocketAddr,
     path: &str,
