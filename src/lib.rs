@@ -147,6 +147,8 @@
 //! - `jwt` (off by default): [`auth::JwtVerifier`], over `jsonwebtoken` with
 //!   its `aws_lc_rs` backend (RS256 verification about 7x faster than the
 //!   `rust_crypto` one; it builds C code with the system's C compiler).
+//! - `encrypt` (off by default): [`pii::Action::Encrypt`], reversible
+//!   tokenisation of personal data with AES-256-GCM (`aes-gcm`).
 //!
 //! # Audit events
 //!

@@ -25,6 +25,12 @@ pub enum Action {
     /// `[EMAIL:5d41402abc4b]`. Equal values give equal hashes under one key,
     /// so they can be correlated, but not reversed without the key.
     Hash,
+    /// Replace the value with a reversible token, AES-256-GCM under the
+    /// [`encryption_key`](super::ScrubberBuilder::encryption_key):
+    /// `[EMAIL:enc:...]`, opened with
+    /// [`Scrubber::decrypt`](super::Scrubber::decrypt). Equal values give
+    /// equal tokens. Needs the `encrypt` feature.
+    Encrypt,
     /// Remove the JSON member (`"key": value`) or array element holding the
     /// value; in a non-JSON frame, redact instead.
     Remove,
@@ -43,6 +49,7 @@ impl Action {
             Action::Redact => "redact",
             Action::Mask => "mask",
             Action::Hash => "hash",
+            Action::Encrypt => "encrypt",
             Action::Remove => "remove",
             Action::Drop => "drop",
             Action::Close => "close",
@@ -50,7 +57,7 @@ impl Action {
     }
 
     pub(crate) fn rewrites(self) -> bool {
-        matches!(self, Action::Redact | Action::Mask | Action::Hash | Action::Remove)
+        matches!(self, Action::Redact | Action::Mask | Action::Hash | Action::Encrypt | Action::Remove)
     }
 }
 

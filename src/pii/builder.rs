@@ -37,6 +37,7 @@ use crate::rbac::Rbac;
 /// | placeholder | the name in upper case in brackets: `[EMAIL]`, `[CREDIT_CARD]` |
 /// | mask | `email` keeps 1 (of the local part), `phone` the last 2, `credit_card` and `us_ssn` the last 4, `iban` the first 2 and last 4; other kinds keep nothing |
 /// | hash | 12 hex digits (48 bits) of HMAC-SHA256; needs [`hmac_key`](Self::hmac_key) |
+/// | encrypt | AES-256-GCM tokens; needs the `encrypt` feature and an `encryption_key` |
 /// | sensitive keys | `password`, `passwd`, `pwd`, `passphrase`, `secret`, `api_key`, `access_key`, `private_key`, `token`, `authorization`, `bearer`, `cookie`, `cvv`, `cvc`, `pin` (as `password`); `ssn`, `social_security_number` (`us_ssn`); `card_number`, `credit_card`, `cc_number` (`credit_card`); `iban`; `email`, `email_address`; `phone`, `phone_number`, `mobile`, `mobile_number`, `telephone`, `tel`, `fax` (`phone`); `dob`, `date_of_birth`, `birth_date`, `birthday` (`date_of_birth`) |
 /// | object keys scanned | no |
 /// | binary frames scanned | no |
@@ -62,6 +63,8 @@ pub struct ScrubberBuilder {
     #[serde(skip)]
     hmac_key: Option<Vec<u8>>,
     #[serde(skip)]
+    encryption_key: Option<[u8; 32]>,
+    #[serde(skip)]
     detectors: Vec<Arc<dyn Detector>>,
     #[serde(skip)]
     rbac: Option<Rbac>,
@@ -85,6 +88,7 @@ impl Default for ScrubberBuilder {
             exemptions: BTreeMap::new(),
             hash_len: 12,
             hmac_key: None,
+            encryption_key: None,
             detectors: Vec::new(),
             rbac: None,
         }
@@ -151,6 +155,14 @@ impl ScrubberBuilder {
     /// secret and stable (rotating it breaks correlation).
     pub fn hmac_key(mut self, key: impl Into<Vec<u8>>) -> Self {
         self.hmac_key = Some(key.into());
+        self
+    }
+
+    /// The AES-256 key for [`Action::Encrypt`] (feature `encrypt`). Required
+    /// when any kind is encrypted; whoever holds it can read every token.
+    #[cfg(feature = "encrypt")]
+    pub fn encryption_key(mut self, key: [u8; 32]) -> Self {
+        self.encryption_key = Some(key);
         self
     }
 
@@ -257,6 +269,14 @@ impl ScrubberBuilder {
         if hashes && self.hmac_key.as_ref().is_none_or(Vec::is_empty) {
             return Err(err("hash", "an hmac_key is required when any kind is hashed"));
         }
+        if actions.iter().flatten().any(|&a| a == Action::Encrypt) {
+            if cfg!(not(feature = "encrypt")) {
+                return Err(err("encrypt", "the encrypt action needs the `encrypt` feature"));
+            }
+            if self.encryption_key.is_none() {
+                return Err(err("encrypt", "an encryption_key is required when any kind is encrypted"));
+            }
+        }
         if !(8..=64).contains(&self.hash_len) {
             return Err(err("hash_len", "must be between 8 and 64 hex digits"));
         }
@@ -297,6 +317,8 @@ impl ScrubberBuilder {
             placeholders,
             masks,
             hmac: action::keyed(self.hmac_key.as_deref().unwrap_or_default()),
+            #[cfg(feature = "encrypt")]
+            cipher: self.encryption_key.as_ref().map(super::crypto::Cipher::new),
             hash_len: self.hash_len,
             report_only: self.report_only,
             scan_keys: self.scan_keys,

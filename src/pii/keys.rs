@@ -145,6 +145,10 @@ pub(crate) fn key_value(s: &[u8], i: usize, rules: &KeyRules) -> Option<(usize, 
     if key_start == key_end || (quoted && (key_start == 0 || s[key_start - 1] != b'"')) {
         return None;
     }
+    // `[EMAIL:5d41402abc4b]` is the scrubber's own hash or token output.
+    if !quoted && key_start > 0 && s[key_start - 1] == b'[' {
+        return None;
+    }
     let tag = rules.lookup(&s[key_start..key_end])?;
     let mut start = i + 1;
     if s[i] == b':' && s.get(start) == Some(&b' ') {
@@ -227,6 +231,7 @@ mod tests {
         // Numbers after other keys are left to the number detectors.
         assert_eq!(find("phone=4155550132&x=1"), None);
         assert_eq!(find("note: the password is long"), None);
+        assert_eq!(find("[PASSWORD:5d41402abc4b]"), None, "the scrubber's own output");
         assert_eq!(find("password="), None);
     }
 }

@@ -4,7 +4,8 @@
 //! A [`Scrubber`] looks at every text frame (and, if asked, binary frames
 //! holding UTF-8) and finds the [`Kind`]s of personal data below. Each
 //! finding then gets its kind's [`Action`] for the direction: redact, mask,
-//! hash, remove the JSON field, drop the message, or close the connection.
+//! hash, encrypt (feature `encrypt`), remove the JSON field, drop the
+//! message, or close the connection.
 //! A report-only mode finds and audits without changing anything.
 //!
 //! ```
@@ -73,7 +74,7 @@
 //!
 //! | action | inbound | outbound |
 //! |--------|---------|----------|
-//! | `report`, `redact`, `mask`, `hash`, `remove` | delivered (rewritten) | delivered (rewritten) |
+//! | `report`, `redact`, `mask`, `hash`, `encrypt`, `remove` | delivered (rewritten) | delivered (rewritten) |
 //! | `drop` | dropped, reply `{"type":"error","code":"pii_rejected","message":...,"types":["email"]}` | not delivered, silently |
 //! | `close` | close 1008 "personal data not allowed" | close 1008 |
 //!
@@ -103,6 +104,8 @@
 
 mod action;
 mod builder;
+#[cfg(feature = "encrypt")]
+mod crypto;
 mod detector;
 mod json;
 mod keys;

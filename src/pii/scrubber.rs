@@ -48,6 +48,8 @@ pub(crate) struct Inner {
     pub(crate) placeholders: Vec<String>,
     pub(crate) masks: Vec<Mask>,
     pub(crate) hmac: action::Keyed,
+    #[cfg(feature = "encrypt")]
+    pub(crate) cipher: Option<super::crypto::Cipher>,
     pub(crate) hash_len: usize,
     pub(crate) report_only: bool,
     pub(crate) scan_keys: bool,
@@ -126,6 +128,14 @@ impl Scrubber {
         Scrubbed { text: rewritten.map_or(Cow::Borrowed(text), Cow::Owned), findings, blocked }
     }
 
+    /// Opens a token written by [`Action::Encrypt`] for `kind` (feature
+    /// `encrypt`): the original value, or `None` for a token that is not
+    /// one, was made for another kind or under another key.
+    #[cfg(feature = "encrypt")]
+    pub fn decrypt(&self, kind: impl AsRef<str>, token: &str) -> Option<String> {
+        self.inner.cipher.as_ref()?.open(kind.as_ref(), token)
+    }
+
     fn finding(&self, hit: &Hit) -> Finding {
         Finding { tag: hit.tag, name: self.inner.names[hit.tag], range: hit.range.clone() }
     }
@@ -174,6 +184,11 @@ impl Scrubber {
         let replacement = match action {
             Action::Mask => inner.masks[hit.tag].apply(&value, hit.tag == Kind::Email.index()),
             Action::Hash => action::hash(&inner.hmac, inner.names[hit.tag], &value, placeholder, inner.hash_len),
+            #[cfg(feature = "encrypt")]
+            Action::Encrypt => match &inner.cipher {
+                Some(cipher) => cipher.seal(inner.names[hit.tag], &value, placeholder),
+                None => placeholder.clone(),
+            },
             _ => placeholder.clone(),
         };
         let with = match hit.place {
@@ -262,6 +277,7 @@ impl Scrubber {
         let stem = placeholder.strip_suffix(']').unwrap_or(placeholder);
         value == placeholder.as_str()
             || (value.starts_with(stem) && value.len() == stem.len() + 2 + self.inner.hash_len)
+            || (value.starts_with(stem) && value[stem.len()..].starts_with(":enc:"))
             || self.inner.masks[tag].is_output(value)
     }
 

@@ -501,8 +501,9 @@ mod properties {
 
     proptest! {
         #[test]
-        fn scrubbing_is_idempotent_and_keeps_json_valid(text in frame(), mask in any::<bool>()) {
-            let s = Scrubber::builder().default_action(if mask { Action::Mask } else { Action::Redact }).build().unwrap();
+        fn scrubbing_is_idempotent_and_keeps_json_valid(text in frame(), action in 0..3usize) {
+            let action = [Action::Redact, Action::Mask, Action::Hash][action];
+            let s = Scrubber::builder().default_action(action).hmac_key(*b"k").build().unwrap();
             let once = s.scrub(&text, Direction::Outbound).text().to_owned();
             let twice = s.scrub(&once, Direction::Outbound);
             prop_assert_eq!(twice.text(), once.as_str());
@@ -526,4 +527,23 @@ mod properties {
             }
         }
     }
+}
+
+#[cfg(feature = "encrypt")]
+#[test]
+fn encrypt_gives_equal_tokens_for_equal_values_that_open_only_as_their_kind() {
+    let s = Scrubber::builder().default_action(Action::Encrypt).encryption_key([7; 32]).build().unwrap();
+    let frame = r#"{"a":"jane@example.com","b":"jane@example.com","c":"415-555-0132"}"#;
+    let out = s.scrub(frame, Direction::Outbound).text().to_owned();
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let token = v["a"].as_str().unwrap();
+    assert!(token.starts_with("[EMAIL:enc:") && token.ends_with(']'), "{token}");
+    assert_eq!(v["a"], v["b"]);
+    assert_eq!(s.decrypt(Kind::Email, token).as_deref(), Some("jane@example.com"));
+    assert_eq!(s.decrypt(Kind::Phone, v["c"].as_str().unwrap()).as_deref(), Some("415-555-0132"));
+    assert_eq!(s.decrypt(Kind::Phone, token), None, "a token opens only as its kind");
+    let other = Scrubber::builder().default_action(Action::Encrypt).encryption_key([8; 32]).build().unwrap();
+    assert_eq!(other.decrypt(Kind::Email, token), None);
+    assert_eq!(s.scrub(&out, Direction::Outbound).text(), out, "tokens are not scrubbed again");
+    assert!(Scrubber::builder().action(Kind::Email, Action::Encrypt).build().is_err());
 }

@@ -156,7 +156,7 @@ fn jwt(s: &[u8], i: usize) -> Option<Range<usize>> {
 }
 
 /// Decodes unpadded base64url; `None` on any other byte.
-fn base64url(text: &[u8]) -> Option<Vec<u8>> {
+pub(crate) fn base64url(text: &[u8]) -> Option<Vec<u8>> {
     let value = |c: u8| match c {
         b'A'..=b'Z' => Some(c - b'A'),
         b'a'..=b'z' => Some(c - b'a' + 26),
@@ -177,6 +177,20 @@ fn base64url(text: &[u8]) -> Option<Vec<u8>> {
         }
     }
     Some(out)
+}
+
+/// Encodes unpadded base64url.
+#[cfg(feature = "encrypt")]
+pub(crate) fn base64url_encode(data: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
+    for chunk in data.chunks(3) {
+        let n = chunk.iter().enumerate().fold(0u32, |a, (k, &b)| a | (u32::from(b) << (16 - 8 * k)));
+        for k in 0..=chunk.len() {
+            out.push(char::from(ALPHABET[(n >> (18 - 6 * k)) as usize & 63]));
+        }
+    }
+    out
 }
 
 /// A PEM private key block starting with `-----BEGIN` at `i`: to its end
