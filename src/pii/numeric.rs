@@ -256,6 +256,7 @@ pub(crate) fn is_card(d: &[u8]) -> bool {
             _ => false,
         },
         b'6' => n >= 16, // Discover, UnionPay, Maestro
+        b'1' => n == 15, // UATP (AirPlus)
         _ => false,
     };
     brand && luhn(d)
