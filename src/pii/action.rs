@@ -156,27 +156,22 @@ pub(crate) struct Edit {
     pub(crate) remove: bool,
 }
 
-/// Applies `edits` to `text` in one pass. Overlapping edits keep the first;
-/// removals also take one comma so the JSON stays valid.
+/// Applies `edits` to `text` in one pass. Overlapping edits keep the
+/// first; removals also take one comma so the JSON stays valid.
 pub(crate) fn splice(text: &str, mut edits: Vec<Edit>) -> String {
     let s = text.as_bytes();
     edits.sort_by_key(|e| e.range.start);
     let mut kept: Vec<Edit> = Vec::with_capacity(edits.len());
     for mut edit in edits {
+        // A second finding in a member already removed, or an edit inside
+        // an earlier one: nothing left to change.
+        if kept.last().is_some_and(|prev| edit.range.start < prev.range.end) {
+            continue;
+        }
         if edit.remove {
             widen_removal(s, &mut edit.range, kept.last());
         }
-        match kept.last_mut() {
-            Some(prev) if edit.range.start < prev.range.end => {
-                // Two removals side by side merge; anything else inside an
-                // earlier edit is already gone.
-                if prev.remove && edit.remove {
-                    prev.range.start = prev.range.start.min(edit.range.start);
-                    prev.range.end = prev.range.end.max(edit.range.end);
-                }
-            }
-            _ => kept.push(edit),
-        }
+        kept.push(edit);
     }
     let mut out = String::with_capacity(text.len() + 16 * kept.len());
     let mut at = 0;
@@ -189,37 +184,28 @@ pub(crate) fn splice(text: &str, mut edits: Vec<Edit>) -> String {
     out
 }
 
-/// Extends a member's range with its following comma or, for the last
-/// member, the comma before it (skipping members already removed).
+/// Extends a member's range with one comma: the one before it, unless an
+/// earlier removal took that one (or there is none, for a first member);
+/// then the one after it. Removing any set of members of an object or
+/// elements of an array this way leaves valid JSON.
 fn widen_removal(s: &[u8], range: &mut Range<usize>, prev: Option<&Edit>) {
-    let skip_ws_forward = |mut i: usize| {
-        while i < s.len() && s[i].is_ascii_whitespace() {
-            i += 1;
-        }
-        i
-    };
-    let after = skip_ws_forward(range.end);
-    if s.get(after) == Some(&b',') {
-        range.end = after + 1;
-        return;
+    let mut before = range.start;
+    while before > 0 && s[before - 1].is_ascii_whitespace() {
+        before -= 1;
     }
-    let mut start = range.start;
-    loop {
-        let mut i = start;
-        while i > 0 && s[i - 1].is_ascii_whitespace() {
-            i -= 1;
-        }
-        if i == 0 || s[i - 1] != b',' {
+    if before > 0 && s[before - 1] == b',' {
+        let comma = before - 1;
+        if !prev.is_some_and(|p| p.remove && p.range.contains(&comma)) {
+            range.start = comma;
             return;
         }
-        let comma = i - 1;
-        match prev {
-            Some(p) if p.remove && p.range.contains(&comma) && p.range.start < start => start = p.range.start,
-            _ => {
-                range.start = comma;
-                return;
-            }
-        }
+    }
+    let mut after = range.end;
+    while after < s.len() && s[after].is_ascii_whitespace() {
+        after += 1;
+    }
+    if s.get(after) == Some(&b',') {
+        range.end = after + 1;
     }
 }
 

@@ -56,7 +56,8 @@
 //!   only with [`ScrubberBuilder::scan_keys`].
 //! - **Socket.IO frames** (`42["event",{...}]`, `42/ns,7[...]`): the JSON
 //!   after the packet prefix.
-//! - **Other text frames**, and JSON that does not parse: the whole text.
+//! - **Other text frames**, JSON that does not parse, and frames that are a
+//!   bare JSON number or string: the whole text.
 //! - **Binary frames**: skipped, unless [`ScrubberBuilder::scan_binary`].
 //!
 //! [`Finding::range`] is in bytes into the frame as received, escapes

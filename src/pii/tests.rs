@@ -508,6 +508,33 @@ mod properties {
         })
     }
 
+    /// JSON values whose strings and keys mix text, personal data and keys
+    /// the scrubber treats as sensitive.
+    fn json_value() -> impl Strategy<Value = serde_json::Value> {
+        use serde_json::Value;
+        let text = prop_oneof![
+            "[a-z \\u{e9}\\u{1F600}\"\\\\]{0,10}",
+            Just("jane@example.com".to_owned()),
+            Just("call 415-555-0132".to_owned()),
+            Just("4111 1111 1111 1111".to_owned()),
+        ];
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(Value::from),
+            text.clone().prop_map(Value::String),
+        ];
+        let key =
+            prop_oneof![Just("password".to_owned()), Just("phone".to_owned()), Just("email".to_owned()), "[a-z]{1,6}"];
+        leaf.prop_recursive(4, 40, 6, move |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
+                proptest::collection::vec((key.clone(), inner), 0..6)
+                    .prop_map(|members| Value::Object(members.into_iter().collect())),
+            ]
+        })
+    }
+
     proptest! {
         #[test]
         fn scrubbing_is_idempotent_and_keeps_json_valid(text in frame(), action in 0..3usize) {
@@ -519,6 +546,37 @@ mod properties {
             if text.starts_with('{') {
                 prop_assert!(serde_json::from_str::<serde_json::Value>(&once).is_ok());
             }
+        }
+
+        #[test]
+        fn any_input_gets_an_answer_without_panicking(
+            text in prop_oneof![
+                any::<String>(),
+                "[ -~\\u{80}-\\u{10ffff}]{0,300}",
+                "[\\[\\]{}\":,0-9a-zA-Z@.+()\\\\ -]{0,300}",
+            ],
+            action in 0..7usize,
+        ) {
+            let action = [Action::Report, Action::Redact, Action::Mask, Action::Hash, Action::Remove, Action::Drop, Action::Close][action];
+            let s = Scrubber::builder().default_action(action).hmac_key(*b"k").scan_keys(true).build().unwrap();
+            let out = s.scrub(&text, Direction::Inbound);
+            for f in out.findings() {
+                prop_assert!(text.get(f.range()).is_some(), "range {:?} is not on char boundaries", f.range());
+            }
+            if serde_json::from_str::<serde_json::Value>(&text).is_ok() {
+                prop_assert!(serde_json::from_str::<serde_json::Value>(out.text()).is_ok(), "{}", out.text());
+            }
+        }
+
+        #[test]
+        fn json_stays_json_under_every_rewriting_action(value in json_value(), pretty in any::<bool>(), action in 0..5usize) {
+            // A frame that is a bare number or string is text, not a JSON document.
+            let value = if value.is_object() || value.is_array() { value } else { serde_json::json!([value]) };
+            let text = if pretty { serde_json::to_string_pretty(&value) } else { serde_json::to_string(&value) }.unwrap();
+            let action = [Action::Redact, Action::Mask, Action::Hash, Action::Remove, Action::Report][action];
+            let s = Scrubber::builder().default_action(action).hmac_key(*b"k").build().unwrap();
+            let out = s.scrub(&text, Direction::Outbound);
+            prop_assert!(serde_json::from_str::<serde_json::Value>(out.text()).is_ok(), "{}\n=> {}", text, out.text());
         }
 
         #[test]
