@@ -95,12 +95,6 @@ impl Default for ScrubberBuilder {
     }
 }
 
-impl AsRef<str> for Kind {
-    fn as_ref(&self) -> &str {
-        self.name()
-    }
-}
-
 impl ScrubberBuilder {
     /// Switches a built-in detector off (everywhere: text, keys and `key=value`).
     pub fn disable(mut self, kind: Kind) -> Self {

@@ -122,13 +122,18 @@ impl fmt::Display for Kind {
     }
 }
 
+impl AsRef<str> for Kind {
+    fn as_ref(&self) -> &str {
+        self.name()
+    }
+}
+
 /// One detection: what was found and where.
 ///
 /// The range is in bytes into the frame **as received**: for a JSON string
 /// with escapes (`\u0040`), it covers the escaped text.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Finding {
-    pub(crate) tag: usize,
     pub(crate) name: &'static str,
     pub(crate) range: Range<usize>,
 }

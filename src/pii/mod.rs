@@ -155,9 +155,19 @@ impl Counts {
     }
 
     pub(crate) fn add(&mut self, kind: &'static str) {
-        match self.counts.iter_mut().find(|(n, _)| *n == kind) {
-            Some((_, c)) => *c += 1,
-            None => self.counts.push((kind, 1)),
+        self.add_n(kind, 1);
+    }
+
+    pub(crate) fn merge(&mut self, other: &Counts) {
+        for (kind, n) in other.iter() {
+            self.add_n(kind, n);
+        }
+    }
+
+    fn add_n(&mut self, kind: &'static str, n: u64) {
+        match self.counts.iter_mut().find(|(k, _)| *k == kind) {
+            Some((_, c)) => *c += n,
+            None => self.counts.push((kind, n)),
         }
     }
 }

@@ -7,6 +7,7 @@
 //! `"room 12 415-555-0132"` still finds the phone number.
 
 use super::Kind;
+use super::tokens::is_word;
 
 /// The most digits a run may hold: longer runs are identifiers or data.
 const MAX_DIGITS: usize = 24;
@@ -56,8 +57,7 @@ pub(crate) fn at(s: &[u8], i: usize, context: impl Fn(usize) -> Context) -> (Opt
     // `2024-0001-ab`: the run's end joins a longer token; sub-runs that end
     // earlier (at a space) may still be numbers.
     let end = groups[n - 1].outer_end;
-    let word = |c: Option<&u8>| c.is_some_and(|&c| c.is_ascii_alphanumeric() || c == b'_');
-    let tail_joined = matches!(s.get(end), Some(b'-' | b'_' | b'/')) && word(s.get(end + 1));
+    let tail_joined = matches!(s.get(end), Some(b'-' | b'_' | b'/')) && s.get(end + 1).is_some_and(|&c| is_word(c));
     // Looking for context words costs a search: do it only when a
     // validator asks (bare runs).
     let cached = std::cell::OnceCell::new();
@@ -137,7 +137,7 @@ fn split(s: &[u8], i: usize) -> Option<(bool, [Group; MAX_GROUPS], usize)> {
         }
     }
     // A letter, digit or `_` right after means an identifier such as `123abc`.
-    if s.get(groups[n - 1].outer_end).is_some_and(|&c| c.is_ascii_alphanumeric() || c == b'_' || c == b'@') {
+    if s.get(groups[n - 1].outer_end).is_some_and(|&c| is_word(c) || c == b'@') {
         return None;
     }
     Some((plus, groups, n))
@@ -169,8 +169,7 @@ fn is_date_or_time(s: &[u8], groups: &[Group]) -> bool {
 fn is_embedded(s: &[u8], start: usize) -> bool {
     let before = start.checked_sub(1).map(|p| s[p]);
     let before2 = start.checked_sub(2).map(|p| s[p]);
-    let word = |c: Option<u8>| c.is_some_and(|c| c.is_ascii_alphanumeric() || c == b'_');
-    let joined = matches!(before, Some(b'-' | b'_' | b'.' | b'/' | b':' | b'#')) && word(before2);
+    let joined = matches!(before, Some(b'-' | b'_' | b'.' | b'/' | b':' | b'#')) && before2.is_some_and(is_word);
     // `$`, and the last UTF-8 bytes of `£` and `€`.
     let price = matches!(before, Some(b'$' | b'\xa3' | b'\xac'));
     joined || price

@@ -116,14 +116,14 @@ impl Engine {
             if is_word(s[i]) && (!boundary || trigger == NONE) {
                 // Nothing starts inside a word, or at a word without a
                 // trigger letter: skip the whole word.
-                i = word_end(s, i + 1);
+                i = tokens::run(s, i + 1, is_word);
                 continue;
             }
             if trigger == NONE {
                 i += 1;
                 continue;
             }
-            let mut next = if is_word(s[i]) { word_end(s, i + 1) } else { i + 1 };
+            let mut next = if is_word(s[i]) { tokens::run(s, i + 1, is_word) } else { i + 1 };
             let found: Option<(usize, Range<usize>)> = match trigger {
                 DIGIT | NUMBER_START if boundary => {
                     match (trigger == DIGIT).then(|| tokens::hex_address(s, i)).flatten() {
@@ -168,13 +168,6 @@ impl Engine {
             }
         }
     }
-}
-
-fn word_end(s: &[u8], mut i: usize) -> usize {
-    while i < s.len() && is_word(s[i]) {
-        i += 1;
-    }
-    i
 }
 
 impl Engine {

@@ -137,7 +137,7 @@ impl Scrubber {
     }
 
     fn finding(&self, hit: &Hit) -> Finding {
-        Finding { tag: hit.tag, name: self.inner.names[hit.tag], range: hit.range.clone() }
+        Finding { name: self.inner.names[hit.tag], range: hit.range.clone() }
     }
 
     fn process(
@@ -310,11 +310,15 @@ impl Scrubber {
         if findings.is_empty() {
             return Outcome::Pass;
         }
-        let counts = session.extensions_mut().get_or_insert_default::<Counts>();
+        // This frame's kinds and counts, for the audit event and the reply,
+        // then added to the session's totals.
+        let mut found = Counts::default();
         for f in &findings {
-            counts.add(f.name);
+            found.add(f.name);
         }
-        let summary = summary(&findings);
+        session.extensions_mut().get_or_insert_default::<Counts>().merge(&found);
+        let summary: Vec<String> = found.iter().map(|(kind, n)| format!("{kind}:{n}")).collect();
+        let summary = summary.join(",");
         let action = match (self.inner.report_only, blocked, &rewritten) {
             (true, ..) => "report_only",
             (_, Some(a), _) => a.as_str(),
@@ -328,9 +332,7 @@ impl Scrubber {
             }
             Some(_) if direction == Direction::Outbound => Outcome::drop_silently(),
             Some(_) => {
-                let mut types: Vec<&str> = findings.iter().map(|f| f.name).collect();
-                types.sort_unstable();
-                types.dedup();
+                let types: Vec<&str> = found.iter().map(|(kind, _)| kind).collect();
                 Outcome::drop_with(
                     ErrorReply::new("pii_rejected", "message contained personal data").with_field("types", types),
                 )
@@ -351,18 +353,6 @@ fn direction_index(direction: Direction) -> usize {
         Direction::Inbound => 0,
         Direction::Outbound => 1,
     }
-}
-
-/// `email:2,phone:1`: kinds and counts, never values.
-fn summary(findings: &[Finding]) -> String {
-    let mut counts: Vec<(&str, usize)> = Vec::new();
-    for f in findings {
-        match counts.iter_mut().find(|(n, _)| *n == f.name) {
-            Some((_, c)) => *c += 1,
-            None => counts.push((f.name, 1)),
-        }
-    }
-    counts.iter().map(|(n, c)| format!("{n}:{c}")).collect::<Vec<_>>().join(",")
 }
 
 impl Layer for Scrubber {

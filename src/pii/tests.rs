@@ -465,6 +465,17 @@ mod layer {
     }
 
     #[test]
+    fn report_only_delivers_unchanged_but_counts() {
+        let g = guard(Scrubber::builder().default_action(Action::Close).report_only(true).build().unwrap());
+        let mut session = g.new_session(None);
+        let text = "card 4111 1111 1111 1111, mail a@example.com";
+        assert_eq!(g.inbound(Message::text(text), &mut session), Verdict::Deliver(Message::text(text)));
+        assert_eq!(g.outbound(Message::text(text), &mut session), Verdict::Deliver(Message::text(text)));
+        let counts = session.extensions().get::<Counts>().unwrap();
+        assert_eq!((counts.get("credit_card"), counts.get("email")), (2, 2));
+    }
+
+    #[test]
     fn binary_frames_are_skipped_unless_asked() {
         let g = guard(scrubber());
         let mut session = g.new_session(None);

@@ -26,7 +26,7 @@ pub(crate) fn is_word(c: u8) -> bool {
 }
 
 /// The end of the run of bytes matching `f` from `i`.
-fn run(s: &[u8], mut i: usize, f: impl Fn(u8) -> bool) -> usize {
+pub(crate) fn run(s: &[u8], mut i: usize, f: impl Fn(u8) -> bool) -> usize {
     while i < s.len() && f(s[i]) {
         i += 1;
     }
