@@ -170,6 +170,7 @@ pub mod manual;
 mod message;
 mod outcome;
 pub mod pii;
+pub mod rate_limit;
 pub mod rbac;
 mod registry;
 mod rejection;
