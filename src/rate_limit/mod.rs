@@ -11,5 +11,6 @@
 
 mod gcra;
 mod quota;
+mod store;
 
 pub use quota::Quota;
