@@ -21,6 +21,7 @@ pub use limits::Limits;
 pub use origin::OriginPolicy;
 pub use strikes::Strikes;
 pub(crate) use strikes::refuse;
+pub(crate) use transport::mask;
 pub use transport::{IpNet, TransportPolicy};
 
 /// The HTTP upgrade request a handshake hook inspects.

@@ -10,7 +10,12 @@
 //! and stay bounded (governor #171).
 
 mod gcra;
+mod layer;
 mod quota;
 mod store;
 
+pub use layer::{Per, RateLimit, RateLimitBuilder, Unit};
 pub use quota::Quota;
+
+#[cfg(test)]
+mod tests;

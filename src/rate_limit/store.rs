@@ -55,7 +55,18 @@ impl<K: Hash + Eq + Clone> MemoryStore<K> {
         Ok(())
     }
 
+    /// Gives back what an admitted request of `cost` took, when a later
+    /// quota refused the same message.
+    pub(crate) fn refund(&self, key: &K, quota: &Quota, cost: u32) {
+        let shard = &self.shards[(self.hasher.hash_one(key) as usize) % SHARDS];
+        let mut map = shard.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(tat) = map.get_mut(key) {
+            *tat = tat.saturating_sub(quota.period_ns().saturating_mul(u64::from(cost)));
+        }
+    }
+
     /// How many keys are tracked.
+    #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
         self.shards.iter().map(|s| s.lock().unwrap_or_else(|e| e.into_inner()).len()).sum()
     }

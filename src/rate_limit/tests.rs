@@ -1,0 +1,138 @@
+//! The rate-limit layer through a real `Guard` under a manual clock.
+
+use std::num::NonZeroU32;
+use std::time::Duration;
+
+use super::*;
+use crate::guard::{Guard, Verdict};
+use crate::message::Message;
+use crate::session::{Principal, Session};
+use crate::time::ManualClock;
+
+fn n(v: u32) -> NonZeroU32 {
+    NonZeroU32::new(v).unwrap()
+}
+
+fn guard(limit: RateLimit, clock: &ManualClock) -> Guard {
+    Guard::builder().without_auth().clock(clock.clone()).layer(limit).build().unwrap()
+}
+
+/// `D` for delivered, `R` for a `rate_limited` reply, `C` for a close.
+fn send(guard: &Guard, session: &mut Session, text: &str) -> char {
+    match guard.inbound(Message::text(text), session) {
+        Verdict::Deliver(_) => 'D',
+        Verdict::Drop { reply: Some(Message::Text(reply)) } => {
+            assert!(reply.contains(r#""code":"rate_limited""#) && reply.contains("retry_after_ms"), "{reply}");
+            'R'
+        }
+        Verdict::Close { frame, .. } => {
+            assert_eq!(frame.reason.as_str(), "rate limit exceeded");
+            char::from_digit(u32::from(frame.code.get() % 10), 10).unwrap()
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn per_connection_burst_then_steady_rate_exactly() {
+    let clock = ManualClock::new();
+    let g = guard(RateLimit::builder().quota(Quota::per_second(n(2)), Unit::Messages, Per::Connection).build(), &clock);
+    let mut s = g.new_session(None);
+    let mut other = g.new_session(None);
+    let mut got = String::new();
+    for _ in 0..3 {
+        got.push(send(&g, &mut s, "x"));
+    }
+    got.push(send(&g, &mut other, "x"));
+    clock.advance(Duration::from_millis(500));
+    got.push(send(&g, &mut s, "x"));
+    got.push(send(&g, &mut s, "x"));
+    assert_eq!(got, "DDRDDR", "connections are counted apart");
+}
+
+#[test]
+fn the_reply_says_when_to_retry() {
+    let clock = ManualClock::new();
+    let g = guard(RateLimit::builder().quota(Quota::per_second(n(4)), Unit::Messages, Per::Connection).build(), &clock);
+    let mut s = g.new_session(None);
+    for _ in 0..4 {
+        assert_eq!(send(&g, &mut s, "x"), 'D');
+    }
+    clock.advance(Duration::from_millis(100));
+    match g.inbound(Message::text("x"), &mut s) {
+        Verdict::Drop { reply: Some(Message::Text(reply)) } => {
+            assert!(reply.contains(r#""retry_after_ms":150"#), "{reply}")
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn bytes_type_and_principal_quotas_apply_together() {
+    let clock = ManualClock::new();
+    let limit = RateLimit::builder()
+        .quota(Quota::per_second(n(100)), Unit::Bytes, Per::Principal)
+        .quota_for_type("typing", Quota::per_second(n(1)), Unit::Messages, Per::Connection)
+        .build();
+    let g = guard(limit, &clock);
+    let alice = || {
+        let mut s = g.new_session(None);
+        s.set_principal(Some(Principal::new("alice"))).unwrap();
+        s
+    };
+    let (mut a1, mut a2) = (alice(), alice());
+    let typing = r#"{"type":"typing"}"#; // 17 bytes
+    assert_eq!(send(&g, &mut a1, typing), 'D');
+    assert_eq!(send(&g, &mut a1, typing), 'R', "one typing per second per connection");
+    assert_eq!(send(&g, &mut a2, typing), 'D', "the other connection has its own typing quota");
+    // 34 of alice's 100 bytes are used, across both connections: the
+    // refused typing message was refunded.
+    assert_eq!(send(&g, &mut a1, &"y".repeat(66)), 'D');
+    assert_eq!(send(&g, &mut a2, "z"), 'R', "the byte quota is per principal");
+}
+
+#[test]
+fn consecutive_violations_close_with_4429_or_1013() {
+    for (builder, digit) in [(RateLimit::builder(), '9'), (RateLimit::builder().close_with_1013(), '3')] {
+        let clock = ManualClock::new();
+        let limit = builder.quota(Quota::per_second(n(1)), Unit::Messages, Per::Connection).close_after(n(3)).build();
+        let g = guard(limit, &clock);
+        let mut s = g.new_session(None);
+        let got: String = (0..4).map(|_| send(&g, &mut s, "x")).collect();
+        assert_eq!(got, format!("DRR{digit}"));
+    }
+    // A message that passes resets the count.
+    let clock = ManualClock::new();
+    let limit =
+        RateLimit::builder().quota(Quota::per_second(n(1)), Unit::Messages, Per::Connection).close_after(n(2)).build();
+    let g = guard(limit, &clock);
+    let mut s = g.new_session(None);
+    assert_eq!(send(&g, &mut s, "x"), 'D');
+    assert_eq!(send(&g, &mut s, "x"), 'R');
+    clock.advance(Duration::from_secs(1));
+    assert_eq!(send(&g, &mut s, "x"), 'D');
+    assert_eq!(send(&g, &mut s, "x"), 'R');
+}
+
+#[test]
+fn new_connections_per_ip_get_429_with_retry_after() {
+    let clock = ManualClock::new();
+    let limit = RateLimit::builder().handshakes_per_ip(Some(Quota::per_second(n(2)))).build();
+    let g = guard(limit, &clock);
+    let request = || http::Request::get("/ws").body(()).unwrap();
+    let attempt = |port: u16, ip: &str| {
+        let mut s = g.new_session(Some(format!("{ip}:{port}").parse().unwrap()));
+        g.check_handshake(&request(), &mut s)
+    };
+    assert!(attempt(1, "192.0.2.1").is_ok());
+    assert!(attempt(2, "192.0.2.1").is_ok());
+    let refused = attempt(3, "192.0.2.1").unwrap_err();
+    assert_eq!(refused.http_status().as_u16(), 429);
+    assert_eq!(refused.retry_after(), Some(Duration::from_millis(500)));
+    assert!(attempt(4, "192.0.2.2").is_ok(), "another address has its own quota");
+    // IPv6 peers in one /64 share a quota.
+    assert!(attempt(5, "[2001:db8::1]").is_ok());
+    assert!(attempt(6, "[2001:db8::2]").is_ok());
+    assert!(attempt(7, "[2001:db8::ffff]").is_err());
+    assert!(attempt(8, "[2001:db8:0:1::1]").is_ok());
+}
