@@ -100,3 +100,14 @@ pub(crate) fn pii_detected(session: &Session, direction: Direction, action: &str
         count,
     );
 }
+
+/// The shared rate-limit store became unreachable (`error` is the error's
+/// kind, never the URL) or reachable again.
+#[cfg(feature = "redis")]
+pub(crate) fn rate_limit_store(available: bool, error: &str) {
+    if available {
+        tracing::info!(target: TARGET, event = "rate_limit_store_recovered", store = "redis");
+    } else {
+        tracing::warn!(target: TARGET, event = "rate_limit_store_unavailable", store = "redis", error);
+    }
+}

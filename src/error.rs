@@ -36,6 +36,11 @@ pub enum Error {
     /// another error.
     #[error("websocket error: {0}")]
     WebSocket(#[source] WebSocketError),
+    /// The store that shares rate limits across instances (Redis) could
+    /// not be reached; see [`rate_limit`](crate::rate_limit) for what the
+    /// limits do meanwhile.
+    #[error("rate-limit store unavailable: {0}")]
+    RateLimitStore(#[source] StoreError),
 }
 
 impl Error {
@@ -75,6 +80,28 @@ impl fmt::Display for WebSocketError {
 }
 
 impl std::error::Error for WebSocketError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&*self.0)
+    }
+}
+
+/// An opaque error from a rate-limit store (the Redis client's error,
+/// kept opaque so that this crate's API does not change with it).
+pub struct StoreError(pub(crate) Box<dyn std::error::Error + Send + Sync>);
+
+impl fmt::Debug for StoreError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.0, f)
+    }
+}
+
+impl fmt::Display for StoreError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.0, f)
+    }
+}
+
+impl std::error::Error for StoreError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         Some(&*self.0)
     }
@@ -156,6 +183,12 @@ pub enum ConfigError {
         /// What is wrong: a kind, detector or setting, by name.
         item: String,
         /// Why.
+        reason: String,
+    },
+    /// A rate-limit setting is unusable.
+    #[error("invalid rate limit setup: {reason}")]
+    RateLimit {
+        /// Why (never a URL's password).
         reason: String,
     },
     /// A JWT key, key set or validation setting is unusable.

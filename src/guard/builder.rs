@@ -10,6 +10,7 @@ use crate::close::CloseCode;
 use crate::error::ConfigError;
 use crate::layer::{Layer, Limits, OriginPolicy, TransportPolicy};
 use crate::pii::Scrubber;
+use crate::rate_limit::RateLimit;
 use crate::rbac::Rbac;
 use crate::registry::{ConnectionCaps, SessionRegistry};
 use crate::rejection::RejectionKind;
@@ -35,6 +36,7 @@ pub(crate) const DEFAULT_READ_BUFFER: usize = 8 * 1024;
 /// | [`limits`](Self::limits) | [`Limits::default()`] (64 KiB messages) |
 /// | [`transport`](Self::transport) | none: plain-text connections allowed |
 /// | [`origin`](Self::origin) | none: every origin allowed (required with cookie tokens) |
+/// | [`rate_limit`](Self::rate_limit) | none: no message quotas, no handshake quota per IP |
 /// | [`connection_caps`](Self::connection_caps) | [`ConnectionCaps::default()`]: 5 per principal, 20 per IP |
 /// | [`clock`](Self::clock) | [`SystemClock`] |
 /// | [`websocket_config`](Self::websocket_config) | tungstenite's defaults with an 8 KiB read buffer |
@@ -47,6 +49,7 @@ pub struct GuardBuilder<State = WantsAuth> {
     limits: Limits,
     transport: Option<TransportPolicy>,
     origin: Option<OriginPolicy>,
+    rate_limit: Option<RateLimit>,
     caps: ConnectionCaps,
     auth: Option<Authenticator>,
     clock: Arc<dyn Clock>,
@@ -71,6 +74,7 @@ impl GuardBuilder<WantsAuth> {
             limits: Limits::default(),
             transport: None,
             origin: None,
+            rate_limit: None,
             caps: ConnectionCaps::default(),
             auth: None,
             clock: Arc::new(SystemClock),
@@ -101,6 +105,7 @@ impl GuardBuilder<WantsAuth> {
             limits: self.limits,
             transport: self.transport,
             origin: self.origin,
+            rate_limit: self.rate_limit,
             caps: self.caps,
             auth: self.auth,
             clock: self.clock,
@@ -145,6 +150,17 @@ impl<State> GuardBuilder<State> {
     /// after schema validation.
     pub fn rbac(self, rbac: Rbac) -> Self {
         self.layer(rbac)
+    }
+
+    /// Adds rate limiting, placed before authentication: its per-IP
+    /// handshake quota refuses floods before any token is checked, and its
+    /// message quotas run right after the transport and origin checks,
+    /// before the authenticator's message hook and the builder's layers.
+    /// (Added with [`layer`](Self::layer) instead, it would run after
+    /// authentication, in the order added.) Calling it again replaces it.
+    pub fn rate_limit(mut self, limit: RateLimit) -> Self {
+        self.rate_limit = Some(limit);
+        self
     }
 
     /// Appends the PII scrubber (a shortcut for [`layer`](Self::layer)). Add
@@ -231,6 +247,7 @@ impl GuardBuilder<AuthDecided> {
         let mut layers: Vec<Arc<dyn Layer>> = vec![limits.clone()];
         layers.extend(self.transport.map(|l| Arc::new(l) as Arc<dyn Layer>));
         layers.extend(self.origin.map(|l| Arc::new(l) as Arc<dyn Layer>));
+        layers.extend(self.rate_limit.map(|l| Arc::new(l) as Arc<dyn Layer>));
         let pre_auth = layers.len();
         layers.extend(self.auth.as_ref().map(|a| Arc::new(a.layer()) as Arc<dyn Layer>));
         layers.extend(self.layers);

@@ -135,12 +135,7 @@ pub(crate) fn hash(keyed: &Keyed, kind: &str, value: &str, placeholder: &str, he
     mac.update(&[0]);
     mac.update(value.as_bytes());
     let digest = mac.finalize().into_bytes();
-    let hex: String = digest
-        .iter()
-        .flat_map(|b| [b >> 4, b & 15])
-        .take(hex_len)
-        .map(|n| char::from_digit(u32::from(n), 16).unwrap_or('0'))
-        .collect();
+    let hex = crate::hex::hex(&digest, hex_len);
     match placeholder.strip_suffix(']') {
         Some(stem) => format!("{stem}:{hex}]"),
         None => format!("{placeholder}:{hex}"),

@@ -3,6 +3,8 @@
 use std::num::NonZeroU32;
 use std::time::Duration;
 
+use serde::Deserialize;
+
 /// How much may pass: on average one unit per [`period`](Self::period), with
 /// up to [`burst`](Self::burst) units at once.
 ///
@@ -18,7 +20,12 @@ use std::time::Duration;
 /// assert_eq!(q.period().as_millis(), 50);
 /// assert_eq!(q.burst().get(), 40);
 /// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+///
+/// In configuration, a quota is `{"per_second": 20, "burst": 40}`, or
+/// `per_minute`, or `period_ms` (one unit per period), each with an
+/// optional `burst`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Deserialize)]
+#[serde(try_from = "QuotaSpec")]
 pub struct Quota {
     period_ns: u64,
     burst: NonZeroU32,
@@ -64,5 +71,32 @@ impl Quota {
 
     pub(crate) fn period_ns(&self) -> u64 {
         self.period_ns
+    }
+}
+
+/// The configuration form of a [`Quota`]: exactly one of `per_second`,
+/// `per_minute` or `period_ms`, and optionally `burst`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct QuotaSpec {
+    per_second: Option<NonZeroU32>,
+    per_minute: Option<NonZeroU32>,
+    period_ms: Option<u64>,
+    burst: Option<NonZeroU32>,
+}
+
+impl TryFrom<QuotaSpec> for Quota {
+    type Error = &'static str;
+
+    fn try_from(spec: QuotaSpec) -> Result<Self, Self::Error> {
+        let quota = match (spec.per_second, spec.per_minute, spec.period_ms) {
+            (Some(rate), None, None) => Self::per_second(rate),
+            (None, Some(rate), None) => Self::per_minute(rate),
+            (None, None, Some(ms)) => {
+                Self::with_period(Duration::from_millis(ms)).ok_or("period_ms must be positive")?
+            }
+            _ => return Err("a quota needs exactly one of per_second, per_minute and period_ms"),
+        };
+        Ok(spec.burst.map_or(quota, |b| quota.allow_burst(b)))
     }
 }

@@ -36,7 +36,10 @@ fn send(guard: &Guard, session: &mut Session, text: &str) -> char {
 #[test]
 fn per_connection_burst_then_steady_rate_exactly() {
     let clock = ManualClock::new();
-    let g = guard(RateLimit::builder().quota(Quota::per_second(n(2)), Unit::Messages, Per::Connection).build(), &clock);
+    let g = guard(
+        RateLimit::builder().quota(Quota::per_second(n(2)), Unit::Messages, Per::Connection).build().unwrap(),
+        &clock,
+    );
     let mut s = g.new_session(None);
     let mut other = g.new_session(None);
     let mut got = String::new();
@@ -53,7 +56,10 @@ fn per_connection_burst_then_steady_rate_exactly() {
 #[test]
 fn the_reply_says_when_to_retry() {
     let clock = ManualClock::new();
-    let g = guard(RateLimit::builder().quota(Quota::per_second(n(4)), Unit::Messages, Per::Connection).build(), &clock);
+    let g = guard(
+        RateLimit::builder().quota(Quota::per_second(n(4)), Unit::Messages, Per::Connection).build().unwrap(),
+        &clock,
+    );
     let mut s = g.new_session(None);
     for _ in 0..4 {
         assert_eq!(send(&g, &mut s, "x"), 'D');
@@ -73,7 +79,8 @@ fn bytes_type_and_principal_quotas_apply_together() {
     let limit = RateLimit::builder()
         .quota(Quota::per_second(n(100)), Unit::Bytes, Per::Principal)
         .quota_for_type("typing", Quota::per_second(n(1)), Unit::Messages, Per::Connection)
-        .build();
+        .build()
+        .unwrap();
     let g = guard(limit, &clock);
     let alice = || {
         let mut s = g.new_session(None);
@@ -95,7 +102,8 @@ fn bytes_type_and_principal_quotas_apply_together() {
 fn consecutive_violations_close_with_4429_or_1013() {
     for (builder, digit) in [(RateLimit::builder(), '9'), (RateLimit::builder().close_with_1013(), '3')] {
         let clock = ManualClock::new();
-        let limit = builder.quota(Quota::per_second(n(1)), Unit::Messages, Per::Connection).close_after(n(3)).build();
+        let limit =
+            builder.quota(Quota::per_second(n(1)), Unit::Messages, Per::Connection).close_after(n(3)).build().unwrap();
         let g = guard(limit, &clock);
         let mut s = g.new_session(None);
         let got: String = (0..4).map(|_| send(&g, &mut s, "x")).collect();
@@ -103,8 +111,11 @@ fn consecutive_violations_close_with_4429_or_1013() {
     }
     // A message that passes resets the count.
     let clock = ManualClock::new();
-    let limit =
-        RateLimit::builder().quota(Quota::per_second(n(1)), Unit::Messages, Per::Connection).close_after(n(2)).build();
+    let limit = RateLimit::builder()
+        .quota(Quota::per_second(n(1)), Unit::Messages, Per::Connection)
+        .close_after(n(2))
+        .build()
+        .unwrap();
     let g = guard(limit, &clock);
     let mut s = g.new_session(None);
     assert_eq!(send(&g, &mut s, "x"), 'D');
@@ -117,7 +128,7 @@ fn consecutive_violations_close_with_4429_or_1013() {
 #[test]
 fn new_connections_per_ip_get_429_with_retry_after() {
     let clock = ManualClock::new();
-    let limit = RateLimit::builder().handshakes_per_ip(Some(Quota::per_second(n(2)))).build();
+    let limit = RateLimit::builder().handshakes_per_ip(Some(Quota::per_second(n(2)))).build().unwrap();
     let g = guard(limit, &clock);
     let request = || http::Request::get("/ws").body(()).unwrap();
     let attempt = |port: u16, ip: &str| {
