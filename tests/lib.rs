@@ -6,6 +6,7 @@ mod support;
 
 mod auth;
 mod pii;
+mod rate_limit;
 mod rbac;
 mod schema;
 mod vectors;
