@@ -7,6 +7,8 @@ mod support;
 mod auth;
 mod pii;
 mod rate_limit;
+#[cfg(feature = "redis")]
+mod rate_limit_redis;
 mod rbac;
 mod schema;
 mod vectors;

@@ -1,6 +1,8 @@
 //! Servers, clients and a test layer shared by the integration tests.
 
 pub mod corpus;
+#[cfg(feature = "redis")]
+pub mod redis;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
