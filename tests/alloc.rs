@@ -1,5 +1,7 @@
 //! What parsing costs in memory once a message has passed the structural
-//! limits. A separate binary: it installs a counting global allocator.
+//! limits, and what a rate-limit key costs. A separate binary: it installs
+//! a counting global allocator. The tests take `SERIAL` so that one does
+//! not count the other's allocations.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -13,6 +15,7 @@ struct Counting;
 
 static LIVE: AtomicUsize = AtomicUsize::new(0);
 static PEAK: AtomicUsize = AtomicUsize::new(0);
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 // SAFETY: forwards every call to the system allocator unchanged; the
 // counters are only statistics.
@@ -51,6 +54,7 @@ fn worst_cases() -> Vec<(&'static str, String)> {
 
 #[test]
 fn parsing_a_message_within_the_limits_allocates_at_most_24_times_its_size() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let schemas = SchemaValidation::builder().allow_unknown_types(true).build().unwrap();
     let guard = Guard::builder().without_auth().json_schema(schemas).build().unwrap();
     for (shape, text) in worst_cases() {
@@ -66,4 +70,30 @@ fn parsing_a_message_within_the_limits_allocates_at_most_24_times_its_size() {
         eprintln!("{shape}: {} bytes of text, peak {peak} bytes allocated ({ratio:.1}x)", text.len());
         assert!(ratio <= 24.0, "{shape}: {ratio:.1}x");
     }
+}
+
+#[test]
+fn a_tracked_rate_limit_key_costs_about_100_bytes_plus_its_id() {
+    use std::num::NonZeroU32;
+    use wsguard::rate_limit::{Per, Quota, RateLimit, Unit};
+    use wsguard::{Frame, Layer, Principal};
+
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let guard = Guard::builder().without_auth().build().unwrap();
+    let now = std::time::Instant::now();
+    let keys = 100_000;
+    let before = LIVE.load(Ordering::SeqCst);
+    let limit = RateLimit::builder()
+        .quota(Quota::per_second(NonZeroU32::new(10).unwrap()), Unit::Messages, Per::Principal)
+        .build()
+        .unwrap();
+    for i in 0..keys {
+        let mut session = guard.new_session(None);
+        // 11-byte ids.
+        session.set_principal(Some(Principal::new(format!("user-{i:06}")))).unwrap();
+        assert!(limit.on_inbound(&mut Frame::from_text("x"), &mut session, now).is_pass());
+    }
+    let per_key = (LIVE.load(Ordering::SeqCst) - before) as f64 / f64::from(keys);
+    eprintln!("{keys} rate-limit keys: {per_key:.0} bytes each, 11 of them the id");
+    assert!((40.0..=130.0).contains(&per_key), "{per_key:.0} bytes per key");
 }

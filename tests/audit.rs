@@ -9,6 +9,10 @@ use std::time::Instant;
 
 use wsguard::{ErrorReply, Frame, Guard, HandshakeRequest, Layer, Message, Outcome, Rejection, RejectionKind, Session};
 
+#[cfg(feature = "redis")]
+#[path = "support/redis.rs"]
+mod redis_server;
+
 /// Collects formatted events in memory.
 #[derive(Clone, Default)]
 struct Captured(Arc<Mutex<Vec<u8>>>);
@@ -85,6 +89,11 @@ fn every_non_pass_outcome_emits_one_audit_event_without_the_payload() {
     rbac_denials_name_principal_type_and_permission(&captured);
     captured.0.lock().unwrap().clear();
     pii_findings_name_kinds_and_counts_never_the_values(&captured);
+    #[cfg(feature = "redis")]
+    {
+        captured.0.lock().unwrap().clear();
+        rate_limit_store_outages_are_logged_once_without_the_url(&captured);
+    }
 }
 
 fn rbac_denials_name_principal_type_and_permission(captured: &Captured) {
@@ -204,4 +213,46 @@ fn pii_findings_name_kinds_and_counts_never_the_values(captured: &Captured) {
     for value in ["jane.doe", "example.com", "7946 0958", "4111 1111"] {
         assert!(!log.contains(value), "{value} leaked into the audit log:\n{log}");
     }
+}
+
+#[cfg(feature = "redis")]
+fn rate_limit_store_outages_are_logged_once_without_the_url(captured: &Captured) {
+    use std::num::NonZeroU32;
+    use wsguard::Principal;
+    use wsguard::rate_limit::{Per, Quota, RateLimit, RedisConfig, Unit};
+
+    let mut server = redis_server::RedisServer::start();
+    let limit = |url: &str| {
+        let quota = Quota::per_second(NonZeroU32::new(10).unwrap());
+        let config = RedisConfig::new(url).manual_sync();
+        RateLimit::builder().quota(quota, Unit::Messages, Per::Principal).redis(config).build().unwrap()
+    };
+    let send = |limit: &RateLimit| {
+        let guard = Guard::builder().without_auth().layer(limit.clone()).build().unwrap();
+        let mut session = guard.new_session(None);
+        session.set_principal(Some(Principal::new("alice"))).unwrap();
+        let _ = guard.inbound(Message::text("x"), &mut session);
+    };
+    let reachable = limit(&server.url());
+    send(&reachable);
+    reachable.sync().unwrap();
+    server.kill();
+    send(&reachable);
+    assert!(reachable.sync().is_err());
+    assert!(reachable.sync().is_err(), "the second failure is not logged again");
+    server.restart();
+    reachable.sync().unwrap();
+    // A URL with a password, to a port nobody listens on.
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let hidden = limit(&format!("redis://:hunter2secret@127.0.0.1:{dead}/"));
+    send(&hidden);
+    assert!(hidden.sync().is_err());
+
+    let log = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let events: Vec<_> = log.lines().filter(|l| l.contains("rate_limit_store")).collect();
+    assert_eq!(events.len(), 3, "down, up, down:\n{log}");
+    assert!(events[0].contains("event=\"rate_limit_store_unavailable\"") && events[0].contains("error="), "{log}");
+    assert!(events[1].contains("event=\"rate_limit_store_recovered\""), "{log}");
+    assert!(events[2].contains("event=\"rate_limit_store_unavailable\""), "{log}");
+    assert!(!log.contains("hunter2secret") && !log.contains("redis://"), "the URL leaked:\n{log}");
 }

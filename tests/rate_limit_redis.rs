@@ -7,8 +7,8 @@
 use std::num::NonZeroU32;
 use std::time::Duration;
 
-use wsguard::rate_limit::{OnUnavailable, Per, Quota, RateLimit, RedisConfig};
 use wsguard::rate_limit::Unit;
+use wsguard::rate_limit::{OnUnavailable, Per, Quota, RateLimit, RedisConfig};
 use wsguard::time::ManualClock;
 use wsguard::{Error, Guard, Message, Principal, Session, Verdict};
 
@@ -96,7 +96,9 @@ fn instances_sharing_a_user_limit_stay_within_the_bound() {
         let shared = flood(&mut shared, &clock, window_ms, interval_ms);
         // The documented bound: (instances - 1) x (burst + rate x interval).
         let bound = (count - 1) * (burst + rate * interval_ms as u32 / 1000) as usize;
-        println!("{count} instances: one limiter {single}, unshared {unshared}, through redis {shared} (bound +{bound})");
+        println!(
+            "{count} instances: one limiter {single}, unshared {unshared}, through redis {shared} (bound +{bound})"
+        );
         assert_eq!(unshared, count * single, "without Redis each instance has the whole quota");
         assert!(shared <= single + bound, "{shared} admitted, more than {single} + {bound}");
         assert!(shared + 2 >= single, "sharing must not refuse what one limiter admits: {shared} < {single}");
@@ -176,9 +178,8 @@ fn the_background_sync_shares_without_being_called() {
         alice.set_principal(Some(Principal::new("alice"))).unwrap();
         (guard, alice)
     };
-    let delivered = |(guard, alice): &mut (Guard, Session)| {
-        matches!(guard.inbound(Message::text("x"), alice), Verdict::Deliver(_))
-    };
+    let delivered =
+        |(guard, alice): &mut (Guard, Session)| matches!(guard.inbound(Message::text("x"), alice), Verdict::Deliver(_));
     let mut a = instance();
     assert!((0..10).all(|_| delivered(&mut a)));
     assert!(!delivered(&mut a));

@@ -43,6 +43,7 @@ pub(crate) struct StoreKey {
 }
 
 impl StoreKey {
+    #[cfg(feature = "redis")]
     pub(crate) fn id(&self) -> &KeyId {
         &self.id
     }

@@ -147,3 +147,106 @@ fn new_connections_per_ip_get_429_with_retry_after() {
     assert!(attempt(7, "[2001:db8::ffff]").is_err());
     assert!(attempt(8, "[2001:db8:0:1::1]").is_ok());
 }
+
+#[test]
+fn ip_quotas_group_peers_and_anonymous_principal_quotas_count_per_connection() {
+    let clock = ManualClock::new();
+    let limit = RateLimit::builder()
+        .quota(Quota::per_second(n(1)), Unit::Messages, Per::Ip)
+        .quota(Quota::per_second(n(2)), Unit::Messages, Per::Principal)
+        .build()
+        .unwrap();
+    let g = guard(limit, &clock);
+    let peer = |ip: &str| g.new_session(Some(format!("{ip}:1000").parse().unwrap()));
+    let (mut a, mut b, mut c) = (peer("[2001:db8::1]"), peer("[2001:db8::2]"), peer("[2001:db8:1::1]"));
+    assert_eq!(send(&g, &mut a, "x"), 'D');
+    assert_eq!(send(&g, &mut b, "x"), 'R', "same /64");
+    assert_eq!(send(&g, &mut c, "x"), 'D', "another /64");
+    // Without a peer address the IP quota counts the connection alone;
+    // without a principal, so does the principal quota.
+    let (mut d, mut e) = (g.new_session(None), g.new_session(None));
+    assert_eq!(send(&g, &mut d, "x"), 'D');
+    assert_eq!(send(&g, &mut e, "x"), 'D');
+}
+
+#[test]
+fn a_new_principal_on_the_connection_gets_its_own_quota() {
+    let clock = ManualClock::new();
+    let limit = RateLimit::builder().quota(Quota::per_second(n(1)), Unit::Messages, Per::Principal).build().unwrap();
+    let g = guard(limit, &clock);
+    let mut s = g.new_session(None);
+    s.set_principal(Some(Principal::new("alice"))).unwrap();
+    assert_eq!(send(&g, &mut s, "x"), 'D');
+    assert_eq!(send(&g, &mut s, "x"), 'R');
+    s.set_principal(Some(Principal::new("bob"))).unwrap();
+    assert_eq!(send(&g, &mut s, "x"), 'D', "re-authenticated as bob");
+    s.set_principal(Some(Principal::new("alice"))).unwrap();
+    assert_eq!(send(&g, &mut s, "x"), 'R', "alice's state is in the store, not the connection");
+}
+
+#[test]
+fn configuration_deserializes_and_bad_settings_are_refused() {
+    let builder: RateLimitBuilder = toml::from_str(
+        r#"
+        close_after = 2
+        close_with_1013 = true
+        handshakes_per_ip = { per_minute = 30, burst = 5 }
+        [[quotas]]
+        quota = { period_ms = 500 }
+        unit = "messages"
+        per = "connection"
+        [[quotas]]
+        quota = { per_second = 1 }
+        unit = "messages"
+        per = "connection"
+        type = "typing"
+        "#,
+    )
+    .unwrap();
+    let clock = ManualClock::new();
+    let g = guard(builder.build().unwrap(), &clock);
+    let mut s = g.new_session(None);
+    assert_eq!(send(&g, &mut s, r#"{"type":"chat"}"#), 'D');
+    assert_eq!(send(&g, &mut s, r#"{"type":"chat"}"#), 'R');
+    assert_eq!(send(&g, &mut s, r#"{"type":"typing"}"#), '3', "second refusal in a row: 1013");
+
+    for bad in [
+        r#"{"quotas": [{"quota": {"per_second": 1, "per_minute": 1}, "unit": "messages", "per": "ip"}]}"#,
+        r#"{"quotas": [{"quota": {"period_ms": 0}, "unit": "messages", "per": "ip"}]}"#,
+        r#"{"quotas": [{"quota": {"per_second": 0}, "unit": "messages", "per": "ip"}]}"#,
+        r#"{"quotas": [{"quota": {"per_second": 1}, "unit": "frames", "per": "ip"}]}"#,
+        r#"{"close_after": 0}"#,
+        r#"{"rate": 5}"#,
+    ] {
+        assert!(serde_json::from_str::<RateLimitBuilder>(bad).is_err(), "{bad}");
+    }
+    let many = (0..65).fold(RateLimit::builder(), |b, _| b.quota(Quota::per_second(n(1)), Unit::Messages, Per::Ip));
+    assert!(matches!(many.build(), Err(crate::ConfigError::RateLimit { .. })));
+    assert!(matches!(RateLimit::builder().ipv6_prefix(129).build(), Err(crate::ConfigError::RateLimit { .. })));
+}
+
+#[cfg(feature = "redis")]
+#[test]
+fn redis_settings_deserialize_and_a_bad_url_is_a_config_error() {
+    let builder: RateLimitBuilder = serde_json::from_str(
+        r#"{
+            "quotas": [{"quota": {"per_second": 5}, "unit": "messages", "per": "principal"}],
+            "redis": {"url": "redis://127.0.0.1:1/", "sync_interval_ms": 0, "on_unavailable": "fail_closed"}
+        }"#,
+    )
+    .unwrap();
+    let limit = builder.build().unwrap();
+    assert_eq!(limit.sync().unwrap(), 0, "nothing to send: Redis is not contacted");
+    assert!(limit.is_store_available(), "optimistic until a sync fails");
+    let clock = ManualClock::new();
+    let g = guard(limit.clone(), &clock);
+    let mut s = g.new_session(None);
+    s.set_principal(Some(Principal::new("alice"))).unwrap();
+    assert_eq!(send(&g, &mut s, "x"), 'D');
+    assert!(limit.sync().is_err(), "nothing listens on port 1");
+    assert!(!limit.is_store_available());
+    assert_eq!(send(&g, &mut s, "x"), 'R', "fail-closed");
+    let bad = RateLimit::builder().redis(super::RedisConfig::new("http://example.com/")).build();
+    assert!(matches!(bad, Err(crate::ConfigError::RateLimit { .. })), "{bad:?}");
+    assert!(serde_json::from_str::<RateLimitBuilder>(r#"{"redis": {"url": "redis://x/", "interval": 5}}"#).is_err());
+}
