@@ -45,7 +45,7 @@ pub enum Unit {
 }
 
 /// One quota and what it counts.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Deserialize)]
+#[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct Rule {
     pub(crate) quota: Quota,
@@ -284,11 +284,10 @@ impl Inner {
 /// Per-connection state, in the session's extensions.
 #[derive(Clone, Debug, Default)]
 struct ConnectionState {
-    /// Whether `keys` were made (for the principal below).
-    keyed: bool,
     /// The principal the keys were made for.
     principal: Option<Box<str>>,
     /// Per rule: the shared key, or `None` when counted here, in `tats`.
+    /// Empty until the first message.
     keys: Vec<Option<StoreKey>>,
     tats: Vec<u64>,
     consecutive: u32,
@@ -311,7 +310,6 @@ impl RateLimit {
     /// if its principal changes.
     fn rekey(&self, state: &mut ConnectionState, principal: Option<&str>, ip: Option<IpAddr>) {
         let inner = &self.inner;
-        state.keyed = true;
         state.principal = principal.map(Box::from);
         state.tats.resize(inner.rules.len(), 0);
         state.keys = (0..inner.rules.len())
@@ -362,7 +360,7 @@ impl Layer for RateLimit {
         let stale = session
             .extensions()
             .get::<ConnectionState>()
-            .is_none_or(|s| !s.keyed || s.principal.as_deref() != principal);
+            .is_none_or(|s| s.keys.is_empty() || s.principal.as_deref() != principal);
         let fresh = stale.then(|| (principal.map(Box::<str>::from), self.ip(session)));
         let state = session.extensions_mut().get_or_insert_default::<ConnectionState>();
         if let Some((principal, ip)) = fresh {
