@@ -5,6 +5,7 @@
 mod support;
 
 mod auth;
+mod liveness;
 mod pii;
 mod rate_limit;
 #[cfg(feature = "redis")]

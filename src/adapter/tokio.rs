@@ -186,6 +186,22 @@ pub struct GuardedStream<S> {
     expiry: Option<(std::time::Instant, Pin<Box<tokio::time::Sleep>>)>,
     /// The waker last handed to the registry for revocation.
     revocation_waker: Option<Waker>,
+    liveness: LivenessTimers,
+    /// Armed while a send waits for the peer; fires at the write timeout.
+    stall: Option<Pin<Box<tokio::time::Sleep>>>,
+}
+
+/// The state behind [`Liveness`](crate::Liveness), on tokio's clock.
+#[derive(Debug)]
+struct LivenessTimers {
+    connected: Instant,
+    /// The last frame of any kind received.
+    last_frame: Instant,
+    /// The last text or binary message received.
+    last_data: Instant,
+    /// When the unanswered ping was sent.
+    ping_sent: Option<Instant>,
+    timer: Pin<Box<tokio::time::Sleep>>,
 }
 
 impl<S> GuardedStream<S>
@@ -193,6 +209,7 @@ where
     S: AsyncRead + AsyncWrite + Unpin,
 {
     fn new(ws: WebSocketStream<Coalesce<S>>, guard: Guard, session: Session) -> Self {
+        let now = Instant::now();
         Self {
             ws,
             guard,
@@ -203,6 +220,14 @@ where
             close_notified: false,
             expiry: None,
             revocation_waker: None,
+            liveness: LivenessTimers {
+                connected: now,
+                last_frame: now,
+                last_data: now,
+                ping_sent: None,
+                timer: Box::pin(tokio::time::sleep_until(now)),
+            },
+            stall: None,
         }
     }
 
@@ -303,6 +328,76 @@ where
         }
     }
 
+    /// Queues pings and closes dead, idle or too old connections; otherwise
+    /// arranges to be woken at the next deadline. Returns whether a ping or
+    /// a close frame was queued (to be sent by the caller's next turn).
+    fn poll_liveness(&mut self, cx: &mut Context<'_>) -> bool {
+        if self.close_notified {
+            return false;
+        }
+        let config = *self.guard.liveness();
+        loop {
+            let now = Instant::now();
+            let timers = &mut self.liveness;
+            let lifetime = config.max_lifetime.map(|d| timers.connected + d);
+            let idle = config.idle_timeout.map(|d| timers.last_data + d);
+            let dead = timers.ping_sent.map(|at| at + config.pong_timeout);
+            for (deadline, reason) in
+                [(lifetime, "connection lifetime exceeded"), (idle, "idle timeout"), (dead, "no pong")]
+            {
+                if deadline.is_some_and(|d| now >= d) {
+                    let (frame, rejection) = self.guard.liveness_close(&self.session, reason);
+                    self.start_close(frame, rejection);
+                    return true;
+                }
+            }
+            let mut ping = config.ping_interval.filter(|_| timers.ping_sent.is_none()).map(|d| timers.last_frame + d);
+            if ping.is_some_and(|at| now >= at) && self.pending.is_none() {
+                self.pending = Some(tungstenite::Message::Ping(Default::default()));
+                timers.ping_sent = Some(now);
+                return true;
+            }
+            if self.pending.is_some() {
+                // A ping that is due waits for the pending frame to go out.
+                ping = ping.map(|at| at.max(now + Duration::from_millis(10)));
+            }
+            let Some(next) = [lifetime, idle, dead, ping].into_iter().flatten().min() else { return false };
+            timers.timer.as_mut().reset(next);
+            if timers.timer.as_mut().poll(cx).is_pending() {
+                return false;
+            }
+        }
+    }
+
+    /// Records a received frame for the liveness timers.
+    fn saw(&mut self, message: &tungstenite::Message) {
+        let now = Instant::now();
+        self.liveness.last_frame = now;
+        self.liveness.ping_sent = None;
+        if message.is_text() || message.is_binary() {
+            self.liveness.last_data = now;
+        }
+    }
+
+    /// While a send waits for the peer: the error once it has waited
+    /// longer than the write timeout (a slow consumer).
+    fn poll_stall(&mut self, cx: &mut Context<'_>, waiting: bool) -> Option<Error> {
+        if !waiting {
+            self.stall = None;
+            return None;
+        }
+        let timeout = self.guard.liveness().write_timeout;
+        let stall = self.stall.get_or_insert_with(|| Box::pin(tokio::time::sleep(timeout)));
+        if stall.as_mut().poll(cx).is_pending() {
+            return None;
+        }
+        self.stall = None;
+        // The peer is not reading: no close frame could reach it.
+        let (frame, rejection) = self.guard.liveness_close(&self.session, "send timed out");
+        self.notify_close(Some(frame.code));
+        Some(Error::Closed(Box::new(rejection)))
+    }
+
     fn start_close(&mut self, frame: CloseFrame, rejection: Rejection) {
         self.notify_close(Some(frame.code));
         self.pending = Some(tungstenite::Message::Close(Some(frame.into_tungstenite())));
@@ -337,7 +432,7 @@ where
             if let Some(error) = ready!(this.poll_closing(cx)) {
                 return Poll::Ready(Some(Err(error)));
             }
-            if this.poll_session(cx) {
+            if this.poll_session(cx) || this.poll_liveness(cx) {
                 continue;
             }
             // Push replies out without holding up reading; a pending flush
@@ -349,7 +444,10 @@ where
                 }
             }
             let message = match ready!(Pin::new(&mut this.ws).poll_next(cx)) {
-                Some(Ok(message)) => message,
+                Some(Ok(message)) => {
+                    this.saw(&message);
+                    message
+                }
                 Some(Err(e)) => {
                     if let Some((frame, rejection)) = this.guard.close_unreadable(&this.session, &e) {
                         this.start_close(frame, rejection);
@@ -385,7 +483,11 @@ where
     fn poll_ready(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
         let this = self.get_mut();
         ready!(this.poll_send_pending(cx))?;
-        Pin::new(&mut this.ws).poll_ready(cx).map_err(Error::from_tungstenite)
+        let ready = Pin::new(&mut this.ws).poll_ready(cx);
+        if let Some(error) = this.poll_stall(cx, ready.is_pending()) {
+            return Poll::Ready(Err(error));
+        }
+        ready.map_err(Error::from_tungstenite)
     }
 
     fn start_send(self: Pin<&mut Self>, message: Message) -> Result<(), Error> {
@@ -410,7 +512,11 @@ where
         if let Some(error) = ready!(this.poll_closing(cx)) {
             return Poll::Ready(Err(error));
         }
-        ready!(Pin::new(&mut this.ws).poll_flush(cx)).map_err(Error::from_tungstenite)?;
+        let flushed = Pin::new(&mut this.ws).poll_flush(cx);
+        if let Some(error) = this.poll_stall(cx, flushed.is_pending()) {
+            return Poll::Ready(Err(error));
+        }
+        ready!(flushed).map_err(Error::from_tungstenite)?;
         this.unflushed = false;
         Poll::Ready(Ok(()))
     }

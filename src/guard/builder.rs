@@ -9,6 +9,7 @@ use crate::auth::Authenticator;
 use crate::close::CloseCode;
 use crate::error::ConfigError;
 use crate::layer::{Layer, Limits, OriginPolicy, TransportPolicy};
+use crate::liveness::Liveness;
 use crate::pii::Scrubber;
 use crate::rate_limit::RateLimit;
 use crate::rbac::Rbac;
@@ -36,6 +37,7 @@ pub(crate) const DEFAULT_READ_BUFFER: usize = 8 * 1024;
 /// | [`limits`](Self::limits) | [`Limits::default()`] (64 KiB messages) |
 /// | [`transport`](Self::transport) | none: plain-text connections allowed |
 /// | [`origin`](Self::origin) | none: every origin allowed (required with cookie tokens) |
+/// | [`liveness`](Self::liveness) | [`Liveness::default()`]: ping after 30 s quiet, 10 s pong timeout, 5 min idle timeout, 10 s write timeout |
 /// | [`rate_limit`](Self::rate_limit) | none: no message quotas, no handshake quota per IP |
 /// | [`connection_caps`](Self::connection_caps) | [`ConnectionCaps::default()`]: 5 per principal, 20 per IP |
 /// | [`clock`](Self::clock) | [`SystemClock`] |
@@ -50,6 +52,7 @@ pub struct GuardBuilder<State = WantsAuth> {
     transport: Option<TransportPolicy>,
     origin: Option<OriginPolicy>,
     rate_limit: Option<RateLimit>,
+    liveness: Liveness,
     caps: ConnectionCaps,
     auth: Option<Authenticator>,
     clock: Arc<dyn Clock>,
@@ -75,6 +78,7 @@ impl GuardBuilder<WantsAuth> {
             transport: None,
             origin: None,
             rate_limit: None,
+            liveness: Liveness::default(),
             caps: ConnectionCaps::default(),
             auth: None,
             clock: Arc::new(SystemClock),
@@ -106,6 +110,7 @@ impl GuardBuilder<WantsAuth> {
             transport: self.transport,
             origin: self.origin,
             rate_limit: self.rate_limit,
+            liveness: self.liveness,
             caps: self.caps,
             auth: self.auth,
             clock: self.clock,
@@ -168,6 +173,12 @@ impl<State> GuardBuilder<State> {
     /// has rewritten them, and costs the most per byte.
     pub fn scrub_pii(self, scrubber: Scrubber) -> Self {
         self.layer(scrubber)
+    }
+
+    /// Replaces the heartbeat and connection timeouts of the tokio adapter.
+    pub fn liveness(mut self, liveness: Liveness) -> Self {
+        self.liveness = liveness;
+        self
     }
 
     /// Replaces the size and time limits.
@@ -256,6 +267,7 @@ impl GuardBuilder<AuthDecided> {
                 layers,
                 pre_auth,
                 limits,
+                liveness: self.liveness,
                 auth: self.auth,
                 registry: SessionRegistry::new(self.caps),
                 clock: self.clock,

@@ -11,6 +11,7 @@ use crate::audit;
 use crate::auth::{AuthError, Authenticator};
 use crate::close::{CloseCode, CloseFrame};
 use crate::layer::{HandshakeRequest, Layer, Limits};
+use crate::liveness::Liveness;
 use crate::message::{Direction, Frame, Message};
 use crate::outcome::Outcome;
 use crate::registry::SessionRegistry;
@@ -103,6 +104,7 @@ struct Inner {
     pre_auth: usize,
     /// The same layer as `layers[0]`, kept typed for its settings.
     limits: Arc<Limits>,
+    liveness: Liveness,
     auth: Option<Authenticator>,
     registry: SessionRegistry,
     clock: Arc<dyn Clock>,
@@ -151,6 +153,11 @@ impl Guard {
     /// The limits in force.
     pub fn limits(&self) -> &Limits {
         &self.inner.limits
+    }
+
+    /// The heartbeat and timeouts the tokio adapter enforces.
+    pub fn liveness(&self) -> &Liveness {
+        &self.inner.liveness
     }
 
     /// How refused handshakes are answered.
@@ -428,6 +435,14 @@ impl Guard {
         let frame = self.close_frame(&rejection);
         audit::connection_closed(session, layer, Direction::Inbound, &rejection, frame.code);
         Some((frame, rejection))
+    }
+
+    /// A close for a [`Liveness`] timeout (`reason` names it), audited.
+    pub(crate) fn liveness_close(&self, session: &Session, reason: &'static str) -> (CloseFrame, Rejection) {
+        let rejection = Rejection::new(RejectionKind::Timeout, reason);
+        let frame = self.close_frame(&rejection);
+        audit::connection_closed(session, "liveness", Direction::Outbound, &rejection, frame.code);
+        (frame, rejection)
     }
 
     /// Tells every layer the connection closed. Call once per session; the
