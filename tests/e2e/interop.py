@@ -1,0 +1,93 @@
+"""Interop: the chat demo against Python's `websockets` client (PyPI), a
+plain RFC 6455 implementation that knows nothing of wsguard.
+
+    python3 tests/e2e/interop.py PORT
+
+Exits non-zero with a message on the first failed check.
+"""
+
+import asyncio
+import json
+import sys
+
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
+
+PORT = int(sys.argv[1])
+URL = f"ws://127.0.0.1:{PORT}/ws"
+ORIGIN = f"http://127.0.0.1:{PORT}"
+
+
+def check(condition, what):
+    if not condition:
+        sys.exit(f"interop: FAILED: {what}")
+    print(f"interop: ok: {what}")
+
+
+async def login(token, header=True):
+    """Alice and admin use the Authorization header; bob the subprotocol offer."""
+    if header:
+        ws = await connect(URL, origin=ORIGIN, additional_headers={"Authorization": f"Bearer {token}"},
+                           subprotocols=["chat.v1"])
+    else:
+        ws = await connect(URL, origin=ORIGIN, subprotocols=["chat.v1", f"bearer.{token}"])
+    check(ws.subprotocol == "chat.v1", f"{token}: the server selected chat.v1, never the token")
+    await ws.send(json.dumps({"type": "join", "room": "lobby"}))
+    joined = json.loads(await ws.recv())
+    check(joined["type"] == "joined", f"{token}: joined the lobby")
+    return ws
+
+
+async def next_of(ws, kind):
+    while True:
+        message = json.loads(await asyncio.wait_for(ws.recv(), 5))
+        if message["type"] == kind:
+            return message
+
+
+async def closed_with(ws):
+    try:
+        while True:
+            await asyncio.wait_for(ws.recv(), 5)
+    except ConnectionClosed as closed:
+        return closed.rcvd.code, closed.rcvd.reason
+
+
+async def main():
+    alice = await login("alice-token")
+    bob = await login("bob-token", header=False)
+    admin = await login("admin-token")
+
+    await alice.send(json.dumps({"type": "chat", "room": "lobby", "text": "mail jane.doe@example.com"}))
+    to_bob = await next_of(bob, "chat")
+    to_admin = await next_of(admin, "chat")
+    check(to_bob["from"] == "alice" and "jane.doe@example.com" not in to_bob["text"]
+          and "@example.com" in to_bob["text"], f"bob sees the email masked: {to_bob['text']!r}")
+    check(to_admin["text"] == "mail jane.doe@example.com", "admin sees it unmasked")
+    notice = await next_of(alice, "notice")
+    check("email" in notice["text"], "alice is told others see it masked")
+
+    await alice.send(json.dumps({"type": "chat", "room": "Lobby!", "text": "x"}))
+    error = await next_of(alice, "error")
+    check(error["code"] == "invalid_message" and error["path"] == "/room", "a bad room name is invalid_message at /room")
+    await alice.send(json.dumps({"type": "kick", "user": "bob"}))
+    check((await next_of(alice, "error"))["code"] == "forbidden", "alice may not kick")
+
+    for i in range(12):
+        await alice.send(json.dumps({"type": "chat", "room": "lobby", "text": f"flood {i}"}))
+    check((await next_of(alice, "error"))["code"] == "rate_limited", "a flood gets rate_limited")
+
+    await admin.send(json.dumps({"type": "kick", "user": "bob"}))
+    check((await next_of(admin, "kicked"))["sessions"] == 1, "admin kicks bob")
+    check(await closed_with(bob) == (4403, "session revoked"), "bob's connection is closed with 4403")
+
+    wrong = await connect(URL, origin=ORIGIN, subprotocols=["chat.v1", "bearer.wrong-token"])
+    check((await closed_with(wrong))[0] == 4401, "a wrong token is closed with 4401")
+    evil = await connect(URL, origin="http://evil.example", additional_headers={"Authorization": "Bearer alice-token"})
+    check((await closed_with(evil))[0] == 4403, "another origin is closed with 4403")
+
+    for ws in (alice, admin):
+        await ws.close()
+
+
+asyncio.run(main())
