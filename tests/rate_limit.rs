@@ -127,6 +127,58 @@ fn browsers_can_be_told_with_accept_then_close_4429(adapter: Adapter) {
     expect_closed(&mut refused);
 }
 
+
+/// Messages already in flight when the guard closes are discarded, not
+/// answered, so the application reading on sees only the one
+/// `Error::Closed` and then the end of the stream (found by the browser
+/// demo's flood button, which sends 40 messages at once: the replies made
+/// tungstenite fail with "sending after closing").
+#[test]
+fn a_flood_in_flight_ends_in_a_clean_close() {
+    use futures_util::StreamExt;
+    let clock = ManualClock::new();
+    let limit = RateLimit::builder()
+        .quota(Quota::per_second(n(2)), Unit::Messages, Per::Connection)
+        .close_after(n(2))
+        .build()
+        .unwrap();
+    let guard = Guard::builder().without_auth().rate_limit(limit).clock(clock).build().unwrap();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let runtime = ::tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        runtime.block_on(async move {
+            let listener = ::tokio::net::TcpListener::from_std(listener).unwrap();
+            let (stream, _) = listener.accept().await.unwrap();
+            let mut ws = wsguard::tokio::accept(stream, &guard).await.unwrap();
+            let mut seen = Vec::new();
+            while let Some(next) = ws.next().await {
+                seen.push(match next {
+                    Ok(message) => format!("{message:?}"),
+                    Err(e) => format!("error: {e}"),
+                });
+            }
+            tx.send(seen).unwrap();
+        });
+    });
+    let mut client = crate::support::connect(addr);
+    for i in 0..40 {
+        client.send(WsMessage::text(format!("m{i}"))).unwrap();
+    }
+    let close = loop {
+        if let WsMessage::Close(Some(frame)) = client.read().unwrap() {
+            break frame;
+        }
+    };
+    assert_eq!((u16::from(close.code), close.reason.as_str()), (4429, "rate limit exceeded"));
+    expect_closed(&mut client);
+    let seen = rx.recv_timeout(Duration::from_secs(10)).unwrap();
+    let errors: Vec<_> = seen.iter().filter(|s| s.starts_with("error")).collect();
+    assert_eq!(errors, ["error: connection closed by the guard (rate_limited: rate limit exceeded)"], "{seen:?}");
+}
+
 for_both_adapters!(
     over_quota_messages_get_rate_limited_then_4429,
     a_principal_quota_is_shared_by_its_connections,

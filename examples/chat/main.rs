@@ -168,7 +168,10 @@ async fn chat(stream: TcpStream, app: &setup::App, rooms: &Shared) -> Result<(),
             Ok(_) => continue,
             // A layer closed the connection: keep reading to finish the close handshake.
             Err(Error::Closed(_)) => continue,
-            Err(_) => break,
+            Err(e) => {
+                eprintln!("{user}: {e}");
+                break;
+            }
         };
         let Ok(message) = serde_json::from_str::<Value>(&text) else { continue };
         for reply in handle(&message, id, &user, &outbox, app, rooms) {

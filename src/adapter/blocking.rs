@@ -170,6 +170,11 @@ impl<S: Read + Write> GuardedWebSocket<S> {
                 }
             };
             let Some(message) = Message::from_tungstenite(message) else { continue };
+            if self.close_notified && !matches!(message, Message::Close(_)) {
+                // Closing: what the peer sent before it saw our close frame
+                // is discarded (RFC 6455 5.5.1); a reply could not be sent.
+                continue;
+            }
             match self.guard.inbound(message, &mut self.session) {
                 Verdict::Deliver(message) => {
                     self.notify_if_close(&message);

@@ -462,6 +462,11 @@ where
                 }
             };
             let Some(message) = Message::from_tungstenite(message) else { continue };
+            if this.close_notified && !matches!(message, Message::Close(_)) {
+                // Closing: what the peer sent before it saw our close frame
+                // is discarded (RFC 6455 5.5.1); a reply could not be sent.
+                continue;
+            }
             match this.guard.inbound(message, &mut this.session) {
                 Verdict::Deliver(message) => {
                     this.notify_if_close(&message);
