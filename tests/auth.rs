@@ -139,6 +139,16 @@ fn accept_then_close_gives_4401_and_4403(adapter: Adapter) {
     expect_closed(&mut client);
     let (mut client, _) = handshake(addr, "/ws", |r| header(r, "origin", "https://evil.test")).unwrap();
     assert_eq!(expect_close(&mut client), (4403, "origin not allowed".into()));
+    // Refused before authentication ran, with subprotocols offered: the 101
+    // must still select one (browsers fail it otherwise and show 1006), and
+    // never the token, even offered first.
+    let (mut client, response) = handshake(addr, "/ws", |r| {
+        header(r, "origin", "https://evil.test");
+        header(r, "sec-websocket-protocol", "bearer.alice-token, chat.v1");
+    })
+    .unwrap();
+    assert_eq!(response.headers()["sec-websocket-protocol"], "chat.v1");
+    assert_eq!(expect_close(&mut client), (4403, "origin not allowed".into()));
 }
 
 fn first_message_authenticates(adapter: Adapter) {

@@ -127,7 +127,6 @@ fn browsers_can_be_told_with_accept_then_close_4429(adapter: Adapter) {
     expect_closed(&mut refused);
 }
 
-
 /// Messages already in flight when the guard closes are discarded, not
 /// answered, so the application reading on sees only the one
 /// `Error::Closed` and then the end of the stream (found by the browser

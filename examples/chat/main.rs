@@ -187,7 +187,14 @@ async fn chat(stream: TcpStream, app: &setup::App, rooms: &Shared) -> Result<(),
 }
 
 /// Acts on one message; returns the replies for its sender.
-fn handle(message: &Value, id: u64, user: &str, outbox: &mpsc::Sender<Message>, app: &setup::App, rooms: &Shared) -> Vec<Value> {
+fn handle(
+    message: &Value,
+    id: u64,
+    user: &str,
+    outbox: &mpsc::Sender<Message>,
+    app: &setup::App,
+    rooms: &Shared,
+) -> Vec<Value> {
     let room = message["room"].as_str().unwrap_or_default();
     match message["type"].as_str() {
         Some("join") => {

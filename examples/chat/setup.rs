@@ -11,7 +11,9 @@ use wsguard::pii::{Action, Kind, Scrubber};
 use wsguard::rate_limit::{Per, Quota, RateLimit, Unit};
 use wsguard::rbac::Policy;
 use wsguard::schema::SchemaValidation;
-use wsguard::{ConfigError, Guard, HandshakeRejection, HandshakeRequest, Layer, Liveness, Principal, Rejection, Session};
+use wsguard::{
+    ConfigError, Guard, HandshakeRejection, HandshakeRequest, Layer, Liveness, Principal, Rejection, Session,
+};
 
 /// Command-line choices.
 #[derive(Debug)]
@@ -63,14 +65,26 @@ pub fn app(addr: SocketAddr, options: &Options) -> Result<App, ConfigError> {
     let origin = OriginPolicy::new([format!("http://127.0.0.1:{port}"), format!("http://localhost:{port}")])?;
     let room = json!({"type": "string", "pattern": "^[a-z0-9-]{1,32}$"});
     let schemas = SchemaValidation::builder()
-        .schema("join", json!({"type": "object", "required": ["type", "room"], "additionalProperties": false,
-            "properties": {"type": {}, "room": room}}))
-        .schema("chat", json!({"type": "object", "required": ["type", "room", "text"], "additionalProperties": false,
-            "properties": {"type": {}, "room": room, "text": {"type": "string", "minLength": 1, "maxLength": 2000}}}))
-        .schema("typing", json!({"type": "object", "required": ["type", "room"], "additionalProperties": false,
-            "properties": {"type": {}, "room": room}}))
-        .schema("kick", json!({"type": "object", "required": ["type", "user"], "additionalProperties": false,
-            "properties": {"type": {}, "user": {"type": "string", "pattern": "^[a-z0-9-]{1,32}$"}}}))
+        .schema(
+            "join",
+            json!({"type": "object", "required": ["type", "room"], "additionalProperties": false,
+            "properties": {"type": {}, "room": room}}),
+        )
+        .schema(
+            "chat",
+            json!({"type": "object", "required": ["type", "room", "text"], "additionalProperties": false,
+            "properties": {"type": {}, "room": room, "text": {"type": "string", "minLength": 1, "maxLength": 2000}}}),
+        )
+        .schema(
+            "typing",
+            json!({"type": "object", "required": ["type", "room"], "additionalProperties": false,
+            "properties": {"type": {}, "room": room}}),
+        )
+        .schema(
+            "kick",
+            json!({"type": "object", "required": ["type", "user"], "additionalProperties": false,
+            "properties": {"type": {}, "user": {"type": "string", "pattern": "^[a-z0-9-]{1,32}$"}}}),
+        )
         .build()?;
     let rbac = Policy::new()
         .role("user", ["chat:join", "chat:send", "chat:typing"])
@@ -89,7 +103,8 @@ pub fn app(addr: SocketAddr, options: &Options) -> Result<App, ConfigError> {
         .quota_for_type("chat", Quota::per_second(n(5)).allow_burst(n(10)), Unit::Messages, Per::Connection)
         .quota_for_type("typing", Quota::per_second(n(2)), Unit::Messages, Per::Connection)
         .build()?;
-    let rejection = if options.http_rejections { HandshakeRejection::Http } else { HandshakeRejection::AcceptThenClose };
+    let rejection =
+        if options.http_rejections { HandshakeRejection::Http } else { HandshakeRejection::AcceptThenClose };
     let guard = Guard::builder()
         .with_authenticator(auth)
         .origin(origin)

@@ -133,6 +133,16 @@ impl Authenticator {
         self.inner.sources.iter().any(|s| matches!(s, Source::Cookie(_)))
     }
 
+    /// Removes token entries (`bearer.<token>`) from the offered
+    /// subprotocols, so that none can be selected and echoed.
+    pub(crate) fn strip_protocol_tokens(&self, session: &mut Session) {
+        for source in &self.inner.sources {
+            if let Source::Protocol(prefix) = source {
+                session.retain_requested_protocols(|p| !p.starts_with(prefix.as_str()));
+            }
+        }
+    }
+
     /// Finds the request's token. Strips token entries from the offered
     /// subprotocols and, when the token came from there, selects the first
     /// remaining one. With no token, arms the first-message deadline, or
@@ -144,11 +154,7 @@ impl Authenticator {
         now: Instant,
     ) -> Result<Option<Credential>, Rejection> {
         let found = self.inner.sources.iter().find_map(|s| s.find(request, session).map(|c| (s, c)));
-        for source in &self.inner.sources {
-            if let Source::Protocol(prefix) = source {
-                session.retain_requested_protocols(|p| !p.starts_with(prefix.as_str()));
-            }
-        }
+        self.strip_protocol_tokens(session);
         match &found {
             Some((Source::Protocol(_), _)) if session.selected_protocol().is_none() => {
                 if let Some(first) = session.requested_protocols().first().cloned() {

@@ -138,6 +138,18 @@ impl Guard {
         checked: Result<(), Rejection>,
         session: &mut Session,
     ) -> HandshakePlan {
+        let accept_then_close = checked.is_err() && self.handshake_rejection() == HandshakeRejection::AcceptThenClose;
+        if accept_then_close && session.selected_protocol().is_none() {
+            // Browsers fail a 101 without a subprotocol when they offered
+            // some, and would show 1006 instead of the close code: select
+            // an offer (never a token) so the close frame is read.
+            if let Some(auth) = &self.inner.auth {
+                auth.strip_protocol_tokens(session);
+            }
+            if let Some(first) = session.requested_protocols().first().cloned() {
+                session.select_protocol(first);
+            }
+        }
         if let Some(protocol) = session.selected_protocol() {
             match http::HeaderValue::from_str(protocol) {
                 Ok(value) => {

@@ -31,6 +31,9 @@ async function check(what, body) {
     console.log(`browser: ok: ${what}`);
   } catch (e) {
     console.log(`browser: FAILED: ${what}\n${e.message}`);
+    for (const page of browser.pages()) {
+      console.log(`  page ${page.url()}: status ${await page.textContent("#status").catch(() => "?")}`);
+    }
     failed = true;
   }
 }
