@@ -1,7 +1,8 @@
 """Interop: the chat demo against Python's `websockets` client (PyPI), a
 plain RFC 6455 implementation that knows nothing of wsguard.
 
-    python3 tests/e2e/interop.py PORT
+    python3 tests/e2e/interop.py PORT          # the demo as `cargo run --example chat` starts it
+    python3 tests/e2e/interop.py PORT http     # started with --http-rejections
 
 Exits non-zero with a message on the first failed check.
 """
@@ -11,7 +12,7 @@ import json
 import sys
 
 from websockets.asyncio.client import connect
-from websockets.exceptions import ConnectionClosed
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 PORT = int(sys.argv[1])
 URL = f"ws://127.0.0.1:{PORT}/ws"
@@ -90,4 +91,16 @@ async def main():
         await ws.close()
 
 
-asyncio.run(main())
+async def http_rejections():
+    for what, kwargs, status in [
+        ("a wrong token", {"origin": ORIGIN, "subprotocols": ["chat.v1", "bearer.wrong-token"]}, 401),
+        ("another origin", {"origin": "http://evil.example", "additional_headers": {"Authorization": "Bearer alice-token"}}, 403),
+    ]:
+        try:
+            await connect(URL, **kwargs)
+            check(False, f"{what} is refused with HTTP {status}")
+        except InvalidStatus as refused:
+            check(refused.response.status_code == status, f"{what} is refused with HTTP {status}")
+
+
+asyncio.run(http_rejections() if sys.argv[2:] == ["http"] else main())

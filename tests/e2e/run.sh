@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# End-to-end tests of the chat demo: a Python `websockets` client (interop)
+# and headless Debian Chromium driven by playwright-core (the browser test).
+# Installs what is missing (chromium from apt, playwright-core from npm,
+# websockets from PyPI); never downloads a browser. Screenshots land in
+# target/e2e/.
+#
+#     tests/e2e/run.sh
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
+python3 -c 'import websockets' 2>/dev/null || pip install -q websockets
+[ -d tests/e2e/node_modules/playwright-core ] ||
+    (cd tests/e2e && npm install --no-package-lock --no-audit --no-fund --silent)
+
+cargo build --example chat
+free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+pids=()
+trap 'kill "${pids[@]}" 2>/dev/null || true' EXIT
+start() {
+    local port=$1; shift
+    ./target/debug/examples/chat "127.0.0.1:$port" "$@" >"target/e2e-chat-$port.log" 2>&1 &
+    pids+=($!)
+    for _ in $(seq 100); do
+        curl -fs "http://127.0.0.1:$port/" >/dev/null && return
+        sleep 0.1
+    done
+    echo "the chat demo did not start on port $port" >&2
+    exit 1
+}
+
+port=$(free_port)
+start "$port"
+python3 tests/e2e/interop.py "$port"
+node tests/e2e/browser.mjs "$port" target/e2e
+
+http_port=$(free_port)
+start "$http_port" --http-rejections
+python3 tests/e2e/interop.py "$http_port" http
+echo "e2e: all passed (screenshots in target/e2e/)"
