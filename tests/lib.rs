@@ -12,4 +12,6 @@ mod rate_limit;
 mod rate_limit_redis;
 mod rbac;
 mod schema;
+#[cfg(feature = "tokio-rustls")]
+mod tls;
 mod vectors;

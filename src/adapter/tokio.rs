@@ -552,3 +552,18 @@ impl PeerInfo for tokio::io::DuplexStream {
         None
     }
 }
+
+/// A TLS stream from `tokio-rustls` (feature `tokio-rustls`): its peer is
+/// the TCP stream's, and it is TLS, so
+/// [`TransportPolicy::require_tls`](crate::layer::TransportPolicy::require_tls)
+/// admits it.
+#[cfg(feature = "tokio-rustls")]
+impl<S: PeerInfo> PeerInfo for tokio_rustls::server::TlsStream<S> {
+    fn peer_addr(&self) -> Option<std::net::SocketAddr> {
+        self.get_ref().0.peer_addr()
+    }
+
+    fn is_tls(&self) -> bool {
+        true
+    }
+}

@@ -3,6 +3,8 @@
 pub mod corpus;
 #[cfg(feature = "redis")]
 pub mod redis;
+#[cfg(feature = "tokio-rustls")]
+pub mod tls;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
