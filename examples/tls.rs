@@ -48,7 +48,10 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    println!("wss echo on wss://localhost:{}/ws (certificate: target/tls-example-cert.pem)", addr.rsplit(':').next().unwrap_or("9443"));
+    println!(
+        "wss echo on wss://localhost:{}/ws (certificate: target/tls-example-cert.pem)",
+        addr.rsplit(':').next().unwrap_or("9443")
+    );
     while let Ok((tcp, _)) = listener.accept().await {
         let (tls, guard) = (tls.clone(), guard.clone());
         tokio::spawn(async move {

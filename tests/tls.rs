@@ -57,10 +57,8 @@ async fn wss_is_admitted_by_the_tls_policy_and_plain_ws_is_refused() {
     let plain = serve(guard, None).await;
 
     let tcp = TcpStream::connect(secure).await.unwrap();
-    let tls = TlsConnector::from(Arc::clone(&client))
-        .connect(ServerName::try_from("localhost").unwrap(), tcp)
-        .await
-        .unwrap();
+    let tls =
+        TlsConnector::from(Arc::clone(&client)).connect(ServerName::try_from("localhost").unwrap(), tcp).await.unwrap();
     let request = format!("wss://localhost:{}/ws", secure.port()).into_client_request().unwrap();
     let (mut ws, _) = tokio_tungstenite::client_async(request, tls).await.unwrap();
     ws.send(tungstenite::Message::text("hello")).await.unwrap();
@@ -82,6 +80,7 @@ async fn wss_is_admitted_by_the_tls_policy_and_plain_ws_is_refused() {
     .unwrap()
     .with_root_certificates(tokio_rustls::rustls::RootCertStore::empty())
     .with_no_client_auth();
-    let refused = TlsConnector::from(Arc::new(untrusting)).connect(ServerName::try_from("localhost").unwrap(), tcp).await;
+    let refused =
+        TlsConnector::from(Arc::new(untrusting)).connect(ServerName::try_from("localhost").unwrap(), tcp).await;
     assert!(refused.is_err(), "an untrusted certificate must fail the TLS handshake");
 }

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # End-to-end tests of the chat demo: a Python `websockets` client (interop)
-# and headless Debian Chromium driven by playwright-core (the browser test).
+# and headless Debian Chromium driven by playwright-core (the browser test);
+# and of the axum example (the same guard through the manual API).
 # Installs what is missing (chromium from apt, playwright-core from npm,
 # websockets from PyPI); never downloads a browser. Screenshots land in
 # target/e2e/.
@@ -14,28 +15,33 @@ python3 -c 'import websockets' 2>/dev/null || pip install -q websockets
 [ -d tests/e2e/node_modules/playwright-core ] ||
     (cd tests/e2e && npm install --no-package-lock --no-audit --no-fund --silent)
 
-cargo build --example chat
+cargo build --example chat --example axum
 free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 pids=()
 trap 'kill "${pids[@]}" 2>/dev/null || true' EXIT
 start() {
-    local port=$1; shift
-    ./target/debug/examples/chat "127.0.0.1:$port" "$@" >"target/e2e-chat-$port.log" 2>&1 &
+    local example=$1 port=$2; shift 2
+    "./target/debug/examples/$example" "127.0.0.1:$port" "$@" >"target/e2e-$example-$port.log" 2>&1 &
     pids+=($!)
+    # Any HTTP answer means it is up (axum has no page at /).
     for _ in $(seq 100); do
-        curl -fs "http://127.0.0.1:$port/" >/dev/null && return
+        curl -s -o /dev/null "http://127.0.0.1:$port/" && return
         sleep 0.1
     done
-    echo "the chat demo did not start on port $port" >&2
+    echo "the $example example did not start on port $port" >&2
     exit 1
 }
 
 port=$(free_port)
-start "$port"
+start chat "$port"
 python3 tests/e2e/interop.py "$port"
 node tests/e2e/browser.mjs "$port" target/e2e
 
 http_port=$(free_port)
-start "$http_port" --http-rejections
+start chat "$http_port" --http-rejections
 python3 tests/e2e/interop.py "$http_port" http
+
+axum_port=$(free_port)
+start axum "$axum_port"
+python3 tests/e2e/interop.py "$axum_port" axum
 echo "e2e: all passed (screenshots in target/e2e/)"
