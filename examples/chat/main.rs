@@ -5,6 +5,7 @@
 //! cargo run --example chat -- 127.0.0.1:9000      # another address
 //! cargo run --example chat -- --http-rejections   # refuse handshakes with HTTP statuses
 //! cargo run --example chat -- --no-guard          # every layer off (for the load run)
+//! cargo run --example chat -- --load-users 500    # tokens load-0-token .. load-499-token
 //! ```
 //!
 //! Open the address in a browser, pick a token (`alice-token` and
@@ -53,14 +54,22 @@ type Shared = Arc<Mutex<Rooms>>;
 fn main() -> ExitCode {
     let mut addr: SocketAddr = ([127, 0, 0, 1], 8080).into();
     let mut options = setup::Options::default();
-    for arg in std::env::args().skip(1) {
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
         match arg.as_str() {
             "--http-rejections" => options.http_rejections = true,
             "--no-guard" => options.guard = false,
+            "--load-users" => match args.next().and_then(|n| n.parse().ok()) {
+                Some(n) => options.load_users = n,
+                None => {
+                    eprintln!("--load-users needs a number");
+                    return ExitCode::from(2);
+                }
+            },
             other => match other.parse() {
                 Ok(a) => addr = a,
                 Err(_) => {
-                    eprintln!("unknown argument {other:?}\nusage: chat [ADDR] [--http-rejections] [--no-guard]");
+                    eprintln!("unknown argument {other:?}\nusage: chat [ADDR] [--http-rejections] [--no-guard] [--load-users N]");
                     return ExitCode::from(2);
                 }
             },

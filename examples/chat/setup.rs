@@ -22,11 +22,13 @@ pub struct Options {
     pub http_rejections: bool,
     /// Every layer on (`false`: only the always-on limits, for comparison).
     pub guard: bool,
+    /// Extra users `load-<i>` with tokens `load-<i>-token`, for the load run.
+    pub load_users: usize,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Self { http_rejections: false, guard: true }
+        Self { http_rejections: false, guard: true, load_users: 0 }
     }
 }
 
@@ -56,10 +58,13 @@ pub fn app(addr: SocketAddr, options: &Options) -> Result<App, ConfigError> {
         return Ok(App { guard, scrubber: None });
     }
     let n = |v| NonZeroU32::new(v).unwrap_or(NonZeroU32::MIN);
-    let tokens = StaticTokens::new()
+    let mut tokens = StaticTokens::new()
         .token("alice-token", Principal::new("alice").with_roles(["user"]))
         .token("bob-token", Principal::new("bob").with_roles(["user"]))
         .token("admin-token", Principal::new("admin").with_roles(["admin"]));
+    for i in 0..options.load_users {
+        tokens = tokens.token(format!("load-{i}-token"), Principal::new(format!("load-{i}")).with_roles(["user"]));
+    }
     let auth = Authenticator::builder().protocol("bearer.").bearer_header().build(tokens)?;
     let port = addr.port();
     let origin = OriginPolicy::new([format!("http://127.0.0.1:{port}"), format!("http://localhost:{port}")])?;
