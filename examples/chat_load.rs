@@ -41,7 +41,8 @@ struct Report {
 #[tokio::main]
 async fn main() {
     let args: Vec<u64> = std::env::args().skip(1).filter_map(|a| a.parse().ok()).collect();
-    let (clients, rooms, secs) = (args.first().copied().unwrap_or(200), args.get(1).copied().unwrap_or(10), args.get(2).copied().unwrap_or(10));
+    let (clients, rooms, secs) =
+        (args.first().copied().unwrap_or(200), args.get(1).copied().unwrap_or(10), args.get(2).copied().unwrap_or(10));
     let server = std::env::current_exe().ok().and_then(|p| Some(p.parent()?.join("chat"))).unwrap_or_default();
     if !server.exists() {
         eprintln!("build the server first: cargo build --release --example chat (looked for {})", server.display());

@@ -149,6 +149,13 @@
 //!   `rust_crypto` one; it builds C code with the system's C compiler).
 //! - `encrypt` (off by default): [`pii::Action::Encrypt`], reversible
 //!   tokenisation of personal data with AES-256-GCM (`aes-gcm`).
+//! - `redis` (off by default): [`rate_limit::RedisConfig`], per-principal
+//!   and per-IP quotas shared across instances through Redis (the `redis`
+//!   crate, synchronous, from a background thread).
+//! - `tokio-rustls` (off by default, implies `tokio`): `tokio-rustls`
+//!   server streams report themselves as TLS to the guard, so
+//!   [`TransportPolicy::require_tls`](layer::TransportPolicy::require_tls)
+//!   admits wss.
 //!
 //! # Audit events
 //!

@@ -69,7 +69,9 @@ fn main() -> ExitCode {
             other => match other.parse() {
                 Ok(a) => addr = a,
                 Err(_) => {
-                    eprintln!("unknown argument {other:?}\nusage: chat [ADDR] [--http-rejections] [--no-guard] [--load-users N]");
+                    eprintln!(
+                        "unknown argument {other:?}\nusage: chat [ADDR] [--http-rejections] [--no-guard] [--load-users N]"
+                    );
                     return ExitCode::from(2);
                 }
             },
