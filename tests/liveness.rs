@@ -108,30 +108,17 @@ fn a_busy_connection_is_closed_at_its_maximum_lifetime() {
 fn a_slow_consumer_is_dropped_instead_of_buffered() {
     use futures_util::SinkExt;
     let guard = Guard::builder().without_auth().liveness(Liveness::off().write_timeout(ms(300))).build().unwrap();
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    listener.set_nonblocking(true).unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-        runtime.block_on(async move {
-            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
-            let (stream, _) = listener.accept().await.unwrap();
-            let mut ws = wsguard::tokio::accept(stream, &guard).await.unwrap();
-            let chunk = "x".repeat(60 * 1024);
-            let mut sent = 0usize;
-            let started = Instant::now();
-            let error = loop {
-                if let Err(e) = ws.send(wsguard::Message::text(chunk.clone())).await {
-                    break e;
-                }
-                sent += chunk.len();
-                if started.elapsed() > Duration::from_secs(20) {
-                    panic!("still sending after 20 s");
-                }
-            };
-            tx.send((error, sent)).unwrap();
-        });
+    let (addr, rx) = crate::support::tokio_once(guard, |mut ws| async move {
+        let chunk = "x".repeat(60 * 1024);
+        let mut sent = 0usize;
+        let started = Instant::now();
+        loop {
+            if let Err(e) = ws.send(wsguard::Message::text(chunk.clone())).await {
+                break (e, sent);
+            }
+            sent += chunk.len();
+            assert!(started.elapsed() < Duration::from_secs(20), "still sending after 20 s");
+        }
     });
     let _client = connect(addr); // connected, never reads
     let (error, sent) = rx.recv_timeout(Duration::from_secs(30)).expect("the server gave up on the slow consumer");

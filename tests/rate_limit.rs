@@ -142,25 +142,15 @@ fn a_flood_in_flight_ends_in_a_clean_close() {
         .build()
         .unwrap();
     let guard = Guard::builder().without_auth().rate_limit(limit).clock(clock).build().unwrap();
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    listener.set_nonblocking(true).unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let runtime = ::tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-        runtime.block_on(async move {
-            let listener = ::tokio::net::TcpListener::from_std(listener).unwrap();
-            let (stream, _) = listener.accept().await.unwrap();
-            let mut ws = wsguard::tokio::accept(stream, &guard).await.unwrap();
-            let mut seen = Vec::new();
-            while let Some(next) = ws.next().await {
-                seen.push(match next {
-                    Ok(message) => format!("{message:?}"),
-                    Err(e) => format!("error: {e}"),
-                });
-            }
-            tx.send(seen).unwrap();
-        });
+    let (addr, rx) = crate::support::tokio_once(guard, |mut ws| async move {
+        let mut seen = Vec::new();
+        while let Some(next) = ws.next().await {
+            seen.push(match next {
+                Ok(message) => format!("{message:?}"),
+                Err(e) => format!("error: {e}"),
+            });
+        }
+        seen
     });
     let mut client = crate::support::connect(addr);
     for i in 0..40 {

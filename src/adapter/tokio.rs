@@ -362,7 +362,12 @@ where
                 ping = ping.map(|at| at.max(now + Duration::from_millis(10)));
             }
             let Some(next) = [lifetime, idle, dead, ping].into_iter().flatten().min() else { return false };
-            timers.timer.as_mut().reset(next);
+            // Activity only moves deadlines later, so a timer armed earlier
+            // is left alone (it wakes us early once, and is re-armed then):
+            // no timer-wheel update per message.
+            if timers.timer.is_elapsed() || timers.timer.deadline() > next {
+                timers.timer.as_mut().reset(next);
+            }
             if timers.timer.as_mut().poll(cx).is_pending() {
                 return false;
             }

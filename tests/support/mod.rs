@@ -245,3 +245,27 @@ pub fn expect_closed(client: &mut Client) {
         }
     }
 }
+
+/// Accepts one connection through the tokio adapter, on a runtime of its
+/// own, and runs `handler` on it; its result arrives on the channel.
+pub fn tokio_once<T, F, Fut>(guard: Guard, handler: F) -> (SocketAddr, std::sync::mpsc::Receiver<T>)
+where
+    T: Send + 'static,
+    F: FnOnce(wsguard::tokio::GuardedStream<tokio::net::TcpStream>) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = T>,
+{
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        runtime.block_on(async move {
+            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+            let (stream, _) = listener.accept().await.unwrap();
+            let ws = wsguard::tokio::accept(stream, &guard).await.unwrap();
+            let _ = tx.send(handler(ws).await);
+        });
+    });
+    (addr, rx)
+}
