@@ -87,10 +87,12 @@ fn a_connection_without_data_is_closed_when_idle_even_if_it_answers_pings() {
 
 #[test]
 fn a_busy_connection_is_closed_at_its_maximum_lifetime() {
-    let addr = server(Liveness::off().idle_timeout(Some(ms(200))).max_lifetime(Some(ms(500))));
+    // The idle timeout is longer than the lifetime, so a loaded machine's
+    // pauses between the client's messages cannot close it first.
+    let addr = server(Liveness::off().idle_timeout(Some(ms(2000))).max_lifetime(Some(ms(500))));
     let mut client = connect(addr);
     let start = Instant::now();
-    // A message every 50 ms keeps the idle timer from firing.
+    // Busy until the end: a message every 50 ms.
     let close = loop {
         client.send(WsMessage::text("x")).unwrap();
         match client.read().unwrap() {
