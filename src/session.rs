@@ -165,6 +165,11 @@ impl Session {
         self.selected_protocol = Some(protocol.into());
     }
 
+    /// Selects the first offered subprotocol, if there is one.
+    pub(crate) fn select_first_requested_protocol(&mut self) {
+        self.selected_protocol = self.requested_protocols.first().cloned();
+    }
+
     /// The authenticated principal, if any.
     pub fn principal(&self) -> Option<&Principal> {
         self.principal.as_ref()

@@ -157,9 +157,7 @@ impl Authenticator {
         self.strip_protocol_tokens(session);
         match &found {
             Some((Source::Protocol(_), _)) if session.selected_protocol().is_none() => {
-                if let Some(first) = session.requested_protocols().first().cloned() {
-                    session.select_protocol(first);
-                }
+                session.select_first_requested_protocol();
             }
             Some((Source::Cookie(_), _)) if session.origin().is_none() => {
                 return Err(Rejection::new(RejectionKind::Forbidden, "origin not allowed")

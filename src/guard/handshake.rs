@@ -146,9 +146,7 @@ impl Guard {
             if let Some(auth) = &self.inner.auth {
                 auth.strip_protocol_tokens(session);
             }
-            if let Some(first) = session.requested_protocols().first().cloned() {
-                session.select_protocol(first);
-            }
+            session.select_first_requested_protocol();
         }
         if let Some(protocol) = session.selected_protocol() {
             match http::HeaderValue::from_str(protocol) {

@@ -15,6 +15,7 @@ use crate::layer::{self, Discriminator, HandshakeRequest, Layer};
 use crate::message::Frame;
 use crate::outcome::{ErrorReply, Outcome};
 use crate::rejection::{Rejection, RejectionKind};
+use crate::schema::StructureLimits;
 use crate::session::Session;
 
 /// What a quota is counted per.
@@ -71,6 +72,7 @@ const MAX_RULES: usize = 64;
 /// | [`close_after`](Self::close_after) | 10 consecutive refused messages |
 /// | close code | 4429 ([`RejectionKind::RateLimited`]); [`close_with_1013`](Self::close_with_1013) |
 /// | [`discriminator`](Self::discriminator) | `/type` |
+/// | [`structure`](Self::structure) | [`StructureLimits::default()`]: depth 32, strings 16 KiB, 1,024 items, 256 keys |
 /// | [`ipv6_prefix`](Self::ipv6_prefix) | 64 |
 /// | [`max_keys`](Self::max_keys) | 100,000 |
 /// | store | in memory; `redis` with the `redis` feature |
@@ -99,6 +101,7 @@ pub struct RateLimitBuilder {
     close_after: NonZeroU32,
     close_with_1013: bool,
     discriminator: Discriminator,
+    structure: StructureLimits,
     ipv6_prefix: u8,
     max_keys: usize,
     #[cfg(feature = "redis")]
@@ -113,6 +116,7 @@ impl Default for RateLimitBuilder {
             close_after: nz(10),
             close_with_1013: false,
             discriminator: Discriminator::default(),
+            structure: StructureLimits::default(),
             ipv6_prefix: 64,
             max_keys: 100_000,
             #[cfg(feature = "redis")]
@@ -165,6 +169,17 @@ impl RateLimitBuilder {
     /// (default `/type`; the same as schema validation's).
     pub fn discriminator(mut self, discriminator: Discriminator) -> Self {
         self.discriminator = discriminator;
+        self
+    }
+
+    /// The shapes a message may have for the rate limit to parse it and
+    /// find its type (default [`StructureLimits::default()`], as schema
+    /// validation's). The rate limit runs before schema validation, so this
+    /// keeps parser bombs from being parsed there; a message over them
+    /// counts only under quotas without a type, and schema validation then
+    /// refuses it. Give it the same limits as schema validation.
+    pub fn structure(mut self, limits: StructureLimits) -> Self {
+        self.structure = limits;
         self
     }
 
@@ -223,6 +238,7 @@ impl RateLimitBuilder {
             violations: self.close_after,
             close_kind: if self.close_with_1013 { RejectionKind::Overloaded } else { RejectionKind::RateLimited },
             discriminator: self.discriminator.clone(),
+            structure: self.structure,
             ipv6_prefix: self.ipv6_prefix,
             store: MemoryStore::new(self.max_keys, tracks_pending),
             epoch: OnceLock::new(),
@@ -255,6 +271,7 @@ pub(crate) struct Inner {
     violations: NonZeroU32,
     close_kind: RejectionKind,
     discriminator: Discriminator,
+    structure: StructureLimits,
     ipv6_prefix: u8,
     pub(crate) store: MemoryStore,
     /// The instant nanosecond 0 stands for: the first one seen.
@@ -354,8 +371,10 @@ impl Layer for RateLimit {
         }
         let at = inner.nanos(now);
         let len = u32::try_from(frame.len()).unwrap_or(u32::MAX);
-        let message_type =
-            if inner.typed { frame.json().and_then(|v| inner.discriminator.message_type(v)) } else { None };
+        // Parsed (once, shared with later layers) only within the structural
+        // limits: schema validation runs after this layer.
+        let parsable = inner.typed && frame.text().is_some_and(|t| inner.structure.check(t).is_ok());
+        let message_type = if parsable { frame.json().and_then(|v| inner.discriminator.message_type(v)) } else { None };
         let principal = session.principal().map(|p| p.id.as_str());
         let stale = session
             .extensions()
@@ -385,9 +404,10 @@ impl Layer for RateLimit {
         }
         if refusal.is_none() {
             let mut taken = 0u64;
+            let unavailable = inner.shared_unavailable();
             for (k, rule) in inner.rules.iter().enumerate() {
                 let Some(key) = state.keys[k].as_ref().filter(|_| applies(rule)) else { continue };
-                let result = match inner.shared_unavailable() {
+                let result = match unavailable {
                     Some(wait) => Err(Refusal::Wait(wait)),
                     None => inner.store.check(key, at, &rule.quota, cost(rule)),
                 };

@@ -27,7 +27,11 @@
 //! 1 in a [`Unit::Messages`] quota and its length in a [`Unit::Bytes`]
 //! quota, and must fit every quota that applies to it: the builder's
 //! quotas, plus those for its type. A refused message costs nothing in any
-//! quota. Quotas are counted [`Per::Connection`] (in the session),
+//! quota. A per-type quota needs the message's type, so the layer parses
+//! the JSON (once, shared with later layers), but only within
+//! [`structure`](RateLimitBuilder::structure) limits: it runs before schema
+//! validation and must not parse what that would refuse unparsed. Quotas
+//! are counted [`Per::Connection`] (in the session),
 //! [`Per::Principal`] or [`Per::Ip`] (in a store shared by connections).
 //!
 //! # Answers

@@ -250,3 +250,23 @@ fn redis_settings_deserialize_and_a_bad_url_is_a_config_error() {
     assert!(matches!(bad, Err(crate::ConfigError::RateLimit { .. })), "{bad:?}");
     assert!(serde_json::from_str::<RateLimitBuilder>(r#"{"redis": {"url": "redis://x/", "interval": 5}}"#).is_err());
 }
+
+#[test]
+fn typed_quotas_never_parse_a_message_over_the_structural_limits() {
+    use crate::message::counters;
+    let clock = ManualClock::new();
+    let limit = RateLimit::builder()
+        .quota(Quota::per_second(n(2)), Unit::Messages, Per::Connection)
+        .quota_for_type("chat", Quota::per_second(n(5)), Unit::Messages, Per::Connection)
+        .build()
+        .unwrap();
+    let g = guard(limit, &clock);
+    let mut s = g.new_session(None);
+    let bomb = format!(r#"{{"type":"chat","x":{}1{}}}"#, "[".repeat(40), "]".repeat(40));
+    counters::reset();
+    assert_eq!(send(&g, &mut s, &bomb), 'D', "counted under the untyped quota only");
+    assert_eq!(counters::get().0, 0, "the rate limit parsed a message over the structural limits");
+    assert_eq!(send(&g, &mut s, r#"{"type":"chat"}"#), 'D');
+    assert_eq!(counters::get().0, 1, "a message within the limits is parsed once");
+    assert_eq!(send(&g, &mut s, &bomb), 'R', "the untyped quota still holds");
+}
