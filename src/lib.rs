@@ -187,6 +187,17 @@ pub mod schema;
 mod session;
 pub mod time;
 
+/// Internals for the crate's own tests, benches and fuzz targets; not part
+/// of the API and exempt from semver.
+#[doc(hidden)]
+pub mod internal {
+    /// The bytes the PII scanner examined on this thread since the last
+    /// call: the work counter that shows scanning is linear in the input.
+    pub fn take_scan_work() -> u64 {
+        crate::pii::work::take()
+    }
+}
+
 pub use adapter::PeerInfo;
 pub use adapter::blocking::{GuardedWebSocket, accept, accept_with_config};
 pub use close::{CloseCode, CloseFrame, MAX_REASON_BYTES};

@@ -11,27 +11,37 @@ use std::ops::Range;
 
 use super::keys::KeyRules;
 
-/// Where the JSON starts in a frame: at the first `{` or `[`, after a
-/// Socket.IO packet prefix such as `42`, `42/chat,` or `431`.
+/// Where the JSON starts in a frame: at the first `{`, `[` or `"`, after a
+/// Socket.IO packet prefix such as `42`, `42/chat,`, `431` or `451-` (a
+/// binary event), or an Engine.IO v3 length prefix (`97:42`).
 pub(crate) fn json_start(s: &[u8]) -> Option<usize> {
     let mut i = 0;
     while i < s.len() && s[i].is_ascii_whitespace() {
         i += 1;
     }
     match s.get(i) {
-        Some(b'{' | b'[') => return Some(i),
+        Some(b'{' | b'[' | b'"') => return Some(i),
         Some(c) if c.is_ascii_digit() => {}
         _ => return None,
     }
-    // Engine.IO / Socket.IO: packet type digits, optional `/namespace,`, optional ack id.
-    while i < s.len() && s[i].is_ascii_digit() {
+    let digits = |mut i: usize| {
+        while i < s.len() && s[i].is_ascii_digit() {
+            i += 1;
+        }
+        i
+    };
+    i = digits(i);
+    // Engine.IO v3 payload: `<length>:<packet>`.
+    if s.get(i) == Some(&b':') {
+        i = digits(i + 1);
+    }
+    // A binary event's attachment count: `451-`.
+    if s.get(i) == Some(&b'-') {
         i += 1;
     }
     if s.get(i) == Some(&b'/') {
         i += s[i..].iter().position(|&c| c == b',')? + 1;
-        while i < s.len() && s[i].is_ascii_digit() {
-            i += 1;
-        }
+        i = digits(i);
     }
     matches!(s.get(i), Some(b'[' | b'{')).then_some(i)
 }
@@ -122,7 +132,7 @@ pub(crate) fn walk(
                 let raw = i + 1..end;
                 if want_key {
                     let tag = if escaped {
-                        rules.lookup(decode(&s[raw.clone()]).0.as_bytes())
+                        rules.lookup(decode(&s[raw.clone()]).as_bytes())
                     } else {
                         rules.lookup(&s[raw.clone()])
                     };
@@ -198,69 +208,57 @@ fn string_end(s: &[u8], open: usize) -> Result<(usize, bool), Malformed> {
     }
 }
 
-/// Decodes a JSON string's content. Returns the text and, for each byte of
-/// it plus one past the end, the offset in `raw` it came from, so ranges
-/// found in the text map back to the frame as received.
-pub(crate) fn decode(raw: &[u8]) -> (String, Vec<usize>) {
+/// Decodes a JSON string's content (or text with JSON-style escapes).
+pub(crate) fn decode(raw: &[u8]) -> String {
     let mut out = Vec::with_capacity(raw.len());
-    let mut map = Vec::with_capacity(raw.len() + 1);
     let mut i = 0;
     while i < raw.len() {
-        let c = raw[i];
-        if c != b'\\' {
-            out.push(c);
-            map.push(i);
+        if raw[i] != b'\\' {
+            out.push(raw[i]);
             i += 1;
             continue;
         }
-        let start = i;
-        let simple = match raw.get(i + 1) {
-            Some(b'n') => Some(b'\n'),
-            Some(b't') => Some(b'\t'),
-            Some(b'r') => Some(b'\r'),
-            Some(b'b') => Some(8),
-            Some(b'f') => Some(12),
-            Some(&c @ (b'"' | b'\\' | b'/')) => Some(c),
-            _ => None,
-        };
-        if let Some(c) = simple {
-            out.push(c);
-            map.push(start);
-            i += 2;
-            continue;
-        }
-        let unit = |at: usize| {
-            raw.get(at..at + 4).and_then(|h| std::str::from_utf8(h).ok()).and_then(|h| u16::from_str_radix(h, 16).ok())
-        };
-        let (ch, len) = match unit(i + 2) {
-            Some(hi @ 0xD800..=0xDBFF) if raw.get(i + 6..i + 8) == Some(b"\\u") => match unit(i + 8) {
-                Some(lo @ 0xDC00..=0xDFFF) => {
-                    let code = 0x10000 + ((u32::from(hi) - 0xD800) << 10) + (u32::from(lo) - 0xDC00);
-                    (char::from_u32(code).unwrap_or('\u{FFFD}'), 12)
-                }
-                _ => ('\u{FFFD}', 6),
-            },
-            Some(u) => (char::from_u32(u32::from(u)).unwrap_or('\u{FFFD}'), 6),
-            None => ('\u{FFFD}', 2),
-        };
-        let mut buf = [0u8; 4];
-        for &b in ch.encode_utf8(&mut buf).as_bytes() {
-            out.push(b);
-            map.push(start);
-        }
+        let (c, len) = unescape(raw, i);
+        out.extend_from_slice(c.encode_utf8(&mut [0u8; 4]).as_bytes());
         i += len;
     }
-    map.push(raw.len());
-    // The walker only decodes text it validated as a JSON string, and the
-    // decoding above yields whole UTF-8 sequences.
-    (String::from_utf8(out).unwrap_or_default(), map)
+    // Callers pass slices of a `str` cut at ASCII bytes, and escapes decode
+    // to whole characters, so the bytes are UTF-8.
+    String::from_utf8(out).unwrap_or_default()
 }
 
-/// Maps a range in decoded text back to the raw text, covering whole escapes.
-pub(crate) fn raw_range(map: &[usize], range: Range<usize>) -> Range<usize> {
-    let end = match map[range.end..].iter().find(|&&m| m > map[range.end - 1]) {
-        Some(&m) => m,
-        None => map[map.len() - 1],
+/// The character of the backslash escape at `raw[i]` and its length:
+/// `\n`, `\"`, `\u0040`, a surrogate pair `\ud83d\ude00` (a lone surrogate
+/// is U+FFFD). Anything else is the backslash itself, so text that is not
+/// JSON keeps its meaning.
+pub(crate) fn unescape(raw: &[u8], i: usize) -> (char, usize) {
+    let simple = match raw.get(i + 1) {
+        Some(b'n') => Some('\n'),
+        Some(b't') => Some('\t'),
+        Some(b'r') => Some('\r'),
+        Some(b'b') => Some('\u{8}'),
+        Some(b'f') => Some('\u{c}'),
+        Some(&c @ (b'"' | b'\\' | b'/')) => Some(char::from(c)),
+        _ => None,
     };
-    map[range.start]..end
+    if let Some(c) = simple {
+        return (c, 2);
+    }
+    let unit = |at: usize| {
+        raw.get(at..at + 4).and_then(|h| std::str::from_utf8(h).ok()).and_then(|h| u16::from_str_radix(h, 16).ok())
+    };
+    if raw.get(i + 1) != Some(&b'u') {
+        return ('\\', 1);
+    }
+    match unit(i + 2) {
+        Some(hi @ 0xD800..=0xDBFF) if raw.get(i + 6..i + 8) == Some(b"\\u") => match unit(i + 8) {
+            Some(lo @ 0xDC00..=0xDFFF) => {
+                let code = 0x10000 + ((u32::from(hi) - 0xD800) << 10) + (u32::from(lo) - 0xDC00);
+                (char::from_u32(code).unwrap_or('\u{FFFD}'), 12)
+            }
+            _ => ('\u{FFFD}', 6),
+        },
+        Some(u) => (char::from_u32(u32::from(u)).unwrap_or('\u{FFFD}'), 6),
+        None => ('\\', 1),
+    }
 }

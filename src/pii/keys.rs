@@ -24,6 +24,7 @@ pub(crate) const DEFAULT_KEYS: &[(&str, Kind)] = &[
     ("authorization", Kind::Password),
     ("bearer", Kind::Password),
     ("cookie", Kind::Password),
+    ("passcode", Kind::Password),
     ("cvv", Kind::Password),
     ("cvc", Kind::Password),
     ("pin", Kind::Password),
@@ -130,8 +131,32 @@ fn normalize(key: &[u8], out: &mut [u8; MAX_KEY]) -> Option<(usize, u64)> {
     Some((len, starts))
 }
 
+/// Kinds that have a detector of their own: after their key in text, the
+/// value must be what that detector finds (`phone: 415 555 0132`, a
+/// grouped IBAN), so the key adds nothing and decides nothing.
+const DETECTED: [Kind; 5] = [Kind::Email, Kind::Phone, Kind::CreditCard, Kind::UsSsn, Kind::Iban];
+
+/// Type names: `password: String!` in GraphQL, `token: str` in Python,
+/// `secret: &str` in Rust, `apiKey: string;` in TypeScript are code.
+const TYPE_NAMES: &[&[u8]] = &[
+    b"String", b"string", b"str", b"Int", b"int", b"Float", b"float", b"Boolean", b"boolean", b"bool", b"ID",
+    b"number", b"Number", b"any", b"unknown", b"object", b"Object", b"bytes", b"Bytes", b"null", b"undefined",
+    b"None", b"true", b"false", b"char", b"text", b"varchar", b"i32", b"i64", b"u32", b"u64", b"usize", b"Option",
+    b"Vec", b"Secret", b"SecretString", b"Password", b"Token", b"required", b"optional", b"str,", b"type",
+];
+
+/// HTTP authentication schemes: the credential is the word after them.
+const SCHEMES: &[&[u8]] = &[b"bearer", b"basic", b"token", b"digest", b"negotiate", b"apikey"];
+
 /// `key=value` or `key: value` in text, with the `=` or `:` at `i`: the
-/// value's range if the key is sensitive.
+/// value's range if the key is sensitive and the value is data.
+///
+/// Not data: a key that is a variable or template (`$email:`, `${phone}`,
+/// `{{email}}`), a value that is a type or code (`String!`, `[String]`,
+/// `getToken()`), a template, or this scrubber's own output. After an
+/// unquoted key of a kind with its own detector, that detector decides.
+/// `Authorization: Bearer abc`: the credential is `abc`, and a token that a
+/// detector knows (a JWT) keeps its own kind.
 pub(crate) fn key_value(s: &[u8], i: usize, rules: &KeyRules) -> Option<(usize, std::ops::Range<usize>)> {
     let mut key_end = i;
     let quoted = key_end > 0 && s[key_end - 1] == b'"';
@@ -142,36 +167,75 @@ pub(crate) fn key_value(s: &[u8], i: usize, rules: &KeyRules) -> Option<(usize, 
     while key_start > 0 && (s[key_start - 1].is_ascii_alphanumeric() || matches!(s[key_start - 1], b'_' | b'-')) {
         key_start -= 1;
     }
+    super::work::add(key_end - key_start);
     if key_start == key_end || (quoted && (key_start == 0 || s[key_start - 1] != b'"')) {
         return None;
     }
-    // `[EMAIL:5d41402abc4b]` is the scrubber's own hash or token output.
-    if !quoted && key_start > 0 && s[key_start - 1] == b'[' {
+    // `[EMAIL:5d41402abc4b]` is the scrubber's own hash or token output;
+    // `$email:` a GraphQL variable; `${phone}` and `{{email}}` templates.
+    if !quoted && key_start > 0 && matches!(s[key_start - 1], b'[' | b'$' | b'{' | b'.') {
         return None;
     }
     let tag = rules.lookup(&s[key_start..key_end])?;
+    let detected = DETECTED.iter().any(|k| k.index() == tag);
     let mut start = i + 1;
     if s[i] == b':' && s.get(start) == Some(&b' ') {
         start += 1;
     }
-    if s.get(start) == Some(&b'"') {
+    let value_quoted = s.get(start) == Some(&b'"');
+    if value_quoted {
         start += 1;
     }
-    let end = start
-        + s[start..]
-            .iter()
-            .position(|&c| {
-                c.is_ascii_whitespace() || matches!(c, b'&' | b',' | b';' | b'"' | b'\'' | b'}' | b']' | b'<' | b'>')
-            })
-            .unwrap_or(s.len() - start);
+    if !quoted && detected {
+        return None;
+    }
     // A number after a phone, SSN or card key is left to the number
     // detectors, which see the key as context and the whole grouped number.
     let numeric = s.get(start).is_some_and(|c| c.is_ascii_digit() || matches!(c, b'+' | b'('));
-    let numeric_kind = [Kind::Phone, Kind::UsSsn, Kind::CreditCard].iter().any(|k| k.index() == tag);
-    if numeric && numeric_kind {
+    if numeric && [Kind::Phone, Kind::UsSsn, Kind::CreditCard].iter().any(|k| k.index() == tag) {
         return None;
     }
+    let value_end = |from: usize| {
+        let end = from
+            + s[from..]
+                .iter()
+                .position(|&c| {
+                    c.is_ascii_whitespace()
+                        || matches!(c, b'&' | b',' | b';' | b'"' | b'\'' | b'}' | b']' | b'<' | b'>' | b')')
+                })
+                .unwrap_or(s.len() - from);
+        super::work::add(end - from);
+        end
+    };
+    let mut end = value_end(start);
+    if end == start {
+        return None;
+    }
+    if !quoted && !value_quoted && is_code(&s[start..end], s.get(end).copied()) {
+        return None;
+    }
+    if SCHEMES.iter().any(|w| s[start..end].eq_ignore_ascii_case(w)) {
+        // `Bearer` alone is not a secret: the credential follows it.
+        if s.get(end) != Some(&b' ') {
+            return None;
+        }
+        start = end + 1;
+        if super::tokens::prefixed(s, start).is_ok() {
+            return None;
+        }
+        end = value_end(start);
+    }
     (end > start).then_some((tag, start..end))
+}
+
+/// A value that is code, a type, a template or a placeholder, not data.
+fn is_code(value: &[u8], after: Option<u8>) -> bool {
+    let bare = value.strip_suffix(b"!").or_else(|| value.strip_suffix(b"?")).unwrap_or(value);
+    matches!(value[0], b'[' | b'{' | b'$' | b'<' | b'&' | b'(' | b'%' | b'*' | b'#')
+        || TYPE_NAMES.contains(&bare)
+        || value.contains(&b'(')
+        || after == Some(b'(')
+        || after == Some(b'<')
 }
 
 #[cfg(test)]

@@ -108,6 +108,7 @@ mod builder;
 #[cfg(feature = "encrypt")]
 mod crypto;
 mod detector;
+mod fold;
 mod json;
 mod keys;
 mod kind;
@@ -115,6 +116,7 @@ mod numeric;
 mod scan;
 mod scrubber;
 mod tokens;
+pub(crate) mod work;
 
 #[cfg(test)]
 mod tests;

@@ -7,7 +7,7 @@
 //! `"room 12 415-555-0132"` still finds the phone number.
 
 use super::Kind;
-use super::tokens::is_word;
+use super::work;
 
 /// The most digits a run may hold: longer runs are identifiers or data.
 const MAX_DIGITS: usize = 24;
@@ -42,45 +42,66 @@ pub(crate) struct Context {
     pub(crate) ssn: bool,
 }
 
-/// Scans the run starting at `i` (a digit, `+` or `(` at a word boundary).
+/// Scans the run starting at `i` (a digit, `+` or `(` after a byte that
+/// is not a letter or digit).
 ///
-/// Returns the detection, if any, and the index where scanning resumes.
+/// Every sub-run that starts and ends at a space or `-` between groups is
+/// offered to the validators, longest first, so `"room 12 415-555-0132"`
+/// and `ref-4111111111111111-01` still give the number. Returns the
+/// detection, if any, and the index where scanning resumes: after the
+/// finding, or after every group looked at, so no group is read twice.
 pub(crate) fn at(s: &[u8], i: usize, context: impl Fn(usize) -> Context) -> (Option<Detected>, usize) {
-    let Some((plus, groups, n)) = split(s, i) else { return (None, i + 1) };
+    let Some((plus, groups, n, cut)) = split(s, i) else { return (None, i + 1) };
     let groups = &groups[..n];
-    // Resuming after the first group lets a later group start a number:
-    // `ORD-2024-001 415-555-0132`, `$12.50 4111 1111 1111 1111`.
-    let skip_first = groups[0].outer_end.max(i + 1);
-    if is_date_or_time(s, groups) || is_embedded(s, i) {
-        return (None, skip_first);
-    }
-    // `2024-0001-ab`: the run's end joins a longer token; sub-runs that end
-    // earlier (at a space) may still be numbers.
     let end = groups[n - 1].outer_end;
-    let tail_joined = matches!(s.get(end), Some(b'-' | b'_' | b'/')) && s.get(end + 1).is_some_and(|&c| is_word(c));
+    work::add(end - i);
+    // Where scanning resumes when nothing is found. Every sub-run was
+    // tried, but a cut run goes on past its last group, and the last group
+    // may begin another token (`94:C2:69:FF:A1:CD`): resume at a group
+    // after a space, from the middle on when cut, so each group is read at
+    // most about twice.
+    let from = if cut { (n / 2).max(1) } else { n - 1 };
+    let resume = (from..n)
+        .find(|&k| k > 0 && groups[k].sep == b' ')
+        .or_else(|| cut.then(|| (from..n).find(|&k| groups[k].sep == b'-')).flatten())
+        .map_or(end, |k| groups[k].outer_start);
+    // A date at the start (`2024-03-05 415-555-0132`) is no part of a number.
+    let first_allowed = if date_at_start(s, groups) { 3 } else { 0 };
+    // `10:22`, `12/25`, `3,5`: the last group continues as a time, a date
+    // or a decimal (but `192.168.1.20:443` is an address and a port).
+    let quad = n == 4 && groups[1..].iter().all(|g| g.sep == b'.');
+    let continues =
+        matches!(s.get(end), Some(b':' | b'/' | b',')) && s.get(end + 1).is_some_and(u8::is_ascii_digit);
+    let last_allowed = if continues && !quad && groups[n - 1].end - groups[n - 1].start <= 2 { n - 1 } else { n };
+    // `2024-0001-ab`: a sub-run ending at the run's end would join a longer token.
+    let tail_joined = matches!(s.get(end), Some(b'-' | b'/')) && s.get(end + 1).is_some_and(u8::is_ascii_alphanumeric);
     // Looking for context words costs a search: do it only when a
     // validator asks (bare runs).
     let cached = std::cell::OnceCell::new();
     let context = || *cached.get_or_init(|| context(i));
-    // Sub-runs split only at spaces: `123-45-6789` and `1.2.3.4` are one token each.
-    let splits_at = |k: usize| k == 0 || k == n || groups[k].sep == b' ';
-    for first in (0..n).filter(|&k| splits_at(k)) {
-        for last in (first..n).rev().filter(|&k| splits_at(k + 1) && !(k == n - 1 && tail_joined)) {
+    // Sub-runs split only at spaces and dashes: `1.2.3.4` is one token.
+    let splits_at = |k: usize| k == 0 || k == n || matches!(groups[k].sep, b' ' | b'-');
+    for first in (first_allowed..last_allowed).filter(|&k| splits_at(k)) {
+        if first == 0 && is_price(s, i) {
+            continue;
+        }
+        for last in (first..last_allowed).rev().filter(|&k| splits_at(k + 1) && !(k == n - 1 && tail_joined)) {
             let sub = &groups[first..=last];
-            if let Some(kind) = classify(s, plus && first == 0, sub, &context) {
-                let start = if plus && first == 0 { i } else { sub[0].outer_start };
-                return (
-                    Some(Detected { kind, start, end: sub[sub.len() - 1].outer_end }),
-                    sub[sub.len() - 1].outer_end,
-                );
+            let plus = plus && first == 0;
+            if let Some(kind) = classify(s, plus, sub, &context) {
+                let start = if plus { i } else { sub[0].outer_start };
+                let end = sub[sub.len() - 1].outer_end;
+                return (Some(Detected { kind, start, end }), end);
             }
         }
     }
-    (None, skip_first)
+    (None, resume)
 }
 
 /// Splits the run at `i` into groups; `None` when it is not a number-like run.
-fn split(s: &[u8], i: usize) -> Option<(bool, [Group; MAX_GROUPS], usize)> {
+///
+/// Also says whether the run was cut at [`MAX_DIGITS`] or [`MAX_GROUPS`].
+fn split(s: &[u8], i: usize) -> Option<(bool, [Group; MAX_GROUPS], usize, bool)> {
     let mut groups = [Group::default(); MAX_GROUPS];
     let mut n = 0;
     let mut digits = 0;
@@ -94,6 +115,7 @@ fn split(s: &[u8], i: usize) -> Option<(bool, [Group; MAX_GROUPS], usize)> {
         }
     }
     let mut sep = 0u8;
+    let mut cut = false;
     loop {
         let outer_start = pos;
         let paren = s.get(pos) == Some(&b'(');
@@ -121,6 +143,7 @@ fn split(s: &[u8], i: usize) -> Option<(bool, [Group; MAX_GROUPS], usize)> {
             if n == 0 {
                 return None;
             }
+            cut = true;
             break;
         }
         groups[n] = Group { start, end, outer_start, outer_end: pos, paren, sep };
@@ -136,43 +159,37 @@ fn split(s: &[u8], i: usize) -> Option<(bool, [Group; MAX_GROUPS], usize)> {
             _ => break,
         }
     }
-    // A letter, digit or `_` right after means an identifier such as `123abc`.
-    if s.get(groups[n - 1].outer_end).is_some_and(|&c| is_word(c) || c == b'@') {
-        return None;
+    // A letter or digit right after means an identifier such as `123abc`:
+    // the last group is not part of the number.
+    if s.get(groups[n - 1].outer_end).is_some_and(|&c| c.is_ascii_alphanumeric() || c == b'@') {
+        if n == 1 {
+            return None;
+        }
+        n -= 1;
+        cut = true;
     }
-    Some((plus, groups, n))
+    Some((plus, groups, n, cut))
 }
 
-/// Dates, times and decimals are not personal data: `2024-03-05`,
-/// `05/03/2024`, `10:22`, `12.50`.
-fn is_date_or_time(s: &[u8], groups: &[Group]) -> bool {
-    let after = groups[groups.len() - 1].outer_end;
-    // `10:22`, `12/25`, `3,5`: the run continues with another number
-    // (but `192.168.1.20:443` is an address and a port).
-    let quad = groups.len() == 4 && groups[1..].iter().all(|g| g.sep == b'.');
-    if !quad && matches!(s.get(after), Some(b':' | b'/' | b',')) && s.get(after + 1).is_some_and(u8::is_ascii_digit) {
-        return true;
-    }
+/// A run that starts with a date, `2024-03-05` or `05.03.2024`.
+fn date_at_start(s: &[u8], groups: &[Group]) -> bool {
     let len = |g: &Group| g.end - g.start;
     let num = |g: &Group| s[g.start..g.end].iter().fold(0u32, |a, &d| a * 10 + u32::from(d - b'0'));
     let year = |g: &Group| len(g) == 4 && (1900..=2099).contains(&num(g));
     let month_day = |a: &Group, b: &Group| len(a) == 2 && len(b) == 2 && num(a) <= 31 && num(b) <= 31;
     match groups {
-        [y, m, d, ..] if y.sep == 0 && m.sep == d.sep && m.sep != b' ' => year(y) && month_day(m, d),
-        [d, m, y, ..] if d.sep == 0 && m.sep == y.sep && m.sep != b' ' => year(y) && month_day(d, m),
+        [y, m, d, ..] if m.sep == d.sep && m.sep != b' ' => year(y) && month_day(m, d),
+        [d, m, y, ..] if m.sep == y.sep && m.sep != b' ' => year(y) && month_day(d, m),
         _ => false,
     }
 }
 
-/// Starts inside an identifier or a larger token: `ORD-2024-0001`,
-/// `v1.2.3`, `3.14159`, `$1299`, `id_4111...`.
-fn is_embedded(s: &[u8], start: usize) -> bool {
+/// A price: `$1299`, `£129`, `€1299` (the last UTF-8 bytes of `£` and `€`),
+/// or the digits after a decimal point, `3.14159`.
+fn is_price(s: &[u8], start: usize) -> bool {
     let before = start.checked_sub(1).map(|p| s[p]);
-    let before2 = start.checked_sub(2).map(|p| s[p]);
-    let joined = matches!(before, Some(b'-' | b'_' | b'.' | b'/' | b':' | b'#')) && before2.is_some_and(is_word);
-    // `$`, and the last UTF-8 bytes of `£` and `€`.
-    let price = matches!(before, Some(b'$' | b'\xa3' | b'\xac'));
-    joined || price
+    let decimal = before == Some(b'.') && start.checked_sub(2).is_some_and(|p| s[p].is_ascii_digit());
+    matches!(before, Some(b'$' | b'\xa3' | b'\xac')) || decimal
 }
 
 fn classify(s: &[u8], plus: bool, groups: &[Group], context: &dyn Fn() -> Context) -> Option<Kind> {
@@ -192,9 +209,14 @@ fn classify(s: &[u8], plus: bool, groups: &[Group], context: &dyn Fn() -> Contex
     }
     let seps = &sep_buf[..groups.len() - 1];
     let same_sep = seps.windows(2).all(|w| w[0] == w[1]);
-    let any_paren = groups.iter().any(|g| g.paren);
+    // `(4111111111111111)`: one group in parentheses is a bracketed number.
+    let any_paren = groups.len() > 1 && groups.iter().any(|g| g.paren);
 
     if !plus && !any_paren && lens.len() == 4 && same_sep && seps[0] == b'.' {
+        return is_ipv4(s, groups).then_some(Kind::Ipv4);
+    }
+    // An EC2 private host name, `ip-10-0-56-78`.
+    if !plus && lens.len() == 4 && same_sep && seps[0] == b'-' && s[..groups[0].start].ends_with(b"ip-") {
         return is_ipv4(s, groups).then_some(Kind::Ipv4);
     }
     if !plus && !any_paren && lens == [3, 2, 4] && same_sep && matches!(seps[0], b'-' | b' ') {
@@ -292,7 +314,7 @@ fn is_phone(d: &[u8], lens: &[u8], groups: &[Group], plus: bool, context: &dyn F
         e164[at..n - 1].copy_from_slice(&d[at + 1..]);
         return is_e164(&e164[..n - 1]);
     }
-    let first_paren = groups[0].paren;
+    let first_paren = groups.len() > 1 && groups[0].paren;
     let grouped = lens.len() >= 2 && lens.iter().all(|&l| l >= 2) && (2..=5).contains(&lens[0]);
     let matches_format = match lens {
         [3, 3, 4] => is_nanp(d),

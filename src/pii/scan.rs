@@ -16,7 +16,8 @@ use aho_corasick::AhoCorasick;
 use super::Kind;
 use super::keys::{self, KeyRules};
 use super::numeric::{self, Context};
-use super::tokens::{self, is_word};
+use super::tokens;
+use super::work;
 
 const NONE: u8 = 0;
 const DIGIT: u8 = 1;
@@ -28,6 +29,7 @@ const DASH: u8 = 6;
 const UPPER: u8 = 7;
 const HEX_LOWER: u8 = 8;
 const PREFIX_LOWER: u8 = 9;
+const PERCENT: u8 = 10;
 
 static TRIGGERS: [u8; 256] = {
     let mut t = [NONE; 256];
@@ -37,6 +39,7 @@ static TRIGGERS: [u8; 256] = {
             b'0'..=b'9' => DIGIT,
             b'+' | b'(' => NUMBER_START,
             b'@' => AT,
+            b'%' => PERCENT,
             b':' => COLON,
             b'=' => EQUALS,
             b'-' => DASH,
@@ -67,27 +70,40 @@ impl Kinds {
 }
 
 /// Words that make a bare digit run a phone number or an SSN, when they
-/// appear in the 32 bytes before it.
+/// appear as words in the 32 bytes before it.
 fn context_words() -> &'static (AhoCorasick, usize) {
     static WORDS: OnceLock<(AhoCorasick, usize)> = OnceLock::new();
     const PHONE: &[&str] = &[
-        "phone", "tel", "call", "mobile", "cell", "sms", "whatsapp", "text me", "fax", "number", "contact", "reach me",
-        "ring me", "dial",
+        "phone", "tel", "telephone", "call", "mobile", "mob", "cell", "cellphone", "sms", "whatsapp", "signal",
+        "telegram", "viber", "text", "text me", "fax", "number", "contact", "reach", "reach me", "ring", "ring me",
+        "dial", "landline", "hotline", "ph", "voicemail",
     ];
-    const SSN: &[&str] = &["ssn", "social security", "ss#"];
+    const SSN: &[&str] = &["ssn", "ss#", "social", "social security", "tax id", "taxpayer", "tin", "itin"];
     WORDS.get_or_init(|| {
         let patterns = PHONE.iter().chain(SSN);
         // The patterns are fixed and valid; building cannot fail.
-        let automaton = AhoCorasick::builder().ascii_case_insensitive(true).build(patterns).expect("fixed patterns");
+        let automaton = AhoCorasick::builder()
+            .ascii_case_insensitive(true)
+            .match_kind(aho_corasick::MatchKind::LeftmostLongest)
+            .build(patterns)
+            .expect("fixed patterns");
         (automaton, PHONE.len())
     })
 }
 
 fn context_before(s: &[u8], start: usize) -> Context {
-    let window = &s[start.saturating_sub(32)..start];
+    let from = start.saturating_sub(32);
+    let window = &s[from..start];
+    work::add(window.len());
     let (automaton, phone_words) = context_words();
     let mut context = Context::default();
     for m in automaton.find_iter(window) {
+        // Whole words only: `tel` is not in `hotel`, nor `call` in `recall`.
+        let alone = (m.start() == 0 && (from == 0 || !s[from - 1].is_ascii_alphabetic()) || m.start() > 0 && !window[m.start() - 1].is_ascii_alphabetic())
+            && !window.get(m.end()).is_some_and(u8::is_ascii_alphabetic);
+        if !alone {
+            continue;
+        }
         if m.pattern().as_usize() < *phone_words {
             context.phone = true;
         } else {
@@ -104,81 +120,123 @@ pub(crate) struct Engine {
     pub(crate) keys: KeyRules,
 }
 
+/// How far each detector family has already read: a detector that looked
+/// at a run and found nothing there is not asked again inside that run,
+/// which keeps the whole scan linear (`ab:ab:ab:...`, `xoxb-xoxb-...`).
+#[derive(Default)]
+struct Floors {
+    /// No finding starts before this (the end of the last finding): an
+    /// email's local part does not reach back over it.
+    found: usize,
+    /// Just after the last `@` or `%40` looked at.
+    at: usize,
+    hex: usize,
+    prefixed: usize,
+}
+
 impl Engine {
     /// Appends `(tag, range)` for everything found in `s`, in order.
     pub(crate) fn scan(&self, s: &[u8], out: &mut Vec<(usize, Range<usize>)>) {
         let kinds = self.kinds;
+        let mut floors = Floors::default();
         let mut i = 0;
-        let mut floor = 0;
         while i < s.len() {
-            let trigger = TRIGGERS[s[i] as usize];
-            let boundary = i == 0 || !is_word(s[i - 1]);
-            if is_word(s[i]) && (!boundary || trigger == NONE) {
+            // Credentials in a line protocol: IRC and POP3 `PASS`, IMAP
+            // `LOGIN`, `AUTH PLAIN`.
+            if (i == 0 || s[i - 1] == b'\n') && kinds.has(Kind::Password) {
+                if let Some(range) = tokens::line_credential(s, i) {
+                    i = range.end;
+                    floors.found = range.end;
+                    out.push((Kind::Password.index(), range));
+                    continue;
+                }
+            }
+            let c = s[i];
+            let trigger = TRIGGERS[c as usize];
+            // `_` is a boundary: `_4111..._` in Markdown, `id_4111...`.
+            let boundary = i == 0 || !s[i - 1].is_ascii_alphanumeric();
+            if c.is_ascii_alphanumeric() && (!boundary || trigger == NONE) {
                 // Nothing starts inside a word, or at a word without a
                 // trigger letter: skip the whole word.
-                i = tokens::run(s, i + 1, is_word);
+                i = tokens::run(s, i + 1, |c| c.is_ascii_alphanumeric());
                 continue;
             }
+            work::add(1);
             if trigger == NONE {
                 i += 1;
                 continue;
             }
-            let mut next = if is_word(s[i]) { tokens::run(s, i + 1, is_word) } else { i + 1 };
+            let mut next = if c.is_ascii_alphanumeric() { tokens::run(s, i + 1, |c| c.is_ascii_alphanumeric()) } else { i + 1 };
             let found: Option<(usize, Range<usize>)> = match trigger {
-                DIGIT | NUMBER_START if boundary => {
-                    match (trigger == DIGIT).then(|| tokens::hex_address(s, i)).flatten() {
-                        Some((kind, r)) if kinds.has(kind) => Some((kind.index(), r)),
-                        Some((_, r)) => {
-                            next = r.end;
-                            None
-                        }
-                        None => {
-                            let (found, resume) = numeric::at(s, i, |start| context_before(s, start));
-                            next = resume;
-                            found.filter(|d| kinds.has(d.kind)).map(|d| (d.kind.index(), d.start..d.end))
-                        }
+                DIGIT | NUMBER_START if boundary => match (trigger == DIGIT).then(|| self.hex(s, i, &mut floors)).flatten() {
+                    Some(found) => Some(found),
+                    None => {
+                        let (found, resume) = numeric::at(s, i, |start| context_before(s, start));
+                        next = resume;
+                        found.filter(|d| kinds.has(d.kind)).map(|d| (d.kind.index(), d.start..d.end))
                     }
+                },
+                AT | PERCENT if kinds.has(Kind::Email) => {
+                    let found = tokens::email(s, i, floors.found.max(floors.at));
+                    // A local part never reaches back over an earlier `@`.
+                    floors.at = i + 1;
+                    found.map(|r| (Kind::Email.index(), r))
                 }
-                AT if kinds.has(Kind::Email) => tokens::email(s, i, floor).map(|r| (Kind::Email.index(), r)),
                 COLON => tokens::url(s, i)
                     .filter(|(kind, _)| kinds.has(*kind))
                     .map(|(kind, r)| (kind.index(), r))
                     .or_else(|| keys::key_value(s, i, &self.keys))
-                    .or_else(|| self.hex(s, i, boundary)),
+                    .or_else(|| if boundary { self.hex(s, i, &mut floors) } else { None }),
                 EQUALS => keys::key_value(s, i, &self.keys),
-                DASH if kinds.has(Kind::PrivateKey) => tokens::private_key(s, i).map(|r| (Kind::PrivateKey.index(), r)),
-                UPPER | HEX_LOWER | PREFIX_LOWER if boundary => self
-                    .prefixed(s, i)
-                    .or_else(|| {
-                        (trigger == UPPER && kinds.has(Kind::Iban))
-                            .then(|| tokens::iban(s, i))
-                            .flatten()
-                            .map(|r| (Kind::Iban.index(), r))
-                    })
-                    .or_else(|| (trigger != PREFIX_LOWER).then(|| self.hex(s, i, true)).flatten()),
+                DASH if kinds.has(Kind::PrivateKey) => {
+                    tokens::private_key(s, i).map(|r| (Kind::PrivateKey.index(), r))
+                }
+                UPPER | HEX_LOWER | PREFIX_LOWER if boundary => {
+                    self.prefixed(s, i, &mut floors)
+                        .or_else(|| {
+                            (trigger == UPPER && kinds.has(Kind::Iban))
+                                .then(|| tokens::iban(s, i))
+                                .flatten()
+                                .map(|r| (Kind::Iban.index(), r))
+                        })
+                        .or_else(|| if trigger != PREFIX_LOWER { self.hex(s, i, &mut floors) } else { None })
+                }
                 _ => None,
             };
             match found {
                 Some((tag, range)) => {
                     i = range.end.max(i + 1);
-                    floor = range.end;
+                    floors.found = range.end;
                     out.push((tag, range));
                 }
                 None => i = next.max(i + 1),
             }
         }
     }
-}
 
-impl Engine {
-    fn prefixed(&self, s: &[u8], i: usize) -> Option<(usize, Range<usize>)> {
-        tokens::prefixed(s, i).filter(|(kind, _)| self.kinds.has(*kind)).map(|(kind, r)| (kind.index(), r))
-    }
-
-    fn hex(&self, s: &[u8], i: usize, boundary: bool) -> Option<(usize, Range<usize>)> {
-        if !boundary {
+    fn prefixed(&self, s: &[u8], i: usize, floors: &mut Floors) -> Option<(usize, Range<usize>)> {
+        if i < floors.prefixed {
             return None;
         }
-        tokens::hex_address(s, i).filter(|(kind, _)| self.kinds.has(*kind)).map(|(kind, r)| (kind.index(), r))
+        match tokens::prefixed(s, i) {
+            Ok((kind, r)) => self.kinds.has(kind).then(|| (kind.index(), r)),
+            Err(read) => {
+                floors.prefixed = read;
+                None
+            }
+        }
+    }
+
+    fn hex(&self, s: &[u8], i: usize, floors: &mut Floors) -> Option<(usize, Range<usize>)> {
+        if i < floors.hex {
+            return None;
+        }
+        match tokens::hex_address(s, i) {
+            Ok((kind, r)) => self.kinds.has(kind).then(|| (kind.index(), r)),
+            Err(read) => {
+                floors.hex = read;
+                None
+            }
+        }
     }
 }

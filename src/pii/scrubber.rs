@@ -8,6 +8,7 @@ use std::time::Instant;
 use super::action::{self, Action, Edit, Mask};
 use super::builder::ScrubberBuilder;
 use super::detector::Detector;
+use super::fold;
 use super::json::{self, Scalar};
 use super::scan::Engine;
 use super::{Counts, Finding, Kind};
@@ -176,8 +177,10 @@ impl Scrubber {
             }
         }
         let raw = &text[hit.range.clone()];
+        // The value as read, escapes decoded, so masks count its characters.
         let value: Cow<'_, str> = match hit.place {
-            Place::Json { string: true, escaped: true, .. } => Cow::Owned(json::decode(raw.as_bytes()).0),
+            Place::Json { string: true, escaped: true, .. } => Cow::Owned(json::decode(raw.as_bytes())),
+            Place::Text if raw.contains('\\') => Cow::Owned(json::decode(raw.as_bytes())),
             _ => Cow::Borrowed(raw),
         };
         let placeholder = &inner.placeholders[hit.tag];
@@ -211,7 +214,16 @@ impl Scrubber {
             }
             hits.clear();
         }
-        self.segment(text, 0, None, &mut hits);
+        self.segment(text, 0, true, &Place::Text, &mut hits);
+        // A frame that is a bare JSON number stays one: its whole number is
+        // replaced by a JSON string.
+        let number = text.trim();
+        if !hits.is_empty() && is_json_number(number) {
+            let start = text.len() - text.trim_start().len();
+            hits.truncate(1);
+            hits[0].range = start..start + number.len();
+            hits[0].place = Place::Json { string: false, escaped: false, member: None };
+        }
         hits
     }
 
@@ -220,65 +232,76 @@ impl Scrubber {
         let raw = &text[scalar.raw.clone()];
         if let Some(tag) = scalar.key_tag {
             let value: Cow<'_, str> =
-                if scalar.escaped { Cow::Owned(json::decode(raw.as_bytes()).0) } else { Cow::Borrowed(raw) };
-            if !value.trim().is_empty() && !self.is_output(tag, &value) {
-                hits.push(Hit { tag, range: scalar.raw, place });
+                if scalar.escaped { Cow::Owned(json::decode(raw.as_bytes())) } else { Cow::Borrowed(raw) };
+            if value.trim().is_empty() || self.is_output(tag, &value) {
+                return;
             }
+            // A value a detector recognises keeps that detector's kind (a
+            // JWT under `access_token` is `jwt`), so its action applies;
+            // anything else is the key's kind, whole.
+            let first = hits.len();
+            if scalar.string {
+                self.segment(raw, scalar.raw.start, scalar.escaped, &place, hits);
+                if hits.len() == first + 1 && only_scheme_left(text, &scalar.raw, &hits[first..]) {
+                    return;
+                }
+                hits.truncate(first);
+            }
+            hits.push(Hit { tag, range: scalar.raw, place });
             return;
         }
-        if !scalar.string {
-            return;
-        }
-        if !scalar.escaped {
-            self.segment(raw, scalar.raw.start, Some(&place), hits);
-            return;
-        }
-        let (decoded, map) = json::decode(raw.as_bytes());
-        let first = hits.len();
-        self.segment(&decoded, 0, Some(&place), hits);
-        for hit in &mut hits[first..] {
-            let r = json::raw_range(&map, hit.range.clone());
-            hit.range = scalar.raw.start + r.start..scalar.raw.start + r.end;
+        if scalar.string {
+            self.segment(raw, scalar.raw.start, scalar.escaped, &place, hits);
         }
     }
 
-    /// Runs the built-in pass and the custom detectors over one text.
-    fn segment(&self, text: &str, offset: usize, place: Option<&Place>, hits: &mut Vec<Hit>) {
+    /// Runs the built-in pass and the custom detectors over one text
+    /// (with `escapes`, backslash escapes are decoded first), as folded
+    /// for reading; ranges are reported in the original, from `offset`.
+    fn segment(&self, text: &str, offset: usize, escapes: bool, place: &Place, hits: &mut Vec<Hit>) {
+        let folded = fold::needed(text, escapes).then(|| fold::fold(text, escapes));
+        let read = folded.as_ref().map_or(text, |f| f.text.as_str());
         let mut found = Vec::new();
-        self.inner.engine.scan(text.as_bytes(), &mut found);
-        let mut ranges = Vec::new();
-        for (k, detector) in self.inner.detectors.iter().enumerate() {
-            detector.detect(text, &mut ranges);
-            let tag = Kind::ALL.len() + k;
-            for r in ranges.drain(..) {
-                let clear = r.start < r.end
-                    && r.end <= text.len()
-                    && !found.iter().any(|(_, f)| f.start < r.end && r.start < f.end);
-                if clear && text.is_char_boundary(r.start) && text.is_char_boundary(r.end) {
-                    found.push((tag, r));
-                }
-            }
-        }
+        self.inner.engine.scan(read.as_bytes(), &mut found);
         if !self.inner.detectors.is_empty() {
-            found.sort_by_key(|(_, r)| r.start);
+            let mut ranges = Vec::new();
+            let mut custom = Vec::new();
+            for (k, detector) in self.inner.detectors.iter().enumerate() {
+                detector.detect(read, &mut ranges);
+                let tag = Kind::ALL.len() + k;
+                custom.extend(ranges.drain(..).filter(|r| {
+                    r.start < r.end && r.end <= read.len() && read.is_char_boundary(r.start) && read.is_char_boundary(r.end)
+                }).map(|r| (tag, r)));
+            }
+            merge_custom(&mut found, custom);
         }
-        let place = place.cloned().unwrap_or(Place::Text);
-        hits.extend(found.into_iter().map(|(tag, r)| Hit {
-            tag,
-            range: offset + r.start..offset + r.end,
-            place: place.clone(),
+        hits.extend(found.into_iter().map(|(tag, r)| {
+            let r = folded.as_ref().map_or(r.clone(), |f| f.original(r));
+            Hit { tag, range: offset + r.start..offset + r.end, place: place.clone() }
         }));
     }
 
     /// Whether a value under a sensitive key is already this scrubber's
-    /// output (a placeholder, hash or mask), so scrubbing is idempotent.
+    /// output (a placeholder, hash, token or mask of any kind, since a
+    /// detector may have chosen the kind), so scrubbing is idempotent.
     fn is_output(&self, tag: usize, value: &str) -> bool {
-        let placeholder = &self.inner.placeholders[tag];
-        let stem = placeholder.strip_suffix(']').unwrap_or(placeholder);
-        value == placeholder.as_str()
-            || (value.starts_with(stem) && value.len() == stem.len() + 2 + self.inner.hash_len)
-            || (value.starts_with(stem) && value[stem.len()..].starts_with(":enc:"))
-            || self.inner.masks[tag].is_output(value)
+        let inner = &self.inner;
+        let placeholder_output = |placeholder: &String, value: &str| {
+            let stem = placeholder.strip_suffix(']').unwrap_or(placeholder);
+            value == placeholder.as_str()
+                || (value.starts_with(stem) && value.len() == stem.len() + 2 + inner.hash_len)
+                || (value.starts_with(stem) && value[stem.len()..].starts_with(":enc:"))
+        };
+        let output = |piece: &str| {
+            inner.placeholders.iter().any(|p| placeholder_output(p, piece))
+                || inner.masks.iter().any(|m| m.is_output(piece))
+                || piece.contains("***@")
+        };
+        // Several findings, or a scheme and a finding: `Bearer [JWT]`.
+        output(value)
+            || inner.masks[tag].is_output(value)
+            || (value.split_whitespace().any(output)
+                && value.split_whitespace().all(|p| output(p) || is_scheme(p)))
     }
 
     fn exempt(&self, tag: usize, session: &Session) -> bool {
@@ -346,6 +369,80 @@ impl Scrubber {
             }
         }
     }
+}
+
+/// Whether the text of `raw` outside `hits` is blank or an authentication
+/// scheme (`Bearer `), so the hits stand for the whole value.
+fn only_scheme_left(text: &str, raw: &Range<usize>, hits: &[Hit]) -> bool {
+    let mut left = String::new();
+    let mut at = raw.start;
+    for hit in hits {
+        left.push_str(&text[at..hit.range.start.max(at)]);
+        at = at.max(hit.range.end);
+    }
+    left.push_str(&text[at..raw.end]);
+    let left = left.trim();
+    left.is_empty() || is_scheme(left)
+}
+
+/// An HTTP authentication scheme word before a credential.
+fn is_scheme(word: &str) -> bool {
+    ["bearer", "basic", "token"].iter().any(|w| word.eq_ignore_ascii_case(w))
+}
+
+/// A JSON number: `-`, digits, an optional fraction and exponent.
+fn is_json_number(s: &str) -> bool {
+    let b = s.as_bytes();
+    let digits = |i: usize| i + b[i.min(b.len())..].iter().take_while(|c| c.is_ascii_digit()).count();
+    let mut i = usize::from(b.first() == Some(&b'-'));
+    let int_end = digits(i);
+    if int_end == i {
+        return false;
+    }
+    i = int_end;
+    if b.get(i) == Some(&b'.') {
+        let end = digits(i + 1);
+        if end == i + 1 {
+            return false;
+        }
+        i = end;
+    }
+    if matches!(b.get(i), Some(b'e' | b'E')) {
+        i += 1 + usize::from(matches!(b.get(i + 1), Some(b'+' | b'-')));
+        let end = digits(i);
+        if end == i {
+            return false;
+        }
+        i = end;
+    }
+    i == b.len()
+}
+
+/// Adds the custom detectors' findings to the built-in ones (sorted, not
+/// overlapping): each keeps its place unless it overlaps a built-in finding
+/// or an earlier custom one. Sorting and one merge keep it `O(n log n)`.
+fn merge_custom(found: &mut Vec<(usize, Range<usize>)>, mut custom: Vec<(usize, Range<usize>)>) {
+    if custom.is_empty() {
+        return;
+    }
+    custom.sort_by_key(|(_, r)| (r.start, r.end));
+    let built_in = std::mem::take(found);
+    let mut k = 0;
+    let mut last_custom_end = 0;
+    let mut accepted = Vec::with_capacity(custom.len());
+    for (tag, r) in custom {
+        while k < built_in.len() && built_in[k].1.end <= r.start {
+            k += 1;
+        }
+        let overlaps_built_in = built_in.get(k).is_some_and(|(_, f)| f.start < r.end);
+        if !overlaps_built_in && r.start >= last_custom_end {
+            last_custom_end = r.end;
+            accepted.push((tag, r));
+        }
+    }
+    *found = built_in;
+    found.extend(accepted);
+    found.sort_by_key(|(_, r)| r.start);
 }
 
 fn direction_index(direction: Direction) -> usize {

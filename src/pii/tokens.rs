@@ -9,6 +9,7 @@ use std::net::Ipv6Addr;
 use std::ops::Range;
 
 use super::Kind;
+use super::work;
 
 /// ASCII letters, digits and `_`: the bytes of a word, for word boundaries.
 static WORD: [bool; 256] = {
@@ -26,31 +27,38 @@ pub(crate) fn is_word(c: u8) -> bool {
 }
 
 /// The end of the run of bytes matching `f` from `i`.
-pub(crate) fn run(s: &[u8], mut i: usize, f: impl Fn(u8) -> bool) -> usize {
-    while i < s.len() && f(s[i]) {
-        i += 1;
-    }
-    i
+pub(crate) fn run(s: &[u8], i: usize, f: impl Fn(u8) -> bool) -> usize {
+    let end = s[i.min(s.len())..].iter().position(|&c| !f(c)).map_or(s.len(), |k| i + k);
+    work::add(end.saturating_sub(i));
+    end
 }
 
 fn ends_word(s: &[u8], end: usize) -> bool {
     !s.get(end).copied().is_some_and(is_word)
 }
 
-/// An email around the `@` at `at`; the local part starts at or after `floor`.
+/// An email around the `@` (or URL-encoded `%40`) at `at`; the local part
+/// starts at or after `floor`.
 pub(crate) fn email(s: &[u8], at: usize, floor: usize) -> Option<Range<usize>> {
+    let after = match s[at] {
+        b'@' => at + 1,
+        _ if s[at..].starts_with(b"%40") => at + 3,
+        _ => return None,
+    };
     let local = |c: u8| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'%' | b'+' | b'-');
     let mut start = at;
     while start > floor && local(s[start - 1]) && at - start < 64 {
         start -= 1;
     }
-    while start < at && matches!(s[start], b'.' | b'-' | b'+') {
+    work::add(at - start);
+    // Markdown emphasis and list punctuation are not part of the address.
+    while start < at && matches!(s[start], b'.' | b'-' | b'+' | b'_') {
         start += 1;
     }
     if start == at || s[at - 1] == b'.' {
         return None;
     }
-    let end = domain(s, at + 1)?;
+    let end = domain(s, after)?;
     Some(start..end)
 }
 
@@ -95,15 +103,21 @@ pub(crate) fn url(s: &[u8], colon: usize) -> Option<(Kind, Range<usize>)> {
 }
 
 /// Tokens with a literal prefix, at a word start `i`.
-pub(crate) fn prefixed(s: &[u8], i: usize) -> Option<(Kind, Range<usize>)> {
+///
+/// # Errors
+///
+/// Nothing found: the index up to which no such token can start (the end
+/// of the run read), so the scanner does not read it again.
+pub(crate) fn prefixed(s: &[u8], i: usize) -> Result<(Kind, Range<usize>), usize> {
     let t = &s[i..];
     let alnum = |c: u8| c.is_ascii_alphanumeric();
     let upper_digit = |c: u8| c.is_ascii_uppercase() || c.is_ascii_digit();
     let token = |prefix: usize, f: &dyn Fn(u8) -> bool, min: usize, max: usize| {
         let end = run(s, i + prefix, f);
-        (end - i - prefix >= min && end - i - prefix <= max && ends_word(s, end)).then_some(i..end)
+        if end - i - prefix >= min && end - i - prefix <= max && ends_word(s, end) { Ok(i..end) } else { Err(end) }
     };
-    match t.first()? {
+    let Some(first) = t.first() else { return Err(i) };
+    match first {
         b'A' if t.starts_with(b"AKIA") || t.starts_with(b"ASIA") => {
             token(4, &upper_digit, 16, 16).map(|r| (Kind::AwsAccessKey, r))
         }
@@ -130,29 +144,35 @@ pub(crate) fn prefixed(s: &[u8], i: usize) -> Option<(Kind, Range<usize>)> {
             token(8, &alnum, 10, 255).map(|r| (Kind::StripeKey, r))
         }
         b'e' if t.starts_with(b"eyJ") => jwt(s, i).map(|r| (Kind::Jwt, r)),
-        _ => None,
+        _ => Err(i),
     }
 }
 
+/// The longest JWT header looked at (base64url characters); real headers
+/// are well under 200.
+const MAX_JWT_HEADER: usize = 512;
+
 /// Three base64url segments whose first decodes to a JSON object with `alg`.
-fn jwt(s: &[u8], i: usize) -> Option<Range<usize>> {
+/// A failure reports the end of what was read, as for [`prefixed`].
+fn jwt(s: &[u8], i: usize) -> Result<Range<usize>, usize> {
     let b64 = |c: u8| c.is_ascii_alphanumeric() || c == b'-' || c == b'_';
     let header_end = run(s, i, b64);
-    if s.get(header_end) != Some(&b'.') {
-        return None;
+    if s.get(header_end) != Some(&b'.') || header_end - i > MAX_JWT_HEADER {
+        return Err(header_end);
     }
     let payload_end = run(s, header_end + 1, b64);
     if payload_end == header_end + 1 || s.get(payload_end) != Some(&b'.') {
-        return None;
+        return Err(payload_end);
     }
     let end = run(s, payload_end + 1, b64);
     if !ends_word(s, end) {
-        return None;
+        return Err(end);
     }
-    let header = base64url(&s[i..header_end])?;
-    let value: serde_json::Value = serde_json::from_slice(&header).ok()?;
-    value.get("alg")?.as_str()?;
-    Some(i..end)
+    let alg = base64url(&s[i..header_end])
+        .and_then(|header| serde_json::from_slice::<serde_json::Value>(&header).ok())
+        .is_some_and(|v| v.get("alg").is_some_and(serde_json::Value::is_string));
+    work::add(header_end - i);
+    if alg { Ok(i..end) } else { Err(end) }
 }
 
 /// Decodes unpadded base64url; `None` on any other byte.
@@ -194,29 +214,40 @@ pub(crate) fn base64url_encode(data: &[u8]) -> String {
 }
 
 /// A PEM private key block starting with `-----BEGIN` at `i`: to its end
-/// marker, or to the end of the text when truncated.
+/// marker or, when truncated, to the end of its base64 body.
 pub(crate) fn private_key(s: &[u8], i: usize) -> Option<Range<usize>> {
     let t = &s[i..];
     if !t.starts_with(b"-----BEGIN ") {
         return None;
     }
     let header_end = t.iter().take(64).skip(11).position(|&c| c == b'-')? + 11;
-    if !t[..header_end].ends_with(b"PRIVATE KEY") {
+    if !t[..header_end].ends_with(b"PRIVATE KEY") || !t[header_end..].starts_with(b"-----") {
         return None;
     }
-    let end = match find(&t[header_end..], b"-----END ") {
-        Some(k) => {
-            let marker = header_end + k + 9;
-            let close = find(&t[marker..], b"-----").map_or(t.len(), |m| marker + m + 5);
-            i + close
+    // The body: lines of base64, and header lines (`Proc-Type: 4,ENCRYPTED`).
+    let mut pos = i + header_end + 5;
+    let mut end = pos;
+    loop {
+        let line = run(s, pos, |c| matches!(c, b'\n' | b'\r'));
+        if s[line..].starts_with(b"-----END ") {
+            let close = run(s, line + 9, |c| c.is_ascii_uppercase() || c == b' ');
+            end = if s[close..].starts_with(b"-----") { close + 5 } else { close };
+            break;
         }
-        None => s.len(),
-    };
+        let mut stop = run(s, line, |c| c.is_ascii_alphanumeric() || matches!(c, b'+' | b'/' | b'='));
+        if stop == line {
+            break;
+        }
+        if s.get(stop) == Some(&b':') {
+            stop = run(s, stop, |c| c != b'\n' && c != b'\r');
+        }
+        end = stop;
+        pos = stop;
+        if !matches!(s.get(stop), Some(b'\n' | b'\r')) {
+            break;
+        }
+    }
     Some(i..end)
-}
-
-fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    memchr::memmem::find(haystack, needle)
 }
 
 /// An IBAN at word start `i` (two letters, two check digits), compact or
@@ -353,20 +384,32 @@ fn iban_length(country: [u8; 2]) -> Option<usize> {
         (b"VG", 24),
         (b"XK", 20),
     ];
-    TABLE.iter().find(|(c, _)| **c == country).map(|&(_, n)| n)
+    // The table is sorted by country code.
+    TABLE.binary_search_by(|(c, _)| c.as_slice().cmp(&country)).ok().map(|k| TABLE[k].1)
 }
 
-/// A MAC or IPv6 address at word start `i` (a hex digit or `:`).
-pub(crate) fn hex_address(s: &[u8], i: usize) -> Option<(Kind, Range<usize>)> {
+/// The longest text form of an address: an IPv6 address with an embedded
+/// IPv4 address, `ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255`.
+const MAX_ADDRESS: usize = 45;
+
+/// A MAC or IPv6 address at word start `i` (a hex digit or `:`): the
+/// whole run of hex digits, `:`, `.` and `-` from `i`, less trailing
+/// punctuation. An address is a whole token; nothing inside a longer run
+/// is one.
+///
+/// # Errors
+///
+/// Nothing found: the index up to which no address can start.
+pub(crate) fn hex_address(s: &[u8], i: usize) -> Result<(Kind, Range<usize>), usize> {
     // Cheap reject, before reading the token: a MAC has its separator at
     // [2] (or a dot at [4]), an IPv6 address a colon within five bytes.
     let at = |k: usize| s.get(i + k).copied();
     let mac_like = matches!(at(2), Some(b':' | b'-')) || at(4) == Some(b'.');
     if !mac_like && !(0..5).any(|k| at(k) == Some(b':')) {
-        return None;
+        return Err(i);
     }
-    let end = run(s, i, |c| c.is_ascii_hexdigit() || matches!(c, b':' | b'.' | b'-'));
-    let mut token = &s[i..end];
+    let run_end = run(s, i, |c| c.is_ascii_hexdigit() || matches!(c, b':' | b'.' | b'-'));
+    let mut token = &s[i..run_end];
     // A sentence may end right after an address.
     while let [rest @ .., b'.' | b'-' | b':'] = token {
         if token.ends_with(b"::") {
@@ -375,22 +418,60 @@ pub(crate) fn hex_address(s: &[u8], i: usize) -> Option<(Kind, Range<usize>)> {
         token = rest;
     }
     let end = i + token.len();
-    if !ends_word(s, end) {
-        return None;
+    if token.len() > MAX_ADDRESS || !ends_word(s, end) {
+        return Err(run_end);
     }
     if is_mac(token) {
-        return Some((Kind::Mac, i..end));
+        return Ok((Kind::Mac, i..end));
     }
     let colons = token.iter().filter(|&&c| c == b':').count();
     let groups = token.split(|&c| c == b':').filter(|g| !g.is_empty());
     // `a::b` parses, but in text it is a path; `fe80::1` and `::ffff:1.2.3.4` are addresses.
     let substantial = groups.clone().count() >= 3 || groups.clone().any(|g| g.len() >= 3);
-    if colons >= 2 && groups.count() >= 2 && substantial && !token.contains(&b'-') {
-        let text = std::str::from_utf8(token).ok()?;
-        text.parse::<Ipv6Addr>().ok()?;
-        return Some((Kind::Ipv6, i..end));
+    let parses = || std::str::from_utf8(token).ok().and_then(|t| t.parse::<Ipv6Addr>().ok()).is_some();
+    if colons >= 2 && groups.count() >= 2 && substantial && !token.contains(&b'-') && parses() {
+        return Ok((Kind::Ipv6, i..end));
     }
-    None
+    Err(run_end)
+}
+
+/// A credential in a line protocol, at the start of a line `i`: the
+/// password of IRC and POP3 `PASS secret`, of IMAP `tag LOGIN user secret`,
+/// or the base64 of `AUTH PLAIN` / `tag AUTHENTICATE PLAIN`.
+pub(crate) fn line_credential(s: &[u8], i: usize) -> Option<Range<usize>> {
+    let t = &s[i..];
+    let word = |at: usize| {
+        let end = run(s, at, |c| c > b' ' && c != b'\x7f');
+        (end > at).then_some(end)
+    };
+    let space = |at: usize| (s.get(at) == Some(&b' ')).then_some(at + 1);
+    let rest_of_line = |at: usize| {
+        let end = run(s, at, |c| c != b'\n' && c != b'\r');
+        (end > at).then_some(at..end)
+    };
+    if t.starts_with(b"PASS ") {
+        // IRC allows a leading `:` before the last parameter.
+        let start = i + 5 + usize::from(t.get(5) == Some(&b':'));
+        return rest_of_line(start);
+    }
+    if t.starts_with(b"AUTH PLAIN ") {
+        let start = i + 11;
+        return word(start).map(|end| start..end);
+    }
+    // IMAP: a tag, then the command.
+    let tag_end = word(i).filter(|&e| e - i <= 16)?;
+    let command = space(tag_end)?;
+    if s[command..].starts_with(b"AUTHENTICATE PLAIN ") {
+        let start = command + 19;
+        return word(start).map(|end| start..end);
+    }
+    if !s[command..].starts_with(b"LOGIN ") {
+        return None;
+    }
+    let user_end = word(command + 6)?;
+    let password = space(user_end)?;
+    let end = word(password)?;
+    Some(password..end)
 }
 
 fn is_mac(t: &[u8]) -> bool {
