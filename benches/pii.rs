@@ -11,15 +11,23 @@
 //!   it (frame in, rewritten frame out).
 //! - `parse`: `serde_json::from_str::<Value>` of the same message, the
 //!   baseline the numbers are compared with in the same run.
+//! - `pii/adversarial/*`: 64 KiB frames of one repeated pattern
+//!   (`tests/support/adversarial.rs`: every ASCII punctuation character and
+//!   short runs of what the detectors look for), against 64 KiB of prose
+//!   (`pii/adversarial/prose`). Before the criterion runs, a quick pass
+//!   prints each pattern's median time as a ratio to prose; the target is
+//!   3x. `cargo bench --bench pii -- adversarial`
 
 use std::hint::black_box;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use serde_json::Value;
 use wsguard::pii::Scrubber;
 use wsguard::{Direction, Frame, Guard, Layer, Message};
 
+#[path = "../tests/support/adversarial.rs"]
+mod adversarial;
 #[path = "../tests/support/corpus.rs"]
 mod corpus;
 
@@ -63,5 +71,53 @@ fn bench(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench);
+/// The median of `runs` timings of scrubbing `text`, in nanoseconds.
+fn median_ns(scrubber: &Scrubber, text: &str, runs: usize) -> f64 {
+    let mut times: Vec<f64> = (0..runs)
+        .map(|_| {
+            let start = Instant::now();
+            black_box(scrubber.scrub(black_box(text), Direction::Outbound));
+            start.elapsed().as_nanos() as f64
+        })
+        .collect();
+    times.sort_by(f64::total_cmp);
+    times[runs / 2]
+}
+
+fn adversarial(c: &mut Criterion) {
+    const LEN: usize = 64 * 1024;
+    let scrubber = Scrubber::builder().build().unwrap();
+    let prose = adversarial::prose(LEN);
+    let frames: Vec<(String, String)> = adversarial::patterns()
+        .into_iter()
+        .flat_map(|p| {
+            let body = adversarial::repeat(&p, LEN);
+            let json = serde_json::json!({ "t": body }).to_string();
+            [(format!("{p:?}"), body), (format!("{p:?} in json"), json)]
+        })
+        .collect();
+    // The ratio table, prose measured in the same pass.
+    let base = median_ns(&scrubber, &prose, 31);
+    let mut ratios: Vec<(f64, &str)> =
+        frames.iter().map(|(name, text)| (median_ns(&scrubber, text, 11) / base, name.as_str())).collect();
+    ratios.sort_by(|a, b| b.0.total_cmp(&a.0));
+    println!("prose 64 KiB: {:.1} us (median); slowest adversarial frames as a ratio to prose:", base / 1000.0);
+    for (ratio, name) in ratios.iter().take(12) {
+        println!("  {ratio:5.2}x  {name}");
+    }
+    println!("  all {} frames within {:.2}x", ratios.len(), ratios[0].0);
+
+    let mut group = c.benchmark_group("pii/adversarial");
+    group.sample_size(10).warm_up_time(Duration::from_millis(300)).measurement_time(Duration::from_millis(700));
+    group.throughput(Throughput::Bytes(LEN as u64));
+    group.bench_function("prose", |b| b.iter(|| black_box(scrubber.scrub(black_box(&prose), Direction::Outbound))));
+    for (name, text) in frames.iter().filter(|(name, _)| !name.ends_with(" in json")) {
+        group.bench_function(name.as_str(), |b| {
+            b.iter(|| black_box(scrubber.scrub(black_box(text), Direction::Outbound)))
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, bench, adversarial);
 criterion_main!(benches);

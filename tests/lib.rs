@@ -7,6 +7,7 @@ mod support;
 mod auth;
 mod liveness;
 mod pii;
+mod pii_linear;
 mod rate_limit;
 #[cfg(feature = "redis")]
 mod rate_limit_redis;

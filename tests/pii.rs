@@ -76,6 +76,56 @@ fn precision_and_recall_on_the_labelled_corpus_meet_the_bar() {
     assert!((hit as f64) < 0.01 * negatives as f64, "{hit} of {negatives} negatives hit");
 }
 
+/// Every published value, in every context people write it and in every
+/// rendering that looks the same, is found whole with its kind, as plain
+/// text and inside a JSON string; the look-alikes in the same contexts
+/// are not.
+#[test]
+fn values_are_found_whole_in_every_context_and_rendering() {
+    use crate::support::formats::{CONTEXTS, NEGATIVES, POSITIVES, applies, renderings};
+    let scrubber = Scrubber::builder().build().unwrap();
+    let (mut checked, mut failures) = (0, Vec::new());
+    for &(kind, value) in POSITIVES {
+        for (rendering, render) in renderings() {
+            let v = render(value);
+            for &(context, before, after) in CONTEXTS.iter().filter(|c| applies(kind, value, c.0)) {
+                let text = format!("{before}{v}{after}");
+                let json = serde_json::json!({ "type": "chat", "text": text }).to_string();
+                for frame in [text.clone(), json] {
+                    let at = frame.find(&v).unwrap();
+                    let found = scrubber.find(&frame);
+                    checked += 1;
+                    if !found.iter().any(|f| f.kind() == kind && f.range() == (at..at + v.len())) {
+                        let got: Vec<_> = found.iter().map(|f| (f.kind(), &frame[f.range()])).collect();
+                        failures.push(format!("{kind} {value:?} ({rendering}, {context}): {frame:?} -> {got:?}"));
+                    }
+                }
+            }
+        }
+    }
+    for &negative in NEGATIVES {
+        for (rendering, render) in renderings().into_iter().take(2) {
+            let v = render(negative);
+            for &(context, before, after) in CONTEXTS {
+                let frame = format!("{before}{v}{after}");
+                let at = before.len();
+                checked += 1;
+                let hit: Vec<_> = scrubber
+                    .find(&frame)
+                    .into_iter()
+                    .filter(|f| f.range().start < at + v.len() && at < f.range().end)
+                    .collect();
+                if !hit.is_empty() {
+                    failures
+                        .push(format!("negative {negative:?} ({rendering}, {context}) found as {:?}", hit[0].kind()));
+                }
+            }
+        }
+    }
+    println!("{checked} frames checked, {} failures", failures.len());
+    assert!(failures.is_empty(), "{} of {checked}:\n{}", failures.len(), failures.join("\n"));
+}
+
 mod sockets {
     use serde_json::{Value, json};
     use tungstenite::Message as WsMessage;

@@ -168,6 +168,7 @@ pub(crate) fn walk(
             _ => return Err(Malformed),
         }
     }
+    super::work::add(s.len() - start);
     if stack.is_empty() && done { Ok(()) } else { Err(Malformed) }
 }
 

@@ -139,10 +139,48 @@ const DETECTED: [Kind; 5] = [Kind::Email, Kind::Phone, Kind::CreditCard, Kind::U
 /// Type names: `password: String!` in GraphQL, `token: str` in Python,
 /// `secret: &str` in Rust, `apiKey: string;` in TypeScript are code.
 const TYPE_NAMES: &[&[u8]] = &[
-    b"String", b"string", b"str", b"Int", b"int", b"Float", b"float", b"Boolean", b"boolean", b"bool", b"ID",
-    b"number", b"Number", b"any", b"unknown", b"object", b"Object", b"bytes", b"Bytes", b"null", b"undefined",
-    b"None", b"true", b"false", b"char", b"text", b"varchar", b"i32", b"i64", b"u32", b"u64", b"usize", b"Option",
-    b"Vec", b"Secret", b"SecretString", b"Password", b"Token", b"required", b"optional", b"str,", b"type",
+    b"String",
+    b"string",
+    b"str",
+    b"Int",
+    b"int",
+    b"Float",
+    b"float",
+    b"Boolean",
+    b"boolean",
+    b"bool",
+    b"ID",
+    b"number",
+    b"Number",
+    b"any",
+    b"unknown",
+    b"object",
+    b"Object",
+    b"bytes",
+    b"Bytes",
+    b"null",
+    b"undefined",
+    b"None",
+    b"true",
+    b"false",
+    b"char",
+    b"text",
+    b"varchar",
+    b"i32",
+    b"i64",
+    b"u32",
+    b"u64",
+    b"usize",
+    b"Option",
+    b"Vec",
+    b"Secret",
+    b"SecretString",
+    b"Password",
+    b"Token",
+    b"required",
+    b"optional",
+    b"str,",
+    b"type",
 ];
 
 /// HTTP authentication schemes: the credential is the word after them.
@@ -186,7 +224,8 @@ pub(crate) fn key_value(s: &[u8], i: usize, rules: &KeyRules) -> Option<(usize, 
     if value_quoted {
         start += 1;
     }
-    if !quoted && detected {
+    // A list, or this scrubber's own `[EMAIL]` / `[EMAIL:5d41402abc4b]`.
+    if (!quoted && detected) || s.get(start) == Some(&b'[') {
         return None;
     }
     // A number after a phone, SSN or card key is left to the number
@@ -224,6 +263,9 @@ pub(crate) fn key_value(s: &[u8], i: usize, rules: &KeyRules) -> Option<(usize, 
             return None;
         }
         end = value_end(start);
+        if end == start || is_code(&s[start..end], s.get(end).copied()) {
+            return None;
+        }
     }
     (end > start).then_some((tag, start..end))
 }

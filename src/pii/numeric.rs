@@ -51,6 +51,17 @@ pub(crate) struct Context {
 /// detection, if any, and the index where scanning resumes: after the
 /// finding, or after every group looked at, so no group is read twice.
 pub(crate) fn at(s: &[u8], i: usize, context: impl Fn(usize) -> Context) -> (Option<Detected>, usize) {
+    // Fast path: a lone group of fewer than seven digits (`1:`, `12,`,
+    // `2024`) holds nothing, whatever follows it.
+    if s[i].is_ascii_digit() {
+        let end = i + s[i..].iter().take_while(|c| c.is_ascii_digit()).count();
+        let joins = matches!(s.get(end), Some(b' ' | b'-' | b'.' | b'('))
+            && s.get(end + 1).is_some_and(|&c| c.is_ascii_digit() || c == b'(');
+        if !joins && end - i < 7 {
+            work::add(end - i);
+            return (None, end);
+        }
+    }
     let Some((plus, groups, n, cut)) = split(s, i) else { return (None, i + 1) };
     let groups = &groups[..n];
     let end = groups[n - 1].outer_end;
@@ -70,11 +81,10 @@ pub(crate) fn at(s: &[u8], i: usize, context: impl Fn(usize) -> Context) -> (Opt
     // `10:22`, `12/25`, `3,5`: the last group continues as a time, a date
     // or a decimal (but `192.168.1.20:443` is an address and a port).
     let quad = n == 4 && groups[1..].iter().all(|g| g.sep == b'.');
-    let continues =
-        matches!(s.get(end), Some(b':' | b'/' | b',')) && s.get(end + 1).is_some_and(u8::is_ascii_digit);
+    let continues = matches!(s.get(end), Some(b':' | b'/' | b',')) && s.get(end + 1).is_some_and(u8::is_ascii_digit);
     let last_allowed = if continues && !quad && groups[n - 1].end - groups[n - 1].start <= 2 { n - 1 } else { n };
     // `2024-0001-ab`: a sub-run ending at the run's end would join a longer token.
-    let tail_joined = matches!(s.get(end), Some(b'-' | b'/')) && s.get(end + 1).is_some_and(u8::is_ascii_alphanumeric);
+    let tail_joined = s.get(end) == Some(&b'-') && s.get(end + 1).is_some_and(u8::is_ascii_alphabetic);
     // Looking for context words costs a search: do it only when a
     // validator asks (bare runs).
     let cached = std::cell::OnceCell::new();
@@ -85,12 +95,36 @@ pub(crate) fn at(s: &[u8], i: usize, context: impl Fn(usize) -> Context) -> (Opt
         if first == 0 && is_price(s, i) {
             continue;
         }
-        for last in (first..last_allowed).rev().filter(|&k| splits_at(k + 1) && !(k == n - 1 && tail_joined)) {
+        // A short group after a dash at the end is a suffix
+        // (`078-05-1120-01`): try the number without it first.
+        let suffix =
+            last_allowed == n && n > 1 && groups[n - 1].sep == b'-' && groups[n - 1].end - groups[n - 1].start <= 2;
+        let count = last_allowed - first;
+        let lasts = (0..count).map(|k| match suffix {
+            true if k + 1 < count => last_allowed - 2 - k,
+            true => last_allowed - 1,
+            false => last_allowed - 1 - k,
+        });
+        for last in lasts.filter(|&k| splits_at(k + 1) && !(k == n - 1 && tail_joined)) {
             let sub = &groups[first..=last];
+            // Too few digits for any number here, or too many.
+            let digits = sub.iter().map(|g| g.end - g.start).sum::<usize>();
+            if !(7..=19).contains(&digits) && !(sub.len() == 4 && (4..=12).contains(&digits)) {
+                continue;
+            }
+            work::add(sub[sub.len() - 1].end - sub[0].start);
             let plus = plus && first == 0;
             if let Some(kind) = classify(s, plus, sub, &context) {
-                let start = if plus { i } else { sub[0].outer_start };
-                let end = sub[sub.len() - 1].outer_end;
+                // `(4111111111111111)`: a lone bracketed group is the number without its brackets.
+                let lone = sub.len() == 1 && !plus;
+                let start = if plus {
+                    i
+                } else if lone {
+                    sub[0].start
+                } else {
+                    sub[0].outer_start
+                };
+                let end = if lone { sub[0].end } else { sub[sub.len() - 1].outer_end };
                 return (Some(Detected { kind, start, end }), end);
             }
         }
@@ -138,6 +172,12 @@ fn split(s: &[u8], i: usize) -> Option<(bool, [Group; MAX_GROUPS], usize, bool)>
             pos += 1;
         }
         digits += end - start;
+        // No number has two single digits in a row (`1 2`, `1-2`): they
+        // are a list or an enumeration.
+        let lone_pair = n > 0 && end - start == 1 && groups[n - 1].end - groups[n - 1].start == 1 && sep != b'.';
+        if lone_pair {
+            break;
+        }
         if digits > MAX_DIGITS || n == MAX_GROUPS {
             // Too long for one number: end the run before this group.
             if n == 0 {

@@ -74,9 +74,33 @@ impl Kinds {
 fn context_words() -> &'static (AhoCorasick, usize) {
     static WORDS: OnceLock<(AhoCorasick, usize)> = OnceLock::new();
     const PHONE: &[&str] = &[
-        "phone", "tel", "telephone", "call", "mobile", "mob", "cell", "cellphone", "sms", "whatsapp", "signal",
-        "telegram", "viber", "text", "text me", "fax", "number", "contact", "reach", "reach me", "ring", "ring me",
-        "dial", "landline", "hotline", "ph", "voicemail",
+        "phone",
+        "tel",
+        "telephone",
+        "call",
+        "mobile",
+        "mob",
+        "cell",
+        "cellphone",
+        "sms",
+        "whatsapp",
+        "signal",
+        "telegram",
+        "viber",
+        "text",
+        "text me",
+        "fax",
+        "number",
+        "contact",
+        "reach",
+        "reach me",
+        "ring",
+        "ring me",
+        "dial",
+        "landline",
+        "hotline",
+        "ph",
+        "voicemail",
     ];
     const SSN: &[&str] = &["ssn", "ss#", "social", "social security", "tax id", "taxpayer", "tin", "itin"];
     WORDS.get_or_init(|| {
@@ -99,7 +123,8 @@ fn context_before(s: &[u8], start: usize) -> Context {
     let mut context = Context::default();
     for m in automaton.find_iter(window) {
         // Whole words only: `tel` is not in `hotel`, nor `call` in `recall`.
-        let alone = (m.start() == 0 && (from == 0 || !s[from - 1].is_ascii_alphabetic()) || m.start() > 0 && !window[m.start() - 1].is_ascii_alphabetic())
+        let alone = (m.start() == 0 && (from == 0 || !s[from - 1].is_ascii_alphabetic())
+            || m.start() > 0 && !window[m.start() - 1].is_ascii_alphabetic())
             && !window.get(m.end()).is_some_and(u8::is_ascii_alphabetic);
         if !alone {
             continue;
@@ -166,16 +191,19 @@ impl Engine {
                 i += 1;
                 continue;
             }
-            let mut next = if c.is_ascii_alphanumeric() { tokens::run(s, i + 1, |c| c.is_ascii_alphanumeric()) } else { i + 1 };
+            let mut next =
+                if c.is_ascii_alphanumeric() { tokens::run(s, i + 1, |c| c.is_ascii_alphanumeric()) } else { i + 1 };
             let found: Option<(usize, Range<usize>)> = match trigger {
-                DIGIT | NUMBER_START if boundary => match (trigger == DIGIT).then(|| self.hex(s, i, &mut floors)).flatten() {
-                    Some(found) => Some(found),
-                    None => {
-                        let (found, resume) = numeric::at(s, i, |start| context_before(s, start));
-                        next = resume;
-                        found.filter(|d| kinds.has(d.kind)).map(|d| (d.kind.index(), d.start..d.end))
+                DIGIT | NUMBER_START if boundary => {
+                    match (trigger == DIGIT).then(|| self.hex(s, i, &mut floors)).flatten() {
+                        Some(found) => Some(found),
+                        None => {
+                            let (found, resume) = numeric::at(s, i, |start| context_before(s, start));
+                            next = resume;
+                            found.filter(|d| kinds.has(d.kind)).map(|d| (d.kind.index(), d.start..d.end))
+                        }
                     }
-                },
+                }
                 AT | PERCENT if kinds.has(Kind::Email) => {
                     let found = tokens::email(s, i, floors.found.max(floors.at));
                     // A local part never reaches back over an earlier `@`.
@@ -188,19 +216,16 @@ impl Engine {
                     .or_else(|| keys::key_value(s, i, &self.keys))
                     .or_else(|| if boundary { self.hex(s, i, &mut floors) } else { None }),
                 EQUALS => keys::key_value(s, i, &self.keys),
-                DASH if kinds.has(Kind::PrivateKey) => {
-                    tokens::private_key(s, i).map(|r| (Kind::PrivateKey.index(), r))
-                }
-                UPPER | HEX_LOWER | PREFIX_LOWER if boundary => {
-                    self.prefixed(s, i, &mut floors)
-                        .or_else(|| {
-                            (trigger == UPPER && kinds.has(Kind::Iban))
-                                .then(|| tokens::iban(s, i))
-                                .flatten()
-                                .map(|r| (Kind::Iban.index(), r))
-                        })
-                        .or_else(|| if trigger != PREFIX_LOWER { self.hex(s, i, &mut floors) } else { None })
-                }
+                DASH if kinds.has(Kind::PrivateKey) => tokens::private_key(s, i).map(|r| (Kind::PrivateKey.index(), r)),
+                UPPER | HEX_LOWER | PREFIX_LOWER if boundary => self
+                    .prefixed(s, i, &mut floors)
+                    .or_else(|| {
+                        (trigger == UPPER && kinds.has(Kind::Iban))
+                            .then(|| tokens::iban(s, i))
+                            .flatten()
+                            .map(|r| (Kind::Iban.index(), r))
+                    })
+                    .or_else(|| if trigger != PREFIX_LOWER { self.hex(s, i, &mut floors) } else { None }),
                 _ => None,
             };
             match found {

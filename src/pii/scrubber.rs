@@ -269,9 +269,17 @@ impl Scrubber {
             for (k, detector) in self.inner.detectors.iter().enumerate() {
                 detector.detect(read, &mut ranges);
                 let tag = Kind::ALL.len() + k;
-                custom.extend(ranges.drain(..).filter(|r| {
-                    r.start < r.end && r.end <= read.len() && read.is_char_boundary(r.start) && read.is_char_boundary(r.end)
-                }).map(|r| (tag, r)));
+                custom.extend(
+                    ranges
+                        .drain(..)
+                        .filter(|r| {
+                            r.start < r.end
+                                && r.end <= read.len()
+                                && read.is_char_boundary(r.start)
+                                && read.is_char_boundary(r.end)
+                        })
+                        .map(|r| (tag, r)),
+                );
             }
             merge_custom(&mut found, custom);
         }
@@ -300,8 +308,7 @@ impl Scrubber {
         // Several findings, or a scheme and a finding: `Bearer [JWT]`.
         output(value)
             || inner.masks[tag].is_output(value)
-            || (value.split_whitespace().any(output)
-                && value.split_whitespace().all(|p| output(p) || is_scheme(p)))
+            || (value.split_whitespace().any(output) && value.split_whitespace().all(|p| output(p) || is_scheme(p)))
     }
 
     fn exempt(&self, tag: usize, session: &Session) -> bool {

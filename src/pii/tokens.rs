@@ -33,8 +33,10 @@ pub(crate) fn run(s: &[u8], i: usize, f: impl Fn(u8) -> bool) -> usize {
     end
 }
 
+/// Nothing alphanumeric follows: `_` ends a token too, as in Markdown
+/// emphasis (`_DE89370400440532013000_`).
 fn ends_word(s: &[u8], end: usize) -> bool {
-    !s.get(end).copied().is_some_and(is_word)
+    !s.get(end).is_some_and(u8::is_ascii_alphanumeric)
 }
 
 /// An email around the `@` (or URL-encoded `%40`) at `at`; the local part
@@ -285,6 +287,7 @@ pub(crate) fn iban(s: &[u8], i: usize) -> Option<Range<usize>> {
             grouped = Some(false);
         }
     }
+    work::add(pos - i);
     (chars.len() == expected && ends_word(s, pos) && mod97(&chars)).then_some(i..pos)
 }
 

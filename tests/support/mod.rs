@@ -1,6 +1,8 @@
 //! Servers, clients and a test layer shared by the integration tests.
 
+pub mod adversarial;
 pub mod corpus;
+pub mod formats;
 #[cfg(feature = "redis")]
 pub mod redis;
 #[cfg(feature = "tokio-rustls")]
