@@ -16,3 +16,4 @@ mod schema;
 #[cfg(feature = "tokio-rustls")]
 mod tls;
 mod vectors;
+mod zap;

@@ -40,10 +40,15 @@ pub struct App {
 }
 
 /// Kinds shown masked to users (admins see them: `pii:read`).
-const MASKED: [Kind; 9] = [
+const MASKED: [Kind; 14] = [
     Kind::Email,
     Kind::Phone,
     Kind::CreditCard,
+    Kind::UsSsn,
+    Kind::Iban,
+    Kind::Ipv4,
+    Kind::Ipv6,
+    Kind::Mac,
     Kind::AwsAccessKey,
     Kind::GithubToken,
     Kind::SlackToken,
@@ -141,6 +146,9 @@ fn describe(kind: &str) -> &str {
         "email" => "an email address",
         "phone" => "a phone number",
         "credit_card" => "a card number",
+        "us_ssn" => "a social security number",
+        "iban" => "a bank account number (IBAN)",
+        "ipv4" | "ipv6" | "mac" => "a network address",
         _ => "a secret (key or token)",
     }
 }

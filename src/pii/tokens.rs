@@ -11,21 +11,6 @@ use std::ops::Range;
 use super::Kind;
 use super::work;
 
-/// ASCII letters, digits and `_`: the bytes of a word, for word boundaries.
-static WORD: [bool; 256] = {
-    let mut t = [false; 256];
-    let mut c = 0;
-    while c < 256 {
-        t[c] = (c as u8).is_ascii_alphanumeric() || c as u8 == b'_';
-        c += 1;
-    }
-    t
-};
-
-pub(crate) fn is_word(c: u8) -> bool {
-    WORD[c as usize]
-}
-
 /// The end of the run of bytes matching `f` from `i`.
 pub(crate) fn run(s: &[u8], i: usize, f: impl Fn(u8) -> bool) -> usize {
     let end = s[i.min(s.len())..].iter().position(|&c| !f(c)).map_or(s.len(), |k| i + k);
@@ -73,9 +58,11 @@ fn domain(s: &[u8], i: usize) -> Option<usize> {
     }
     let name = &s[i..end];
     let tld_start = name.iter().rposition(|&c| c == b'.')? + 1;
-    let tld = &name[tld_start..];
-    let labels_ok = name.split(|&c| c == b'.').all(|l| !l.is_empty() && l[0] != b'-');
-    (labels_ok && tld.len() >= 2 && tld.iter().all(u8::is_ascii_alphabetic)).then_some(i + tld_start + tld.len())
+    // The TLD is alphabetic; `example.com-01` ends at `com`.
+    let tld_len = name[tld_start..].iter().take_while(|c| c.is_ascii_alphabetic()).count();
+    let glued = tld_start + tld_len < name.len() && name[tld_start + tld_len] != b'-';
+    let labels_ok = name[..tld_start - 1].split(|&c| c == b'.').all(|l| !l.is_empty() && l[0] != b'-');
+    (labels_ok && tld_len >= 2 && !glued).then_some(i + tld_start + tld_len)
 }
 
 /// `scheme://user:password@host` with the `:` of `://` at `colon`: the
