@@ -97,8 +97,12 @@ pub(crate) fn at(s: &[u8], i: usize, context: impl Fn(usize) -> Context) -> (Opt
         }
         // A short group after a dash at the end is a suffix
         // (`078-05-1120-01`): try the number without it first.
-        let suffix =
-            last_allowed == n && n > 1 && groups[n - 1].sep == b'-' && groups[n - 1].end - groups[n - 1].start <= 2;
+        let len = |g: &Group| g.end - g.start;
+        let suffix = last_allowed == n
+            && n > 1
+            && groups[n - 1].sep == b'-'
+            && len(&groups[n - 1]) <= 2
+            && len(&groups[n - 2]) >= 3;
         let count = last_allowed - first;
         let lasts = (0..count).map(|k| match suffix {
             true if k + 1 < count => last_allowed - 2 - k,
@@ -287,7 +291,7 @@ pub(crate) fn is_ssn(d: &[u8]) -> bool {
 
 fn is_card_shape(lens: &[u8], seps: &[u8], same_sep: bool) -> bool {
     let n: usize = lens.iter().map(|&l| usize::from(l)).sum();
-    if !(13..=19).contains(&n) || !same_sep || seps.iter().any(|&c| c != b' ' && c != b'-') {
+    if !(12..=19).contains(&n) || !same_sep || seps.iter().any(|&c| c != b' ' && c != b'-') {
         return false;
     }
     match lens {
@@ -309,15 +313,17 @@ pub(crate) fn is_card(d: &[u8]) -> bool {
             50 | 56..=58 => (12..=19).contains(&n), // Maestro
             _ => false,
         },
+        b'2' if prefix(4) == 2131 => n == 15,                  // JCB
         b'2' => (2221..=2720).contains(&prefix(4)) && n == 16, // Mastercard 2-series
         b'3' => match prefix(2) {
-            34 | 37 => n == 15,                                  // Amex
-            35 => (3528..=3589).contains(&prefix(4)) && n >= 16, // JCB
-            30 | 36 | 38 | 39 => (14..=19).contains(&n),         // Diners
+            34 | 37 => n == 15,                          // Amex
+            35 => n >= 16,                               // JCB (3528-3589, and the 35xx test ranges)
+            30 | 36 | 38 | 39 => (14..=19).contains(&n), // Diners
             _ => false,
         },
-        b'6' => n >= 16, // Discover, UnionPay, Maestro
-        b'1' => n == 15, // UATP (AirPlus)
+        // Maestro (6304, 6390, 67xx) from 12 digits; Discover, UnionPay from 16.
+        b'6' => n >= 16 || (n >= 12 && (matches!(prefix(4), 6304 | 6390) || prefix(2) == 67)),
+        b'1' => n == 15, // UATP (AirPlus), JCB 1800
         _ => false,
     };
     brand && luhn(d)
@@ -355,7 +361,7 @@ fn is_phone(d: &[u8], lens: &[u8], groups: &[Group], plus: bool, context: &dyn F
         return is_e164(&e164[..n - 1]);
     }
     let first_paren = groups.len() > 1 && groups[0].paren;
-    let grouped = lens.len() >= 2 && lens.iter().all(|&l| l >= 2) && (2..=5).contains(&lens[0]);
+    let grouped = lens.len() >= 2 && lens.iter().all(|&l| l >= 2) && (2..=6).contains(&lens[0]);
     let matches_format = match lens {
         [3, 3, 4] => is_nanp(d),
         [1, 3, 3, 4] => d[0] == b'1' && is_nanp(&d[1..]) && !first_paren,
@@ -397,7 +403,7 @@ fn is_phone(d: &[u8], lens: &[u8], groups: &[Group], plus: bool, context: &dyn F
 /// length fits that country.
 fn is_e164(d: &[u8]) -> bool {
     let n = d.len();
-    if !(8..=15).contains(&n) || d[0] == b'0' {
+    if !(7..=15).contains(&n) || d[0] == b'0' {
         return false;
     }
     let nsn = |cc: usize, lengths: std::ops::RangeInclusive<usize>| lengths.contains(&(n - cc));
@@ -405,11 +411,13 @@ fn is_e164(d: &[u8]) -> bool {
         (b'1', _) => n == 11 && is_nanp(&d[1..]),
         (b'4', b'4') => nsn(2, 9..=10),
         (b'4', b'9') => nsn(2, 6..=13),
-        (b'3', b'3') | (b'3', b'4') | (b'3', b'1') | (b'6', b'1') => nsn(2, 9..=9),
-        (b'3', b'5') if d[2] == b'3' => nsn(3, 7..=9),
+        (b'3', b'3') | (b'3', b'4') | (b'3', b'1') => nsn(2, 9..=9),
+        (b'6', b'1') => nsn(2, 9..=10),
+        (b'3', b'5') if d[2] == b'3' => nsn(3, 7..=10),
+        (b'7', _) => nsn(1, 10..=10),
         (b'9', b'1') => nsn(2, 10..=10),
         (b'8', b'1') => nsn(2, 9..=10),
-        (b'5', b'5') => nsn(2, 10..=11),
+        (b'5', b'5') => nsn(2, 8..=11),
         _ => true,
     }
 }
