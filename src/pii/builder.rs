@@ -38,7 +38,7 @@ use crate::rbac::Rbac;
 /// | mask | `email` keeps 1 (of the local part), `phone` the last 2, `credit_card` and `us_ssn` the last 4, `iban` the first 2 and last 4; other kinds keep nothing |
 /// | hash | 12 hex digits (48 bits) of HMAC-SHA256; needs [`hmac_key`](Self::hmac_key) |
 /// | encrypt | AES-256-GCM tokens; needs the `encrypt` feature and an `encryption_key` |
-/// | sensitive keys | `password`, `passwd`, `pwd`, `passphrase`, `secret`, `api_key`, `access_key`, `private_key`, `token`, `authorization`, `bearer`, `cookie`, `cvv`, `cvc`, `pin` (as `password`); `ssn`, `social_security_number` (`us_ssn`); `card_number`, `credit_card`, `cc_number` (`credit_card`); `iban`; `email`, `email_address`; `phone`, `phone_number`, `mobile`, `mobile_number`, `telephone`, `tel`, `fax` (`phone`); `dob`, `date_of_birth`, `birth_date`, `birthday` (`date_of_birth`) |
+/// | sensitive keys | `password`, `passwd`, `pwd`, `passphrase`, `secret`, `api_key`, `access_key`, `private_key`, `token`, `authorization`, `bearer`, `cookie`, `passcode`, `cvv`, `cvc`, `pin` (as `password`); `ssn`, `social_security_number` (`us_ssn`); `card_number`, `credit_card`, `cc_number` (`credit_card`); `iban`; `email`, `email_address`; `phone`, `phone_number`, `mobile`, `mobile_number`, `telephone`, `tel`, `fax` (`phone`); `dob`, `date_of_birth`, `birth_date`, `birthday` (`date_of_birth`) |
 /// | object keys scanned | no |
 /// | binary frames scanned | no |
 /// | report-only | off |

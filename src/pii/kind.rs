@@ -20,8 +20,8 @@ pub enum Kind {
     /// A bare digit run counts only after a context word such as "call" or
     /// under a phone key.
     Phone,
-    /// `credit_card`: 13-19 digits, ungrouped or in the brands' groupings,
-    /// with a known brand prefix and a valid Luhn check digit.
+    /// `credit_card`: 12-19 digits, ungrouped or in the brands' groupings,
+    /// with a known brand prefix and length and a valid Luhn check digit.
     CreditCard,
     /// `us_ssn`: `AAA-GG-SSSS` with area not 000, 666 or 9xx, group not 00
     /// and serial not 0000 (nine bare digits only after a context word).
@@ -29,7 +29,8 @@ pub enum Kind {
     /// `iban`: compact or grouped by four, with the country's length and a
     /// valid mod-97 check.
     Iban,
-    /// `ipv4`: a dotted quad that parses as an address.
+    /// `ipv4`: a dotted quad that parses as an address, or the address in
+    /// an EC2 private host name (`ip-10-0-56-78`).
     Ipv4,
     /// `ipv6`: text that parses as an IPv6 address (`::1` and other
     /// addresses with a single group are ignored).
@@ -47,7 +48,7 @@ pub enum Kind {
     /// `stripe_key`: `sk_live_`, `sk_test_`, `rk_live_` and `rk_test_` keys.
     StripeKey,
     /// `private_key`: a PEM `-----BEGIN ... PRIVATE KEY-----` block, to its
-    /// end marker or, when truncated, to the end of the text.
+    /// end marker or, when truncated, to the end of its base64 body.
     PrivateKey,
     /// `url_credentials`: the `user:password` of `scheme://user:password@host`
     /// (not the host).

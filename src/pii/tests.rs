@@ -750,4 +750,11 @@ mod fuzz_regressions {
         // hashed again because only unquoted values were checked for output.
         holds("451-[\"up\u{fffd}\u{fffd}_placeholder\":true,\"num\":0,\"email\":\"a@example.com\"}]");
     }
+
+    #[test]
+    fn a_line_protocol_credential_that_is_already_output_is_left() {
+        // `AUTH PLAIN [PASSWORD:...]` was hashed again.
+        holds("AUTH PLAIN card \u{3}97:42[!\0\0\0=\0\0\0:\"+4>\u{fffd}\u{661}\u{661}$2");
+        holds("PASS hunter2\r\n");
+    }
 }

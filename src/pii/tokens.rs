@@ -429,6 +429,11 @@ pub(crate) fn hex_address(s: &[u8], i: usize) -> Result<(Kind, Range<usize>), us
 /// password of IRC and POP3 `PASS secret`, of IMAP `tag LOGIN user secret`,
 /// or the base64 of `AUTH PLAIN` / `tag AUTHENTICATE PLAIN`.
 pub(crate) fn line_credential(s: &[u8], i: usize) -> Option<Range<usize>> {
+    // This scrubber's own `[PASSWORD]` output is not a credential.
+    line_credential_at(s, i).filter(|r| s[r.start] != b'[')
+}
+
+fn line_credential_at(s: &[u8], i: usize) -> Option<Range<usize>> {
     let t = &s[i..];
     let word = |at: usize| {
         let end = run(s, at, |c| c > b' ' && c != b'\x7f');
