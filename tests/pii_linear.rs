@@ -16,6 +16,7 @@ fn per_byte(scrubber: &Scrubber, text: &str) -> f64 {
     take_scan_work() as f64 / text.len() as f64
 }
 
+#[cfg(feature = "test-util")]
 #[test]
 fn work_per_byte_is_flat_from_16_to_64_kib_on_adversarial_inputs() {
     let scrubber = Scrubber::builder().build().unwrap();

@@ -45,7 +45,12 @@ impl Folded {
 /// Whether `s` must be folded before scanning: it has non-ASCII bytes, or
 /// (with `escapes`) a backslash.
 pub(crate) fn needed(s: &str, escapes: bool) -> bool {
-    !s.is_ascii() || (escapes && memchr::memchr(b'\\', s.as_bytes()).is_some())
+    if escapes && memchr::memchr(b'\\', s.as_bytes()).is_some() {
+        return true;
+    }
+    // Text in other scripts needs no copy unless it holds something that
+    // folds: `caf\u{e9}` and `谢谢` are scanned as they are.
+    !s.is_ascii() && s.chars().any(|c| !c.is_ascii() && fold_char(c) != Some(c))
 }
 
 /// Folds `s`; with `escapes`, backslash escapes are decoded first.
@@ -151,6 +156,7 @@ mod tests {
         assert!(!needed("plain ascii", true));
         assert!(needed("tab\\t", true));
         assert!(!needed("tab\\t", false));
-        assert!(needed("caf\u{e9}", false));
+        assert!(!needed("caf\u{e9} 谢谢", false));
+        assert!(needed("caf\u{e9} \u{a0}", false));
     }
 }

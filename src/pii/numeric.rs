@@ -62,7 +62,8 @@ pub(crate) fn at(s: &[u8], i: usize, context: impl Fn(usize) -> Context) -> (Opt
             return (None, end);
         }
     }
-    let Some((plus, groups, n, cut)) = split(s, i) else { return (None, i + 1) };
+    let mut groups = [Group::default(); MAX_GROUPS];
+    let Some((plus, n, cut)) = split(s, i, &mut groups) else { return (None, i + 1) };
     let groups = &groups[..n];
     let end = groups[n - 1].outer_end;
     work::add(end - i);
@@ -116,8 +117,11 @@ pub(crate) fn at(s: &[u8], i: usize, context: impl Fn(usize) -> Context) -> (Opt
             if !(7..=19).contains(&digits) && !(sub.len() == 4 && (4..=12).contains(&digits)) {
                 continue;
             }
-            work::add(sub[sub.len() - 1].end - sub[0].start);
             let plus = plus && first == 0;
+            if !plausible(s, plus, sub) {
+                continue;
+            }
+            work::add(sub[sub.len() - 1].end - sub[0].start);
             if let Some(kind) = classify(s, plus, sub, &context) {
                 // `(4111111111111111)`: a lone bracketed group is the number without its brackets.
                 let lone = sub.len() == 1 && !plus;
@@ -139,8 +143,7 @@ pub(crate) fn at(s: &[u8], i: usize, context: impl Fn(usize) -> Context) -> (Opt
 /// Splits the run at `i` into groups; `None` when it is not a number-like run.
 ///
 /// Also says whether the run was cut at [`MAX_DIGITS`] or [`MAX_GROUPS`].
-fn split(s: &[u8], i: usize) -> Option<(bool, [Group; MAX_GROUPS], usize, bool)> {
-    let mut groups = [Group::default(); MAX_GROUPS];
+fn split(s: &[u8], i: usize, groups: &mut [Group; MAX_GROUPS]) -> Option<(bool, usize, bool)> {
     let mut n = 0;
     let mut digits = 0;
     let mut pos = i;
@@ -212,7 +215,7 @@ fn split(s: &[u8], i: usize) -> Option<(bool, [Group; MAX_GROUPS], usize, bool)>
         n -= 1;
         cut = true;
     }
-    Some((plus, groups, n, cut))
+    Some((plus, n, cut))
 }
 
 /// A run that starts with a date, `2024-03-05` or `05.03.2024`.
@@ -234,6 +237,39 @@ fn is_price(s: &[u8], start: usize) -> bool {
     let before = start.checked_sub(1).map(|p| s[p]);
     let decimal = before == Some(b'.') && start.checked_sub(2).is_some_and(|p| s[p].is_ascii_digit());
     matches!(before, Some(b'$' | b'\xa3' | b'\xac')) || decimal
+}
+
+/// Whether a sub-run's shape fits a format [`classify`] accepts, judged by
+/// its group lengths and first digit alone (a superset of what it
+/// accepts): the sub-runs of a long list of small numbers are dismissed
+/// without copying their digits.
+fn plausible(s: &[u8], plus: bool, sub: &[Group]) -> bool {
+    // E.164, one group, and national numbers with a trunk `0` or `00`.
+    if plus || sub.len() == 1 || s[sub[0].start] == b'0' {
+        return true;
+    }
+    let mut buf = [0u8; MAX_GROUPS];
+    for (k, g) in sub.iter().enumerate() {
+        buf[k] = (g.end - g.start) as u8;
+    }
+    let lens = &buf[..sub.len()];
+    // IPv4, and the EC2 `ip-10-0-56-78`.
+    let quad = sub.len() == 4 && (sub[1..].iter().all(|g| g.sep == b'.') || sub[1..].iter().all(|g| g.sep == b'-'));
+    let cards =
+        lens.len() >= 3 && lens[..lens.len() - 1].iter().all(|&l| l == 4) && (1..=4).contains(&lens[lens.len() - 1]);
+    quad || cards
+        || matches!(
+            lens,
+            [3, 2, 4]
+                | [3, 3, 4]
+                | [1, 3, 3, 4]
+                | [2, 4 | 5, 4]
+                | [3, 3, 3]
+                | [3, 2, 2, 2]
+                | [5, 5]
+                | [3, 4]
+                | [4, 6, 4 | 5]
+        )
 }
 
 fn classify(s: &[u8], plus: bool, groups: &[Group], context: &dyn Fn() -> Context) -> Option<Kind> {

@@ -160,15 +160,17 @@ struct Floors {
 }
 
 impl Engine {
-    /// Appends `(tag, range)` for everything found in `s`, in order.
-    pub(crate) fn scan(&self, s: &[u8], out: &mut Vec<(usize, Range<usize>)>) {
+    /// Appends `(tag, range)` for everything found in `s`, in order. With
+    /// `lines`, `s` is a whole text frame and line protocols are read too.
+    pub(crate) fn scan(&self, s: &[u8], lines: bool, out: &mut Vec<(usize, Range<usize>)>) {
         let kinds = self.kinds;
         let mut floors = Floors::default();
         let mut i = 0;
         while i < s.len() {
             // Credentials in a line protocol: IRC and POP3 `PASS`, IMAP
-            // `LOGIN`, `AUTH PLAIN`.
-            if (i == 0 || s[i - 1] == b'\n') && kinds.has(Kind::Password) {
+            // `LOGIN`, `AUTH PLAIN` (in text frames, not in JSON strings,
+            // where "PASS the salt" is prose).
+            if lines && (i == 0 || s[i - 1] == b'\n') && kinds.has(Kind::Password) {
                 if let Some(range) = tokens::line_credential(s, i) {
                     i = range.end;
                     floors.found = range.end;
@@ -179,11 +181,11 @@ impl Engine {
             let c = s[i];
             let trigger = TRIGGERS[c as usize];
             // `_` is a boundary: `_4111..._` in Markdown, `id_4111...`.
-            let boundary = i == 0 || !s[i - 1].is_ascii_alphanumeric();
-            if c.is_ascii_alphanumeric() && (!boundary || trigger == NONE) {
+            let boundary = i == 0 || !tokens::is_alnum(s[i - 1]);
+            if tokens::is_alnum(c) && (!boundary || trigger == NONE) {
                 // Nothing starts inside a word, or at a word without a
                 // trigger letter: skip the whole word.
-                i = tokens::run(s, i + 1, |c| c.is_ascii_alphanumeric());
+                i = tokens::run(s, i + 1, tokens::is_alnum);
                 continue;
             }
             work::add(1);
@@ -191,8 +193,7 @@ impl Engine {
                 i += 1;
                 continue;
             }
-            let mut next =
-                if c.is_ascii_alphanumeric() { tokens::run(s, i + 1, |c| c.is_ascii_alphanumeric()) } else { i + 1 };
+            let mut next = if tokens::is_alnum(c) { tokens::run(s, i + 1, tokens::is_alnum) } else { i + 1 };
             let found: Option<(usize, Range<usize>)> = match trigger {
                 DIGIT | NUMBER_START if boundary => {
                     match (trigger == DIGIT).then(|| self.hex(s, i, &mut floors)).flatten() {

@@ -757,4 +757,11 @@ mod fuzz_regressions {
         holds("AUTH PLAIN card \u{3}97:42[!\0\0\0=\0\0\0:\"+4>\u{fffd}\u{661}\u{661}$2");
         holds("PASS hunter2\r\n");
     }
+
+    #[test]
+    fn a_mask_under_a_quoted_key_in_text_is_output() {
+        // Malformed JSON, scanned as text: `"iban":"GB**ܨEST"` (a mask that
+        // kept two and four characters) was masked again to `********`.
+        holds("42[\"chat\",{IiOiIxMjM2In\u{3}{\"iban\":\"GB82\u{728}EST 1fefe2567:89e2567:890a\"}0.dBj");
+    }
 }

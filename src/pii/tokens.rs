@@ -11,6 +11,23 @@ use std::ops::Range;
 use super::Kind;
 use super::work;
 
+/// ASCII letters and digits: the bytes of a word, for word boundaries.
+static ALNUM: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut c = 0;
+    while c < 256 {
+        t[c] = (c as u8).is_ascii_alphanumeric();
+        c += 1;
+    }
+    t
+};
+
+/// An ASCII letter or digit (a table lookup, for the scanner's hot loop).
+#[inline]
+pub(crate) fn is_alnum(c: u8) -> bool {
+    ALNUM[c as usize]
+}
+
 /// The end of the run of bytes matching `f` from `i`.
 pub(crate) fn run(s: &[u8], i: usize, f: impl Fn(u8) -> bool) -> usize {
     let end = s[i.min(s.len())..].iter().position(|&c| !f(c)).map_or(s.len(), |k| i + k);
@@ -453,9 +470,12 @@ fn line_credential_at(s: &[u8], i: usize) -> Option<Range<usize>> {
         let start = i + 11;
         return word(start).map(|end| start..end);
     }
-    // IMAP: a tag, then the command.
-    let tag_end = word(i).filter(|&e| e - i <= 16)?;
-    let command = space(tag_end)?;
+    // IMAP: a tag of at most 16 bytes, a space, then the command.
+    let tag_end = i + t.iter().take(17).position(|&c| c == b' ').filter(|&k| k > 0)?;
+    if !matches!(s.get(tag_end + 1), Some(b'L' | b'A')) || t[..tag_end - i].iter().any(|&c| c <= b' ') {
+        return None;
+    }
+    let command = tag_end + 1;
     if s[command..].starts_with(b"AUTHENTICATE PLAIN ") {
         let start = command + 19;
         return word(start).map(|end| start..end);
