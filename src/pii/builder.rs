@@ -308,6 +308,7 @@ impl ScrubberBuilder {
             detectors: self.detectors.clone(),
             names,
             actions,
+            marked_outputs: placeholders.iter().all(|p| p.contains(['[', '*'])),
             placeholders,
             masks,
             hmac: action::keyed(self.hmac_key.as_deref().unwrap_or_default()),

@@ -23,50 +23,65 @@ use std::ops::Range;
 use super::json;
 use super::work;
 
-/// A folded copy and, per byte of it, the original bytes it stands for.
+/// A folded copy and, per byte of it, where in the original the character
+/// it came from starts.
 #[derive(Debug, Default)]
 pub(crate) struct Folded {
     pub(crate) text: String,
     starts: Vec<usize>,
-    ends: Vec<usize>,
+    /// The original's length, and whether escapes were decoded: what an
+    /// original character's length depends on.
+    len: usize,
+    escapes: bool,
 }
 
 impl Folded {
     /// The original byte range that `range` of the copy came from.
-    pub(crate) fn original(&self, range: Range<usize>) -> Range<usize> {
+    pub(crate) fn original(&self, original: &str, range: Range<usize>) -> Range<usize> {
         if range.is_empty() {
-            let at = self.starts.get(range.start).copied().unwrap_or_else(|| self.ends.last().copied().unwrap_or(0));
+            let at = self.starts.get(range.start).copied().unwrap_or(self.len);
             return at..at;
         }
-        self.starts[range.start]..self.ends[range.end - 1]
+        let last = self.starts[range.end - 1];
+        self.starts[range.start]..last + self.char_len(original.as_bytes(), last)
+    }
+
+    /// The length of the original character (or escape) at `i`.
+    fn char_len(&self, raw: &[u8], i: usize) -> usize {
+        match raw[i] {
+            b'\\' if self.escapes => json::unescape(raw, i).1,
+            b if b < 0x80 => 1,
+            b if b >= 0xF0 => 4,
+            b if b >= 0xE0 => 3,
+            _ => 2,
+        }
     }
 }
 
-/// Whether `s` must be folded before scanning: it has non-ASCII bytes, or
-/// (with `escapes`) a backslash.
-pub(crate) fn needed(s: &str, escapes: bool) -> bool {
-    if escapes && memchr::memchr(b'\\', s.as_bytes()).is_some() {
-        return true;
-    }
-    // Text in other scripts needs no copy unless it holds something that
-    // folds: `caf\u{e9}` and `谢谢` are scanned as they are.
-    !s.is_ascii() && s.chars().any(|c| !c.is_ascii() && fold_char(c) != Some(c))
+/// Whether `s` (without escapes) must be folded before scanning: it holds
+/// a character that reads as another. Text in other scripts needs no copy
+/// unless it does: `caf\u{e9}` and `谢谢` are scanned as they are.
+pub(crate) fn needed(s: &str) -> bool {
+    s.chars().any(|c| !c.is_ascii() && fold_char(c) != Some(c))
 }
 
 /// Folds `s`; with `escapes`, backslash escapes are decoded first.
 pub(crate) fn fold(s: &str, escapes: bool) -> Folded {
     let raw = s.as_bytes();
     work::add(raw.len());
-    let mut out = Folded {
-        text: String::with_capacity(raw.len()),
-        starts: Vec::with_capacity(raw.len()),
-        ends: Vec::with_capacity(raw.len()),
-    };
+    let mut out = Folded { text: String::with_capacity(raw.len()), starts: Vec::with_capacity(raw.len()), len: raw.len(), escapes };
     let mut i = 0;
     while i < raw.len() {
+        // Plain ASCII is copied in one go.
+        let plain = raw[i..].iter().position(|&b| b >= 0x80 || (escapes && b == b'\\')).map_or(raw.len(), |k| i + k);
+        if plain > i {
+            out.text.push_str(&s[i..plain]);
+            out.starts.extend(i..plain);
+            i = plain;
+            continue;
+        }
         let (c, len) = match raw[i] {
-            b'\\' if escapes => json::unescape(raw, i),
-            b if b.is_ascii() => (char::from(b), 1),
+            b'\\' => json::unescape(raw, i),
             // `s` is a `str`, so a non-ASCII byte here starts a whole character.
             _ => {
                 let c = s[i..].chars().next().unwrap_or('\u{FFFD}');
@@ -74,11 +89,7 @@ pub(crate) fn fold(s: &str, escapes: bool) -> Folded {
             }
         };
         if let Some(c) = fold_char(c) {
-            let mut buf = [0u8; 4];
-            for _ in c.encode_utf8(&mut buf).bytes() {
-                out.starts.push(i);
-                out.ends.push(i + len);
-            }
+            out.starts.extend(std::iter::repeat_n(i, c.len_utf8()));
             out.text.push(c);
         }
         i += len;
@@ -98,7 +109,7 @@ fn fold_char(c: char) -> Option<char> {
         // invisible operators, byte order mark / zero-width no-break space.
         0xAD | 0x200B..=0x200D | 0x2060..=0x2064 | 0xFEFF | 0x180E => None,
         0xA0 | 0x1680 | 0x2000..=0x200A | 0x202F | 0x205F | 0x3000 => ascii(b' '),
-        0x2010..=0x2015 | 0x2212 | 0xFE58 | 0xFE63 => ascii(b'-'),
+        0x2010..=0x2013 | 0x2212 | 0xFE63 => ascii(b'-'),
         0xFE6B => ascii(b'@'),
         // Full-width forms of ASCII `!` to `~`.
         0xFF01..=0xFF5E => char::from_u32(code - 0xFEE0),
@@ -148,15 +159,13 @@ mod tests {
         let f = fold(text, true);
         assert_eq!(f.text, "card 4111 1111 @x @");
         let at = f.text.find("4111").unwrap();
-        assert_eq!(&text[f.original(at..at + 9)], "٤١١١\u{a0}1111");
+        assert_eq!(&text[f.original(text, at..at + 9)], "٤١١١\u{a0}1111");
         let escape = f.text.rfind('@').unwrap();
-        assert_eq!(&text[f.original(escape..escape + 1)], "\\u0040");
+        assert_eq!(&text[f.original(text, escape..escape + 1)], "\\u0040");
         // Without escapes, a backslash is text.
         assert_eq!(fold("a\\u0040b", false).text, "a\\u0040b");
-        assert!(!needed("plain ascii", true));
-        assert!(needed("tab\\t", true));
-        assert!(!needed("tab\\t", false));
-        assert!(!needed("caf\u{e9} 谢谢", false));
-        assert!(needed("caf\u{e9} \u{a0}", false));
+        assert!(!needed("plain ascii"));
+        assert!(!needed("caf\u{e9} 谢谢"));
+        assert!(needed("caf\u{e9} \u{a0}"));
     }
 }

@@ -30,6 +30,9 @@ const UPPER: u8 = 7;
 const HEX_LOWER: u8 = 8;
 const PREFIX_LOWER: u8 = 9;
 const PERCENT: u8 = 10;
+/// A byte of a non-ASCII character: noted, so the caller knows whether
+/// the text may need folding.
+const HIGH: u8 = 11;
 
 static TRIGGERS: [u8; 256] = {
     let mut t = [NONE; 256];
@@ -40,6 +43,7 @@ static TRIGGERS: [u8; 256] = {
             b'+' | b'(' => NUMBER_START,
             b'@' => AT,
             b'%' => PERCENT,
+            0x80..=0xFF => HIGH,
             b':' => COLON,
             b'=' => EQUALS,
             b'-' => DASH,
@@ -122,9 +126,10 @@ fn context_before(s: &[u8], start: usize) -> Context {
     let (automaton, phone_words) = context_words();
     let mut context = Context::default();
     for m in automaton.find_iter(window) {
-        // Whole words only: `tel` is not in `hotel`, nor `call` in `recall`.
-        let alone = (m.start() == 0 && (from == 0 || !s[from - 1].is_ascii_alphabetic())
-            || m.start() > 0 && !window[m.start() - 1].is_ascii_alphabetic())
+        // Whole words only: `tel` is not in `hotel`, nor `call` in
+        // `recall`; and not this scrubber's own `[PHONE]`.
+        let before = if m.start() > 0 { Some(window[m.start() - 1]) } else { from.checked_sub(1).map(|p| s[p]) };
+        let alone = !before.is_some_and(|c| c.is_ascii_alphabetic() || c == b'[')
             && !window.get(m.end()).is_some_and(u8::is_ascii_alphabetic);
         if !alone {
             continue;
@@ -162,7 +167,9 @@ struct Floors {
 impl Engine {
     /// Appends `(tag, range)` for everything found in `s`, in order. With
     /// `lines`, `s` is a whole text frame and line protocols are read too.
-    pub(crate) fn scan(&self, s: &[u8], lines: bool, out: &mut Vec<(usize, Range<usize>)>) {
+    /// Returns whether `s` holds a non-ASCII byte.
+    pub(crate) fn scan(&self, s: &[u8], lines: bool, out: &mut Vec<(usize, Range<usize>)>) -> bool {
+        let mut high = false;
         let kinds = self.kinds;
         let mut floors = Floors::default();
         let mut i = 0;
@@ -190,6 +197,11 @@ impl Engine {
             }
             work::add(1);
             if trigger == NONE {
+                i += 1;
+                continue;
+            }
+            if trigger == HIGH {
+                high = true;
                 i += 1;
                 continue;
             }
@@ -238,6 +250,7 @@ impl Engine {
                 None => i = next.max(i + 1),
             }
         }
+        high
     }
 
     fn prefixed(&self, s: &[u8], i: usize, floors: &mut Floors) -> Option<(usize, Range<usize>)> {

@@ -47,6 +47,9 @@ pub(crate) struct Inner {
     /// Per direction (inbound, outbound), per tag.
     pub(crate) actions: [Vec<Action>; 2],
     pub(crate) placeholders: Vec<String>,
+    /// Every placeholder holds `[` or `*` (the defaults do), as do masks
+    /// and hashes: a value without either is no output of this scrubber.
+    pub(crate) marked_outputs: bool,
     pub(crate) masks: Vec<Mask>,
     pub(crate) hmac: action::Keyed,
     #[cfg(feature = "encrypt")]
@@ -259,13 +262,29 @@ impl Scrubber {
     /// (with `escapes`, backslash escapes are decoded first), as folded
     /// for reading; ranges are reported in the original, from `offset`.
     fn segment(&self, text: &str, offset: usize, escapes: bool, place: &Place, hits: &mut Vec<Hit>) {
-        let folded = fold::needed(text, escapes).then(|| fold::fold(text, escapes));
-        let read = folded.as_ref().map_or(text, |f| f.text.as_str());
+        let engine = &self.inner.engine;
+        let lines = matches!(place, Place::Text);
         let mut found = Vec::new();
-        self.inner.engine.scan(read.as_bytes(), matches!(place, Place::Text), &mut found);
+        // Text with escapes is decoded before it is read; other text is
+        // read as it is and read again folded only if it holds a
+        // character that folds (ASCII text pays nothing for folding).
+        let folded = if escapes && memchr::memchr(b'\\', text.as_bytes()).is_some() {
+            Some(fold::fold(text, true))
+        } else if engine.scan(text.as_bytes(), lines, &mut found) && fold::needed(text) {
+            found.clear();
+            Some(fold::fold(text, false))
+        } else {
+            None
+        };
+        if let Some(f) = &folded {
+            engine.scan(f.text.as_bytes(), lines, &mut found);
+        }
+        let read = folded.as_ref().map_or(text, |f| f.text.as_str());
         // What this scrubber wrote (`GB** **** ...` under `"iban":` in text
         // that is not JSON) is not found again, so scrubbing is idempotent.
-        found.retain(|(tag, r)| *tag >= self.inner.placeholders.len() || !self.is_output(*tag, &read[r.clone()]));
+        if !found.is_empty() {
+            found.retain(|(tag, r)| *tag >= self.inner.placeholders.len() || !self.is_output(*tag, &read[r.clone()]));
+        }
         if !self.inner.detectors.is_empty() {
             let mut ranges = Vec::new();
             let mut custom = Vec::new();
@@ -287,7 +306,7 @@ impl Scrubber {
             merge_custom(&mut found, custom);
         }
         hits.extend(found.into_iter().map(|(tag, r)| {
-            let r = folded.as_ref().map_or(r.clone(), |f| f.original(r));
+            let r = folded.as_ref().map_or(r.clone(), |f| f.original(text, r));
             Hit { tag, range: offset + r.start..offset + r.end, place: place.clone() }
         }));
     }
@@ -297,6 +316,9 @@ impl Scrubber {
     /// detector may have chosen the kind), so scrubbing is idempotent.
     fn is_output(&self, tag: usize, value: &str) -> bool {
         let inner = &self.inner;
+        if inner.marked_outputs && !value.bytes().any(|b| b == b'[' || b == b'*') {
+            return false;
+        }
         let placeholder_output = |placeholder: &String, value: &str| {
             let stem = placeholder.strip_suffix(']').unwrap_or(placeholder);
             value == placeholder.as_str()

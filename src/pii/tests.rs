@@ -764,4 +764,11 @@ mod fuzz_regressions {
         // kept two and four characters) was masked again to `********`.
         holds("42[\"chat\",{IiOiIxMjM2In\u{3}{\"iban\":\"GB82\u{728}EST 1fefe2567:89e2567:890a\"}0.dBj");
     }
+
+    #[test]
+    fn the_scrubbers_own_placeholder_is_no_context_word() {
+        // `[PHONE]` written by the first pass made `456 5698 7654` (a bare
+        // run that needs a context word) a phone number in the second.
+        holds("\u{3}\"iban\":\"GB:2B:\u{1d}3C:4D:1E\u{3}97:42[!\u{1}42[\"c\0\0\0\0\0hat\",{\"te\0\0\0:\"+4311 115111 11111ff:fe23\0{\":456 5698 7654 654 37:892\",\"0aip\":\"1\"0\u{18}");
+    }
 }
