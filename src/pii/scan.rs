@@ -33,6 +33,8 @@ const PERCENT: u8 = 10;
 /// A byte of a non-ASCII character: noted, so the caller knows whether
 /// the text may need folding.
 const HIGH: u8 = 11;
+/// A line break: a line protocol's command may follow.
+const NEWLINE: u8 = 12;
 
 static TRIGGERS: [u8; 256] = {
     let mut t = [NONE; 256];
@@ -44,6 +46,7 @@ static TRIGGERS: [u8; 256] = {
             b'@' => AT,
             b'%' => PERCENT,
             0x80..=0xFF => HIGH,
+            b'\n' => NEWLINE,
             b':' => COLON,
             b'=' => EQUALS,
             b'-' => DASH,
@@ -169,22 +172,20 @@ impl Engine {
     /// `lines`, `s` is a whole text frame and line protocols are read too.
     /// Returns whether `s` holds a non-ASCII byte.
     pub(crate) fn scan(&self, s: &[u8], lines: bool, out: &mut Vec<(usize, Range<usize>)>) -> bool {
-        let mut high = false;
         let kinds = self.kinds;
         let mut floors = Floors::default();
         let mut i = 0;
+        let mut high = false;
+        // Credentials in a line protocol: IRC and POP3 `PASS`, IMAP
+        // `LOGIN`, `AUTH PLAIN` (in text frames, not in JSON strings, where
+        // "PASS the salt" is prose). Later lines are looked at after `\n`.
+        let lines = lines && kinds.has(Kind::Password);
+        if let Some(range) = lines.then(|| tokens::line_credential(s, 0)).flatten() {
+            floors.found = range.end;
+            i = range.end;
+            out.push((Kind::Password.index(), range));
+        }
         while i < s.len() {
-            // Credentials in a line protocol: IRC and POP3 `PASS`, IMAP
-            // `LOGIN`, `AUTH PLAIN` (in text frames, not in JSON strings,
-            // where "PASS the salt" is prose).
-            if lines && (i == 0 || s[i - 1] == b'\n') && kinds.has(Kind::Password) {
-                if let Some(range) = tokens::line_credential(s, i) {
-                    i = range.end;
-                    floors.found = range.end;
-                    out.push((Kind::Password.index(), range));
-                    continue;
-                }
-            }
             let c = s[i];
             let trigger = TRIGGERS[c as usize];
             // `_` is a boundary: `_4111..._` in Markdown, `id_4111...`.
@@ -200,13 +201,13 @@ impl Engine {
                 i += 1;
                 continue;
             }
-            if trigger == HIGH {
-                high = true;
-                i += 1;
-                continue;
-            }
             let mut next = if tokens::is_alnum(c) { tokens::run(s, i + 1, tokens::is_alnum) } else { i + 1 };
             let found: Option<(usize, Range<usize>)> = match trigger {
+                HIGH => {
+                    high = true;
+                    None
+                }
+                NEWLINE if lines => tokens::line_credential(s, i + 1).map(|r| (Kind::Password.index(), r)),
                 DIGIT | NUMBER_START if boundary => {
                     match (trigger == DIGIT).then(|| self.hex(s, i, &mut floors)).flatten() {
                         Some(found) => Some(found),
