@@ -77,8 +77,13 @@ pub(crate) fn at(s: &[u8], i: usize, context: impl Fn(usize) -> Context) -> (Opt
         .find(|&k| k > 0 && groups[k].sep == b' ')
         .or_else(|| cut.then(|| (from..n).find(|&k| groups[k].sep == b'-')).flatten())
         .map_or(end, |k| groups[k].outer_start);
+    // Too few digits for anything (an IPv4 address has four): done.
+    let digits: usize = groups.iter().map(|g| g.end - g.start).sum();
+    if digits < 4 || (digits < 7 && n != 4) {
+        return (None, resume);
+    }
     // A date at the start (`2024-03-05 415-555-0132`) is no part of a number.
-    let first_allowed = if date_at_start(s, groups) { 3 } else { 0 };
+    let first_allowed = if n >= 3 && date_at_start(s, groups) { 3 } else { 0 };
     // `10:22`, `12/25`, `3,5`: the last group continues as a time, a date
     // or a decimal (but `192.168.1.20:443` is an address and a port).
     let quad = n == 4 && groups[1..].iter().all(|g| g.sep == b'.');

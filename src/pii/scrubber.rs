@@ -316,7 +316,7 @@ impl Scrubber {
     /// detector may have chosen the kind), so scrubbing is idempotent.
     fn is_output(&self, tag: usize, value: &str) -> bool {
         let inner = &self.inner;
-        if inner.marked_outputs && !value.bytes().any(|b| b == b'[' || b == b'*') {
+        if inner.marked_outputs && memchr::memchr2(b'[', b'*', value.as_bytes()).is_none() {
             return false;
         }
         let placeholder_output = |placeholder: &String, value: &str| {

@@ -29,10 +29,14 @@ pub(crate) fn is_alnum(c: u8) -> bool {
 }
 
 /// The end of the run of bytes matching `f` from `i`.
-pub(crate) fn run(s: &[u8], i: usize, f: impl Fn(u8) -> bool) -> usize {
-    let end = s[i.min(s.len())..].iter().position(|&c| !f(c)).map_or(s.len(), |k| i + k);
-    work::add(end.saturating_sub(i));
-    end
+#[inline]
+pub(crate) fn run(s: &[u8], start: usize, f: impl Fn(u8) -> bool) -> usize {
+    let mut i = start;
+    while i < s.len() && f(s[i]) {
+        i += 1;
+    }
+    work::add(i.saturating_sub(start));
+    i
 }
 
 /// Nothing alphanumeric follows: `_` ends a token too, as in Markdown
