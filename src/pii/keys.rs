@@ -60,6 +60,17 @@ pub(crate) struct KeyRules {
     automaton: Option<AhoCorasick>,
     /// Per pattern: its tag (a kind's index or a custom detector's).
     tags: Vec<usize>,
+    /// The last two characters of every rule, one bit per pair of ASCII
+    /// letters and digits: a key that ends otherwise matches no rule, and
+    /// most keys (`type`, `id`, `text`) are dismissed without normalizing.
+    /// `None` when a rule is a single character.
+    endings: Option<Box<[u64; 256]>>,
+}
+
+/// The bit of a lower-case pair in [`KeyRules::endings`].
+fn pair_bit(a: u8, b: u8) -> (usize, u64) {
+    let k = (usize::from(a & 0x7f) << 7) | usize::from(b & 0x7f);
+    (k / 64, 1 << (k % 64))
 }
 
 impl KeyRules {
@@ -67,6 +78,7 @@ impl KeyRules {
     pub(crate) fn new(rules: &[(String, usize)]) -> Result<Self, String> {
         let mut patterns = Vec::with_capacity(rules.len());
         let mut tags = Vec::with_capacity(rules.len());
+        let mut endings = Some(Box::new([0u64; 256]));
         for (key, tag) in rules {
             let mut buf = [0; MAX_KEY];
             let (len, _) = normalize(key.as_bytes(), &mut buf).ok_or_else(|| format!("key `{key}` is too long"))?;
@@ -75,22 +87,37 @@ impl KeyRules {
             }
             tags.push(*tag);
             patterns.push(buf[..len].iter().rev().copied().collect::<Vec<u8>>());
+            match (&mut endings, len) {
+                (Some(bits), 2..) => {
+                    let (word, bit) = pair_bit(buf[len - 2], buf[len - 1]);
+                    bits[word] |= bit;
+                }
+                _ => endings = None,
+            }
         }
         if patterns.is_empty() {
-            return Ok(Self { automaton: None, tags });
+            return Ok(Self { automaton: None, tags, endings });
         }
         let automaton = AhoCorasick::builder()
             .match_kind(MatchKind::LeftmostLongest)
             .start_kind(StartKind::Anchored)
             .build(&patterns)
             .map_err(|e| e.to_string())?;
-        Ok(Self { automaton: Some(automaton), tags })
+        Ok(Self { automaton: Some(automaton), tags, endings })
     }
 
     /// The tag of the longest rule that `key` ends with, if that rule
     /// starts at a word boundary of the key.
     pub(crate) fn lookup(&self, key: &[u8]) -> Option<usize> {
         let automaton = self.automaton.as_ref()?;
+        if let Some(bits) = &self.endings {
+            let mut last = key.iter().rev().filter(|c| c.is_ascii_alphanumeric());
+            let (b, a) = (last.next()?, last.next()?);
+            let (word, bit) = pair_bit(a.to_ascii_lowercase(), b.to_ascii_lowercase());
+            if bits[word] & bit == 0 {
+                return None;
+            }
+        }
         let mut buf = [0; MAX_KEY];
         let (n, starts) = normalize(key, &mut buf)?;
         buf[..n].reverse();
