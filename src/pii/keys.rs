@@ -251,8 +251,8 @@ pub(crate) fn key_value(s: &[u8], i: usize, rules: &KeyRules) -> Option<(usize, 
     if value_quoted {
         start += 1;
     }
-    // A list, or this scrubber's own `[EMAIL]` / `[EMAIL:5d41402abc4b]`.
-    if (!quoted && detected) || s.get(start) == Some(&b'[') {
+    // An object, a list, or this scrubber's own `[EMAIL]` / `[EMAIL:5d41402abc4b]`.
+    if (!quoted && detected) || matches!(s.get(start), Some(b'[' | b'{')) {
         return None;
     }
     // A number after a phone, SSN or card key is left to the number

@@ -73,10 +73,13 @@ pub(crate) fn at(s: &[u8], i: usize, context: impl Fn(usize) -> Context) -> (Opt
     // after a space, from the middle on when cut, so each group is read at
     // most about twice.
     let from = if cut { (n / 2).max(1) } else { n - 1 };
-    let resume = (from..n)
+    let resume_group = (from..n)
         .find(|&k| k > 0 && groups[k].sep == b' ')
-        .or_else(|| cut.then(|| (from..n).find(|&k| groups[k].sep == b'-')).flatten())
-        .map_or(end, |k| groups[k].outer_start);
+        .or_else(|| cut.then(|| (from..n).find(|&k| groups[k].sep == b'-')).flatten());
+    let resume = resume_group.map_or(end, |k| groups[k].outer_start);
+    // Sub-runs that start where a cut run resumes are tried from there,
+    // with the groups after the cut.
+    let first_end = if cut { resume_group.unwrap_or(n) } else { n };
     // Too few digits for anything (an IPv4 address has four): done.
     let digits: usize = groups.iter().map(|g| g.end - g.start).sum();
     if digits < 4 || (digits < 7 && n != 4) {
@@ -97,7 +100,7 @@ pub(crate) fn at(s: &[u8], i: usize, context: impl Fn(usize) -> Context) -> (Opt
     let context = || *cached.get_or_init(|| context(i));
     // Sub-runs split only at spaces and dashes: `1.2.3.4` is one token.
     let splits_at = |k: usize| k == 0 || k == n || matches!(groups[k].sep, b' ' | b'-');
-    for first in (first_allowed..last_allowed).filter(|&k| splits_at(k)) {
+    for first in (first_allowed..last_allowed.min(first_end)).filter(|&k| splits_at(k)) {
         if first == 0 && is_price(s, i) {
             continue;
         }
