@@ -449,12 +449,10 @@ pub(crate) fn hex_address(s: &[u8], i: usize) -> Result<(Kind, Range<usize>), us
 /// A credential in a line protocol, at the start of a line `i`: the
 /// password of IRC and POP3 `PASS secret`, of IMAP `tag LOGIN user secret`,
 /// or the base64 of `AUTH PLAIN` / `tag AUTHENTICATE PLAIN`.
+///
+/// This scrubber's own output (`PASS [PASSWORD]`) is found too, and
+/// dropped by the scrubber, so a second pass reads the line as the first.
 pub(crate) fn line_credential(s: &[u8], i: usize) -> Option<Range<usize>> {
-    // This scrubber's own `[PASSWORD]` output is not a credential.
-    line_credential_at(s, i).filter(|r| s[r.start] != b'[')
-}
-
-fn line_credential_at(s: &[u8], i: usize) -> Option<Range<usize>> {
     let t = &s[i..];
     let word = |at: usize| {
         let end = run(s, at, |c| c > b' ' && c != b'\x7f');
