@@ -7,6 +7,7 @@ mod support;
 mod auth;
 mod liveness;
 mod pii;
+#[cfg(feature = "test-util")]
 mod pii_linear;
 mod rate_limit;
 #[cfg(feature = "redis")]

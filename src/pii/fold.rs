@@ -69,7 +69,12 @@ pub(crate) fn needed(s: &str) -> bool {
 pub(crate) fn fold(s: &str, escapes: bool) -> Folded {
     let raw = s.as_bytes();
     work::add(raw.len());
-    let mut out = Folded { text: String::with_capacity(raw.len()), starts: Vec::with_capacity(raw.len()), len: raw.len(), escapes };
+    let mut out = Folded {
+        text: String::with_capacity(raw.len()),
+        starts: Vec::with_capacity(raw.len()),
+        len: raw.len(),
+        escapes,
+    };
     let mut i = 0;
     while i < raw.len() {
         // Plain ASCII is copied in one go.

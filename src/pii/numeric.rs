@@ -122,7 +122,7 @@ pub(crate) fn at(s: &[u8], i: usize, context: impl Fn(usize) -> Context) -> (Opt
             let sub = &groups[first..=last];
             // Too few digits for any number here, or too many.
             let digits = sub.iter().map(|g| g.end - g.start).sum::<usize>();
-            if !(7..=19).contains(&digits) && !(sub.len() == 4 && (4..=12).contains(&digits)) {
+            if !((7..=19).contains(&digits) || sub.len() == 4 && (4..=12).contains(&digits)) {
                 continue;
             }
             let plus = plus && first == 0;

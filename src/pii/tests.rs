@@ -769,7 +769,9 @@ mod fuzz_regressions {
     fn the_scrubbers_own_placeholder_is_no_context_word() {
         // `[PHONE]` written by the first pass made `456 5698 7654` (a bare
         // run that needs a context word) a phone number in the second.
-        holds("\u{3}\"iban\":\"GB:2B:\u{1d}3C:4D:1E\u{3}97:42[!\u{1}42[\"c\0\0\0\0\0hat\",{\"te\0\0\0:\"+4311 115111 11111ff:fe23\0{\":456 5698 7654 654 37:892\",\"0aip\":\"1\"0\u{18}");
+        holds(
+            "\u{3}\"iban\":\"GB:2B:\u{1d}3C:4D:1E\u{3}97:42[!\u{1}42[\"c\0\0\0\0\0hat\",{\"te\0\0\0:\"+4311 115111 11111ff:fe23\0{\":456 5698 7654 654 37:892\",\"0aip\":\"1\"0\u{18}",
+        );
     }
 
     #[test]
@@ -777,6 +779,8 @@ mod fuzz_regressions {
         // The IMAP password was hashed; in the second pass the hash was
         // skipped as output, and the scan then read the user name, which
         // held `"password":"...`, and found a value the first pass jumped over.
-        holds("card \u{664}\u{661}\u{fffd}15) 5R55-013\u{fffd}\u{fffd}MMMMM2\r\na1 LOGIN bob2\",\"password\":\"xoxhunterN AGJvYgBv\u{13}\u{fffd}11\u{1}Authorization:\u{fffd}BeyJ");
+        holds(
+            "card \u{664}\u{661}\u{fffd}15) 5R55-013\u{fffd}\u{fffd}MMMMM2\r\na1 LOGIN bob2\",\"password\":\"xoxhunterN AGJvYgBv\u{13}\u{fffd}11\u{1}Authorization:\u{fffd}BeyJ",
+        );
     }
 }

@@ -84,8 +84,11 @@ pub const CONTEXTS: &[(&str, &str, &str)] = &[
     ("tab", "\t", "\t"),
 ];
 
-/// Ways of writing a value that render the same: `(name, transform)`.
-pub fn renderings() -> Vec<(&'static str, fn(&str) -> String)> {
+/// A way of writing a value: its name and the transform.
+pub type Rendering = (&'static str, fn(&str) -> String);
+
+/// Ways of writing a value that render the same.
+pub fn renderings() -> Vec<Rendering> {
     vec![
         ("as is", |v| v.to_owned()),
         ("no-break spaces", |v| v.replace(' ', "\u{a0}")),
