@@ -255,26 +255,29 @@ impl Engine {
     }
 
     fn prefixed(&self, s: &[u8], i: usize, floors: &mut Floors) -> Option<(usize, Range<usize>)> {
-        if i < floors.prefixed {
-            return None;
-        }
-        match tokens::prefixed(s, i) {
-            Ok((kind, r)) => self.kinds.has(kind).then(|| (kind.index(), r)),
-            Err(read) => {
-                floors.prefixed = read;
-                None
-            }
-        }
+        self.floored(s, i, &mut floors.prefixed, tokens::prefixed)
     }
 
     fn hex(&self, s: &[u8], i: usize, floors: &mut Floors) -> Option<(usize, Range<usize>)> {
-        if i < floors.hex {
+        self.floored(s, i, &mut floors.hex, tokens::hex_address)
+    }
+
+    /// Runs a detector family that reports how far it read, unless an
+    /// earlier call already read past `i`.
+    fn floored(
+        &self,
+        s: &[u8],
+        i: usize,
+        floor: &mut usize,
+        detect: fn(&[u8], usize) -> Result<(Kind, Range<usize>), usize>,
+    ) -> Option<(usize, Range<usize>)> {
+        if i < *floor {
             return None;
         }
-        match tokens::hex_address(s, i) {
+        match detect(s, i) {
             Ok((kind, r)) => self.kinds.has(kind).then(|| (kind.index(), r)),
             Err(read) => {
-                floors.hex = read;
+                *floor = read;
                 None
             }
         }

@@ -783,4 +783,12 @@ mod fuzz_regressions {
             "card \u{664}\u{661}\u{fffd}15) 5R55-013\u{fffd}\u{fffd}MMMMM2\r\na1 LOGIN bob2\",\"password\":\"xoxhunterN AGJvYgBv\u{13}\u{fffd}11\u{1}Authorization:\u{fffd}BeyJ",
         );
     }
+
+    #[test]
+    fn an_address_glued_to_another_at_sign_is_not_an_email() {
+        // `x.t@dl.exaAIN@dl.exaAIN`: the first pass masked the first
+        // address, which let the second pass find `dl.exaAIN@dl.exaAIN`.
+        holds("Authorization:et\r\nAt\0\0L\u{4}host ip-10-jjjj0-56-78.ec2.t@dl.exaAIN@dl.exaAIN AGJvM0In0.");
+        assert_eq!(found(&scrubber(), "a.b@x.com@y.org"), [("email", "x.com@y.org".to_owned())]);
+    }
 }

@@ -67,7 +67,8 @@ pub(crate) fn email(s: &[u8], at: usize, floor: usize) -> Option<Range<usize>> {
         return None;
     }
     let end = domain(s, after)?;
-    Some(start..end)
+    // `a@b.com@c.com`: the second `@` makes the first domain a local part.
+    (s.get(end) != Some(&b'@')).then_some(start..end)
 }
 
 /// The end of a domain name starting at `i`: dot-separated labels, the last
