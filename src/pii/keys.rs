@@ -302,6 +302,8 @@ fn is_code(value: &[u8], after: Option<u8>) -> bool {
     let bare = value.strip_suffix(b"!").or_else(|| value.strip_suffix(b"?")).unwrap_or(value);
     matches!(value[0], b'[' | b'{' | b'$' | b'<' | b'&' | b'(' | b'%' | b'*' | b'#')
         || TYPE_NAMES.contains(&bare)
+        // A generic type: `Optional[str]`, `Vec<String>`, `List[int]`.
+        || (value[0].is_ascii_uppercase() && value.iter().any(|&c| c == b'[' || c == b'<'))
         || value.contains(&b'(')
         || after == Some(b'(')
         || after == Some(b'<')

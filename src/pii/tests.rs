@@ -718,6 +718,92 @@ fn iban_registry_examples() {
     }
 }
 
+/// Escapes are decoded wherever a frame carries them, JSON or not.
+#[test]
+fn escapes_are_decoded_in_every_frame_shape() {
+    let s = scrubber();
+    let cases = [
+        r#""mail jane\u0040example.com""#,
+        r#"451-["upload",{"_placeholder":true,"num":0},"jane\u0040example.com"]"#,
+        r#"97:42["chat",{"text":"jane\u0040example.com"}]"#,
+        r#"{"score":NaN,"text":"jane\u0040example.com"}"#,
+        r#"{"text":"jane\u0040example.com"} trailing"#,
+        r#"12:42["a","b"]9:42["jane\u0040example.com"]"#,
+    ];
+    for frame in cases {
+        let found: Vec<_> = s.find(frame).iter().map(|f| (f.kind(), frame[f.range()].to_owned())).collect();
+        assert_eq!(found, [("email", r"jane\u0040example.com".to_owned())], "{frame}");
+        let out = s.scrub(frame, Direction::Outbound);
+        assert!(out.text().contains("[EMAIL]") && !out.text().contains("example.com"), "{frame}: {}", out.text());
+    }
+    // A top-level JSON string stays one, with its escapes intact.
+    let out = s.scrub(r#""a \"quote\" and jane@example.com""#, Direction::Outbound);
+    assert_eq!(out.text(), r#""a \"quote\" and [EMAIL]""#);
+}
+
+/// The `key: value` rule in text rewrites data only, and values keep the
+/// kind of the detector that recognises them.
+#[test]
+fn key_value_rewrites_data_only() {
+    // GraphQL documents, type annotations, templates, calls: untouched.
+    for text in [
+        "query ($email: String, $phone: String) { user(email: $email, phone: $phone) { id } }",
+        "type User { password: String! token: [String] }",
+        "def login(password: str, token: Optional[str]) -> None: ...",
+        "let secret: &str = read_secret();",
+        "interface Props { apiKey: string; }",
+        "Hello {{name}}, your email: {{email}}, phone=${phone}",
+        "password: getPassword() and token=%s",
+        "note: the password is long",
+    ] {
+        assert_eq!(found(&scrubber(), text), vec![], "{text}");
+    }
+    cases! {
+        // `Bearer` alone is not a secret; the credential after it is.
+        "Authorization: Bearer abc123def456" => [("password", "abc123def456")],
+        "Authorization: Bearer" => [],
+        // A grouped IBAN after its label is found whole.
+        "IBAN: GB82 WEST 1234 5698 7654 32" => [("iban", "GB82 WEST 1234 5698 7654 32")],
+        "email: not-an-address" => [],
+        "password=hunter2&x=1" => [("password", "hunter2")],
+    }
+    // A JWT under `access_token` is a `jwt`, so its own action applies.
+    let jwt = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0In0.dBjftJeZ4CVPmB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+    let frame = format!(r#"{{"access_token":"{jwt}","refresh_token":"Bearer {jwt}","password":"hunter2"}}"#);
+    let kinds: Vec<&str> = scrubber().find(&frame).iter().map(|f| f.kind()).collect();
+    assert_eq!(kinds, ["jwt", "jwt", "password"]);
+    let s = Scrubber::builder().action(Kind::Jwt, Action::Report).build().unwrap();
+    assert_eq!(s.scrub(&frame, Direction::Outbound).text(), frame.replace("hunter2", "[PASSWORD]"));
+}
+
+/// Credentials in the line protocols people tunnel over WebSocket.
+#[test]
+fn line_protocol_credentials() {
+    cases! {
+        "CONNECT\naccept-version:1.2\nlogin:guest\npasscode:s3cret\n\n\u{0}" => [("password", "s3cret")],
+        "NICK bob\r\nPASS hunter2\r\nUSER bob 0 * :Bob" => [("password", "hunter2")],
+        "PASS :with spaces\r\n" => [("password", "with spaces")],
+        "a001 LOGIN bob hunter2\r\n" => [("password", "hunter2")],
+        "AUTH PLAIN AGJvYgBodW50ZXIy\r\n" => [("password", "AGJvYgBodW50ZXIy")],
+        "a2 AUTHENTICATE PLAIN AGJvYgBodW50ZXIy" => [("password", "AGJvYgBodW50ZXIy")],
+        // Not at a line start, lower case, or another command.
+        "say PASS hunter2" => [],
+        "pass the salt" => [],
+        "a001 SELECT INBOX" => [],
+    }
+    // In a JSON chat message, "PASS" is prose.
+    assert_eq!(found(&scrubber(), r#"{"text":"PASS the salt"}"#), vec![]);
+}
+
+/// A truncated PEM block ends where its base64 body ends.
+#[test]
+fn a_truncated_private_key_ends_with_its_body() {
+    let text = "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\nBKcwggSjAgEAAoIBAQC7\nthanks, bob";
+    let found = found(&scrubber(), text);
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].1, "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\nBKcwggSjAgEAAoIBAQC7");
+}
+
 /// Inputs the fuzzer (`fuzz/fuzz_targets/scrub.rs`) found, each with its
 /// root cause; every one must satisfy the fuzz target's properties.
 mod fuzz_regressions {

@@ -252,11 +252,14 @@ pub(crate) fn private_key(s: &[u8], i: usize) -> Option<Range<usize>> {
         if s.get(stop) == Some(&b':') {
             stop = run(s, stop, |c| c != b'\n' && c != b'\r');
         }
-        end = stop;
-        pos = stop;
-        if !matches!(s.get(stop), Some(b'\n' | b'\r')) {
+        // A line that goes on with other text (`thanks, bob`) is prose; a
+        // quote may close the string that holds the key.
+        let whole_line = matches!(s.get(stop), None | Some(b'\n' | b'\r' | b'"' | b'\'' | b'`'));
+        if !whole_line {
             break;
         }
+        end = stop;
+        pos = stop;
     }
     Some(i..end)
 }
