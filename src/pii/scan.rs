@@ -269,7 +269,7 @@ impl Engine {
         s: &[u8],
         i: usize,
         floor: &mut usize,
-        detect: fn(&[u8], usize) -> Result<(Kind, Range<usize>), usize>,
+        detect: fn(&[u8], usize) -> tokens::Scanned,
     ) -> Option<(usize, Range<usize>)> {
         if i < *floor {
             return None;

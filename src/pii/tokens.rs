@@ -113,13 +113,17 @@ pub(crate) fn url(s: &[u8], colon: usize) -> Option<(Kind, Range<usize>)> {
     (host_ok && password + 1 < userinfo.len()).then_some((Kind::UrlCredentials, rest..stop))
 }
 
+/// What a detector that remembers how far it read returns: the kind and
+/// range found, or the index up to which nothing of its kind can start.
+pub(crate) type Scanned = Result<(Kind, Range<usize>), usize>;
+
 /// Tokens with a literal prefix, at a word start `i`.
 ///
 /// # Errors
 ///
 /// Nothing found: the index up to which no such token can start (the end
 /// of the run read), so the scanner does not read it again.
-pub(crate) fn prefixed(s: &[u8], i: usize) -> Result<(Kind, Range<usize>), usize> {
+pub(crate) fn prefixed(s: &[u8], i: usize) -> Scanned {
     let t = &s[i..];
     let alnum = |c: u8| c.is_ascii_alphanumeric();
     let upper_digit = |c: u8| c.is_ascii_uppercase() || c.is_ascii_digit();
@@ -415,7 +419,7 @@ const MAX_ADDRESS: usize = 45;
 /// # Errors
 ///
 /// Nothing found: the index up to which no address can start.
-pub(crate) fn hex_address(s: &[u8], i: usize) -> Result<(Kind, Range<usize>), usize> {
+pub(crate) fn hex_address(s: &[u8], i: usize) -> Scanned {
     // Cheap reject, before reading the token: a MAC has its separator at
     // [2] (or a dot at [4]), an IPv6 address a colon within five bytes.
     let at = |k: usize| s.get(i + k).copied();
