@@ -267,10 +267,14 @@ impl Scrubber {
         let mut found = Vec::new();
         // Text with escapes is decoded before it is read; other text is
         // read as it is and read again folded only if it holds a
-        // character that folds (ASCII text pays nothing for folding).
+        // character that folds (ASCII text pays nothing for folding). The
+        // scan notes the non-ASCII bytes it steps on; a finding may have
+        // covered others.
         let folded = if escapes && memchr::memchr(b'\\', text.as_bytes()).is_some() {
             Some(fold::fold(text, true))
-        } else if engine.scan(text.as_bytes(), lines, &mut found) && fold::needed(text) {
+        } else if (engine.scan(text.as_bytes(), lines, &mut found) || (!found.is_empty() && !text.is_ascii()))
+            && fold::needed(text)
+        {
             found.clear();
             Some(fold::fold(text, false))
         } else {

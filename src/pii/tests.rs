@@ -877,4 +877,13 @@ mod fuzz_regressions {
         holds("Authorization:et\r\nAt\0\0L\u{4}host ip-10-jjjj0-56-78.ec2.t@dl.exaAIN@dl.exaAIN AGJvM0In0.");
         assert_eq!(found(&scrubber(), "a.b@x.com@y.org"), [("email", "x.com@y.org".to_owned())]);
     }
+
+    #[test]
+    fn text_is_folded_when_a_finding_covered_its_only_non_ascii_bytes() {
+        // The IMAP password word covered every non-ASCII byte, so the scan
+        // saw none and the text was not folded; after the rewrite it was.
+        holds(
+            "cLOGIN b\na1 LOGIN bo*******\u{fffd} 415\u{fffd}\u{fffd}\u{fffd}55\u{a0}0032 4111\u{200b}11+1\u{200b}1111\u{200b}1111",
+        );
+    }
 }
