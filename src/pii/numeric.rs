@@ -51,6 +51,13 @@ pub(crate) struct Context {
 /// detection, if any, and the index where scanning resumes: after the
 /// finding, or after every group looked at, so no group is read twice.
 pub(crate) fn at(s: &[u8], i: usize, context: impl Fn(usize) -> Context) -> (Option<Detected>, usize) {
+    // `+` or `(` not followed by a digit (or `(` and a digit) starts nothing.
+    if !s[i].is_ascii_digit() {
+        let digit_at = |k: usize| s.get(k).is_some_and(u8::is_ascii_digit);
+        if !(digit_at(i + 1) || (s.get(i + 1) == Some(&b'(') && digit_at(i + 2))) {
+            return (None, i + 1);
+        }
+    }
     // Fast path: a lone group of fewer than seven digits (`1:`, `12,`,
     // `2024`) holds nothing, whatever follows it.
     if s[i].is_ascii_digit() {
