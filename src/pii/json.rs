@@ -88,6 +88,10 @@ pub(crate) fn walk(
     let mut want_key = false;
     // The key and member start for the value about to come.
     let mut pending: Option<(Option<usize>, usize)> = None;
+    // Whether the pending key's `:` has been read.
+    let mut colon = false;
+    // Whether the last token ended a value (a `,` or a closer may follow).
+    let mut after_value = false;
     let mut done = false;
     while i < s.len() {
         let c = s[i];
@@ -100,34 +104,50 @@ pub(crate) fn walk(
         }
         let inherited = stack.last().and_then(|c| c.tag);
         let in_array = stack.last().is_some_and(|c| !c.object);
+        // In an object, a value comes only after a key and its `:`.
+        let value_ok = if stack.last().is_some_and(|c| c.object) { pending.is_some() && colon } else { true };
+        let is_value = matches!(c, b'{' | b'[' | b'-' | b'0'..=b'9' | b't' | b'f' | b'n') || (c == b'"' && !want_key);
+        if is_value && !value_ok {
+            return Err(Malformed);
+        }
         match c {
             b'{' | b'[' => {
+                after_value = false;
                 let tag = pending.take().and_then(|(tag, _)| tag).or(inherited);
                 stack.push(Container { object: c == b'{', tag });
                 want_key = c == b'{';
                 i += 1;
             }
             b'}' | b']' => {
+                // Empty, or after a value: not `[1,]`.
+                let empty = s[..i].iter().rev().find(|c| !c.is_ascii_whitespace()) == Some(&(c - 2));
                 let top = stack.pop().ok_or(Malformed)?;
-                if top.object != (c == b'}') || pending.is_some() {
+                if top.object != (c == b'}') || pending.is_some() || !(after_value || empty) {
                     return Err(Malformed);
                 }
+                after_value = true;
                 want_key = false;
                 done = stack.is_empty();
                 i += 1;
             }
             b',' => {
                 let top = stack.last().ok_or(Malformed)?;
+                if pending.is_some() || !after_value {
+                    return Err(Malformed);
+                }
+                after_value = false;
                 want_key = top.object;
                 i += 1;
             }
             b':' => {
-                if pending.is_none() {
+                if pending.is_none() || colon {
                     return Err(Malformed);
                 }
+                colon = true;
                 i += 1;
             }
             b'"' => {
+                let want_key_before = want_key;
                 let (end, escaped) = string_end(s, i)?;
                 let raw = i + 1..end;
                 if want_key {
@@ -137,6 +157,7 @@ pub(crate) fn walk(
                         rules.lookup(&s[raw.clone()])
                     };
                     pending = Some((tag.or(inherited), i));
+                    colon = false;
                     want_key = false;
                     if keys_too {
                         visit(Scalar { raw, string: true, escaped, key_tag: None, member: None });
@@ -146,6 +167,7 @@ pub(crate) fn walk(
                     visit(Scalar { raw, string: true, escaped, key_tag, member });
                     done = stack.is_empty();
                 }
+                after_value = !want_key_before;
                 i = end + 1;
             }
             b'-' | b'0'..=b'9' | b't' | b'f' | b'n' => {
@@ -163,6 +185,7 @@ pub(crate) fn walk(
                     visit(Scalar { raw: i..end, string: false, escaped: false, key_tag, member });
                 }
                 done = stack.is_empty();
+                after_value = true;
                 i = end;
             }
             _ => return Err(Malformed),

@@ -886,4 +886,20 @@ mod fuzz_regressions {
             "cLOGIN b\na1 LOGIN bo*******\u{fffd} 415\u{fffd}\u{fffd}\u{fffd}55\u{a0}0032 4111\u{200b}11+1\u{200b}1111\u{200b}1111",
         );
     }
+
+    #[test]
+    fn a_key_without_a_value_is_not_json() {
+        // `{"key","v6":"fe80::..."}` was walked as JSON; removing the v6
+        // member left `{"key"}`, which the second pass read as text.
+        holds(
+            "{\"ibanPASS hunter4\r\n\u{fffd}> bob secret\r\nAUTH PLAIN AGJvY,BB05Nya1 LOGIZXQ5:5E\",\"v6\":\"fe80::1ff:fe23:4567:890a\"}",
+        );
+        let rules = crate::pii::keys::KeyRules::new(&[]).unwrap();
+        for bad in [r#"{"a","b":1}"#, r#"{"a" "b"}"#, r#"{"a"::1}"#, r#"{"a":1 2}"#, r#"{"a":1,}"#, r#"{1:2}"#] {
+            assert!(crate::pii::json::walk(bad.as_bytes(), 0, &rules, false, |_| {}).is_err(), "{bad}");
+        }
+        for good in [r#"{"a":{"b":[1,"x",{"c":null}]},"d":"e"}"#, r#"["a",1,[],{}]"#, r#""s""#] {
+            assert!(crate::pii::json::walk(good.as_bytes(), 0, &rules, false, |_| {}).is_ok(), "{good}");
+        }
+    }
 }
