@@ -156,6 +156,9 @@
 //!   server streams report themselves as TLS to the guard, so
 //!   [`TransportPolicy::require_tls`](layer::TransportPolicy::require_tls)
 //!   admits wss.
+//! - `test-util` (off by default, for tests and benches only): the PII
+//!   scanner counts the bytes it examines, which the linear-time test reads.
+//!   Without it the counter compiles to nothing.
 //!
 //! # Audit events
 //!
