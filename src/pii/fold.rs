@@ -28,7 +28,9 @@ use super::work;
 #[derive(Debug, Default)]
 pub(crate) struct Folded {
     pub(crate) text: String,
-    starts: Vec<usize>,
+    /// `u32` halves the map; [`fold`] is only called on texts shorter
+    /// than 4 GiB (see [`fits`]).
+    starts: Vec<u32>,
     /// The original's length, and whether escapes were decoded: what an
     /// original character's length depends on.
     len: usize,
@@ -39,11 +41,11 @@ impl Folded {
     /// The original byte range that `range` of the copy came from.
     pub(crate) fn original(&self, original: &str, range: Range<usize>) -> Range<usize> {
         if range.is_empty() {
-            let at = self.starts.get(range.start).copied().unwrap_or(self.len);
+            let at = self.starts.get(range.start).map_or(self.len, |&a| a as usize);
             return at..at;
         }
-        let last = self.starts[range.end - 1];
-        self.starts[range.start]..last + self.char_len(original.as_bytes(), last)
+        let last = self.starts[range.end - 1] as usize;
+        self.starts[range.start] as usize..last + self.char_len(original.as_bytes(), last)
     }
 
     /// The length of the original character (or escape) at `i`.
@@ -65,7 +67,14 @@ pub(crate) fn needed(s: &str) -> bool {
     s.chars().any(|c| !c.is_ascii() && fold_char(c) != Some(c))
 }
 
-/// Folds `s`; with `escapes`, backslash escapes are decoded first.
+/// Whether `s` is short enough to fold (its offsets fit in `u32`); a
+/// longer text is scanned as it is.
+pub(crate) fn fits(s: &str) -> bool {
+    u32::try_from(s.len()).is_ok()
+}
+
+/// Folds `s`; with `escapes`, backslash escapes are decoded first. `s`
+/// must [fit](fits).
 pub(crate) fn fold(s: &str, escapes: bool) -> Folded {
     let raw = s.as_bytes();
     work::add(raw.len());
@@ -81,7 +90,7 @@ pub(crate) fn fold(s: &str, escapes: bool) -> Folded {
         let plain = raw[i..].iter().position(|&b| b >= 0x80 || (escapes && b == b'\\')).map_or(raw.len(), |k| i + k);
         if plain > i {
             out.text.push_str(&s[i..plain]);
-            out.starts.extend(i..plain);
+            out.starts.extend(i as u32..plain as u32);
             i = plain;
             continue;
         }
@@ -94,7 +103,7 @@ pub(crate) fn fold(s: &str, escapes: bool) -> Folded {
             }
         };
         if let Some(c) = fold_char(c) {
-            out.starts.extend(std::iter::repeat_n(i, c.len_utf8()));
+            out.starts.extend(std::iter::repeat_n(i as u32, c.len_utf8()));
             out.text.push(c);
         }
         i += len;

@@ -270,7 +270,10 @@ impl Scrubber {
         // character that folds (ASCII text pays nothing for folding). The
         // scan notes the non-ASCII bytes it steps on; a finding may have
         // covered others.
-        let folded = if escapes && memchr::memchr(b'\\', text.as_bytes()).is_some() {
+        let folded = if !fold::fits(text) {
+            engine.scan(text.as_bytes(), lines, &mut found);
+            None
+        } else if escapes && memchr::memchr(b'\\', text.as_bytes()).is_some() {
             Some(fold::fold(text, true))
         } else if (engine.scan(text.as_bytes(), lines, &mut found) || (!found.is_empty() && !text.is_ascii()))
             && fold::needed(text)
