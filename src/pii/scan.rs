@@ -122,8 +122,15 @@ fn context_words() -> &'static (AhoCorasick, usize) {
     })
 }
 
-fn context_before(s: &[u8], start: usize) -> Context {
-    let from = start.saturating_sub(32);
+/// The context words in the 32 bytes before `start`, not reaching back
+/// over an earlier finding (which ends at `floor`) or a `]`: a rewrite
+/// shortens what came before (`call (415) 555-0132` becomes `call [PHONE]`),
+/// and a second pass must not find a context word the first did not.
+fn context_before(s: &[u8], start: usize, floor: usize) -> Context {
+    let mut from = start.saturating_sub(32).max(floor.min(start));
+    if let Some(k) = memchr::memrchr(b']', &s[from..start]) {
+        from += k + 1;
+    }
     let window = &s[from..start];
     work::add(window.len());
     let (automaton, phone_words) = context_words();
@@ -212,7 +219,8 @@ impl Engine {
                     match (trigger == DIGIT).then(|| self.hex(s, i, &mut floors)).flatten() {
                         Some(found) => Some(found),
                         None => {
-                            let (found, resume) = numeric::at(s, i, |start| context_before(s, start));
+                            let floor = floors.found;
+                            let (found, resume) = numeric::at(s, i, |start| context_before(s, start, floor));
                             next = resume;
                             found.filter(|d| kinds.has(d.kind)).map(|d| (d.kind.index(), d.start..d.end))
                         }

@@ -902,4 +902,18 @@ mod fuzz_regressions {
             assert!(crate::pii::json::walk(good.as_bytes(), 0, &rules, false, |_| {}).is_ok(), "{good}");
         }
     }
+
+    #[test]
+    fn context_words_do_not_reach_over_an_earlier_finding() {
+        // `call (415) 555-0132 ... 42 555-0132`: once the first number was
+        // `[PHONE]`, "call" came within 32 bytes of the second.
+        holds(
+            "{\"iban\":\"GB84\u{fffd}\u{fffd}\u{fffd}\u{fffd}\u{fffd}*call (415)B84\u{fffd}\u{fffd}\u{fffd}\u{fffd}\u{fffd}*call (415) 555-0132\"\u{1}\0\0{sswd\":\"hunt\0F\u{1}42 555-0132\",\"passwd\":\"hunt\0F\u{1}422\"\u{fffd}\u{4}\"}",
+        );
+        cases! {
+            "call 415-555-0132 or 555-0199" => [("phone", "415-555-0132")],
+            "call me [at work] 555-0199" => [],
+            "call me at 555-0199" => [("phone", "555-0199")],
+        }
+    }
 }
