@@ -123,13 +123,17 @@ fn context_words() -> &'static (AhoCorasick, usize) {
 }
 
 /// The context words in the 32 bytes before `start`, not reaching back
-/// over an earlier finding (which ends at `floor`) or a `]`: a rewrite
+/// over an earlier finding (which ends at `floor`), a `]` or `***`: a rewrite
 /// shortens what came before (`call (415) 555-0132` becomes `call [PHONE]`),
 /// and a second pass must not find a context word the first did not.
 fn context_before(s: &[u8], start: usize, floor: usize) -> Context {
     let mut from = start.saturating_sub(32).max(floor.min(start));
+    // The scrubber's own placeholders and masks end a context too.
     if let Some(k) = memchr::memrchr(b']', &s[from..start]) {
         from += k + 1;
+    }
+    if let Some(k) = memchr::memmem::rfind(&s[from..start], b"***") {
+        from += k + 3;
     }
     let window = &s[from..start];
     work::add(window.len());

@@ -916,4 +916,11 @@ mod fuzz_regressions {
             "call me at 555-0199" => [("phone", "555-0199")],
         }
     }
+
+    #[test]
+    fn a_mask_ends_a_context_like_a_finding() {
+        // `tel:********32 ... l:4155550132`: the mask is no finding in the
+        // second pass, so "tel" reached the second number through it.
+        holds("tel:4155550132 cc#41111111l:4155550132 cc#4111111111111111 ssn:123-45-6711111111 ssn:123-45-6789");
+    }
 }
