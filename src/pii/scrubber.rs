@@ -62,6 +62,9 @@ pub(crate) struct Inner {
     pub(crate) rbac: Option<Rbac>,
 }
 
+/// How many times a frame is rewritten at most (see `Scrubber::process`).
+const MAX_PASSES: usize = 4;
+
 /// Where a finding sits in the frame: it decides how a replacement is written.
 #[derive(Clone, Debug)]
 enum Place {
@@ -144,6 +147,12 @@ impl Scrubber {
         Finding { name: self.inner.names[hit.tag], range: hit.range.clone() }
     }
 
+    /// Finds and acts on `text`. A rewritten frame is scanned again, and
+    /// rewritten again, until nothing more is found (at most
+    /// [`MAX_PASSES`]): a rewrite changes what surrounds the text left, and
+    /// the result must be what a second scrub would leave, so scrubbing is
+    /// idempotent by construction. Findings are those of the first pass,
+    /// in the input's offsets.
     fn process(
         &self,
         text: &str,
@@ -155,10 +164,44 @@ impl Scrubber {
         if hits.is_empty() || self.inner.report_only {
             return (findings, None, None);
         }
+        let mut rewritten: Option<String> = None;
+        // JSON strings are scanned one by one and a rewrite of one cannot
+        // change what is found in another: one pass is enough. Other text
+        // is scanned whole, and is rescanned.
+        let passes = if hits.iter().all(|h| matches!(h.place, Place::Json { .. })) { 1 } else { MAX_PASSES };
+        let mut hits = hits;
+        for pass in 1..=passes {
+            let current = rewritten.as_deref().unwrap_or(text);
+            match self.act(current, &hits, direction, &exempt) {
+                Err(blocked) => return (findings, None, Some(blocked)),
+                Ok(None) => break,
+                Ok(Some(next)) => {
+                    if pass < passes {
+                        hits = self.hits(&next);
+                    }
+                    rewritten = Some(next);
+                    if pass == passes || hits.is_empty() {
+                        break;
+                    }
+                }
+            }
+        }
+        (findings, rewritten, None)
+    }
+
+    /// The actions for `hits` in `text`: the rewritten text (`None` when
+    /// nothing rewrites), or the blocking action.
+    fn act(
+        &self,
+        text: &str,
+        hits: &[Hit],
+        direction: Direction,
+        exempt: &impl Fn(usize) -> bool,
+    ) -> Result<Option<String>, Action> {
         let actions = &self.inner.actions[direction_index(direction)];
         let mut blocked = None;
         let mut edits = Vec::new();
-        for hit in &hits {
+        for hit in hits {
             let action = if exempt(hit.tag) { Action::Report } else { actions[hit.tag] };
             match action {
                 Action::Drop | Action::Close => blocked = blocked.max(Some(action)),
@@ -166,10 +209,11 @@ impl Scrubber {
                 _ => {}
             }
         }
-        if blocked.is_some() || edits.is_empty() {
-            return (findings, None, blocked);
+        match blocked {
+            Some(action) => Err(action),
+            None if edits.is_empty() => Ok(None),
+            None => Ok(Some(action::splice(text, edits))),
         }
-        (findings, Some(action::splice(text, edits)), None)
     }
 
     fn edit(&self, text: &str, hit: &Hit, action: Action) -> Edit {

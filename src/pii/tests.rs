@@ -923,4 +923,18 @@ mod fuzz_regressions {
         // second pass, so "tel" reached the second number through it.
         holds("tel:4155550132 cc#41111111l:4155550132 cc#4111111111111111 ssn:123-45-6711111111 ssn:123-45-6789");
     }
+
+    #[test]
+    fn a_rewrite_is_scanned_again_until_nothing_more_is_found() {
+        // A rewrite changes what surrounds the text it leaves: a context
+        // word comes closer, a boundary appears, a run is cut. These inputs
+        // (one fuzzing run found 29 of the kind) each changed on a second
+        // scrub; a rewritten frame is now rescanned to a fixpoint.
+        holds("tel:415\u{fffd}550133 cc41#11111150133 cc\u{fffd}5501\u{fffd}3 cc#4111111150133 11111");
+        holds("{\"iban\":\"GB820 W1ff:\u{0}{\"t\"\u{fffd}\u{0}\u{0}-fe22:\u{0}11 09 7946 078::3:8a\"}");
+        holds("{\u{0}\u{0}4c\":\"00-10-t@db.FF::A12B:3C:4D:5E\",\"567::[9\u{5}0a\"}");
+        holds(
+            "\u{2}cJ$\u{a}\u{a}\u{fffd}?\u{fffd}\u{fffd}\u{fffd}st@db.tel:4155550132 cc#41111rd\u{fffd}\u{fffd}1\u{13}1\u{fffd}e\u{fffd}1 55x\\mo\u{3}\u{fffd}\u{0}<\u{fffd}\u{14a}{\u{0}\u{0}fe1",
+        );
+    }
 }
