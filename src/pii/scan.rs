@@ -199,8 +199,9 @@ impl Engine {
         while i < s.len() {
             let c = s[i];
             let trigger = TRIGGERS[c as usize];
-            // `_` is a boundary: `_4111..._` in Markdown, `id_4111...`.
-            let boundary = i == 0 || !tokens::is_alnum(s[i - 1]);
+            // `_` is a boundary: `_4111..._` in Markdown, `id_4111...`. So
+            // is the end of a finding, as it will be once it is replaced.
+            let boundary = i == 0 || i == floors.found || !tokens::is_alnum(s[i - 1]);
             if tokens::is_alnum(c) && (!boundary || trigger == NONE) {
                 // Nothing starts inside a word, or at a word without a
                 // trigger letter: skip the whole word.

@@ -937,4 +937,13 @@ mod fuzz_regressions {
             "\u{2}cJ$\u{a}\u{a}\u{fffd}?\u{fffd}\u{fffd}\u{fffd}st@db.tel:4155550132 cc#41111rd\u{fffd}\u{fffd}1\u{13}1\u{fffd}e\u{fffd}1 55x\\mo\u{3}\u{fffd}\u{0}<\u{fffd}\u{14a}{\u{0}\u{0}fe1",
         );
     }
+
+    #[test]
+    fn the_end_of_a_finding_is_a_boundary() {
+        // `...51+66666666`: each number became findable only once the one
+        // before it was replaced, one per pass, past the pass limit.
+        holds(
+            "\n\u{1f}\u{1f}\u{1f}-(*fa\u{2}q'\u{0}\u{0}\u{0}\u{1f}ar\u{2}+830\u{a0}005142 1111\u{200b}51+666666661\u{200b}51+666\u{a0}66660051+42 1111\u{200b}51+66666666\u{0}*\"\\PA+66666666\u{fffd}\u{7}\u{fffd}1[\u{fffd}05",
+        );
+    }
 }
