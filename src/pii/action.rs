@@ -151,9 +151,16 @@ pub(crate) struct Edit {
     pub(crate) remove: bool,
 }
 
+/// An edit as made: its range in the input and where its replacement
+/// landed in the output.
+pub(crate) type Moved = (Range<usize>, Range<usize>);
+
 /// Applies `edits` to `text` in one pass. Overlapping edits keep the
 /// first; removals also take one comma so the JSON stays valid.
-pub(crate) fn splice(text: &str, mut edits: Vec<Edit>) -> String {
+///
+/// Also returns, for each edit made, in order, its range in `text` and
+/// where its replacement landed in the output.
+pub(crate) fn splice(text: &str, mut edits: Vec<Edit>) -> (String, Vec<Moved>) {
     let s = text.as_bytes();
     edits.sort_by_key(|e| e.range.start);
     let mut kept: Vec<Edit> = Vec::with_capacity(edits.len());
@@ -169,14 +176,16 @@ pub(crate) fn splice(text: &str, mut edits: Vec<Edit>) -> String {
         kept.push(edit);
     }
     let mut out = String::with_capacity(text.len() + 16 * kept.len());
+    let mut landed = Vec::with_capacity(kept.len());
     let mut at = 0;
     for edit in &kept {
         out.push_str(&text[at..edit.range.start]);
+        landed.push((edit.range.clone(), out.len()..out.len() + edit.with.len()));
         out.push_str(&edit.with);
         at = edit.range.end;
     }
     out.push_str(&text[at..]);
-    out
+    (out, landed)
 }
 
 /// Extends a member's range with one comma: the one before it, unless an

@@ -112,12 +112,12 @@
 //! is rewritten by splicing its text once: the rest keeps its formatting,
 //! key order and escapes, JSON stays valid (a number under a sensitive key
 //! becomes a string), and [`Action::Remove`] takes the member and one
-//! comma. Scrubbing the output again changes nothing: a JSON frame's
-//! strings are scanned one by one, so a rewrite of one cannot change what
-//! is found in another, and a rewritten text frame is scanned again (up to
-//! four times) until nothing more is found, since a rewrite changes what
-//! surrounds the text it leaves (a context word comes closer to a number).
-//! [`Scrubbed::findings`] are those of the first pass.
+//! comma. Scrubbing the output again changes nothing: a rewrite changes
+//! what surrounds the text it leaves (a context word comes closer to a
+//! number, a mask turns digits into `*`), so a rewritten frame is scanned
+//! again, up to four times, until nothing more is found; in a JSON frame
+//! only the strings that were rewritten, since its strings are scanned one
+//! by one. [`Scrubbed::findings`] are those of the first pass.
 //!
 //! # Answers
 //!

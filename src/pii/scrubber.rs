@@ -69,7 +69,14 @@ const MAX_PASSES: usize = 4;
 #[derive(Clone, Debug)]
 enum Place {
     Text,
-    Json { string: bool, escaped: bool, member: Option<Range<usize>> },
+    /// In a JSON value: a string (maybe with escapes) or a number, whose
+    /// raw text is `within`, and the member or element holding it.
+    Json {
+        string: bool,
+        escaped: bool,
+        member: Option<Range<usize>>,
+        within: Range<usize>,
+    },
 }
 
 #[derive(Clone, Debug)]
@@ -147,12 +154,13 @@ impl Scrubber {
         Finding { name: self.inner.names[hit.tag], range: hit.range.clone() }
     }
 
-    /// Finds and acts on `text`. A rewritten frame is scanned again, and
-    /// rewritten again, until nothing more is found (at most
-    /// [`MAX_PASSES`]): a rewrite changes what surrounds the text left, and
-    /// the result must be what a second scrub would leave, so scrubbing is
-    /// idempotent by construction. Findings are those of the first pass,
-    /// in the input's offsets.
+    /// Finds and acts on `text`. A rewritten frame is scanned again (a JSON
+    /// frame only in the strings that were rewritten), and rewritten again,
+    /// until nothing more is found (at most [`MAX_PASSES`]): a rewrite
+    /// changes what surrounds the text it leaves (a mask turns a digit that
+    /// followed a number into `*`), and the result must be what a second
+    /// scrub would leave, so scrubbing is idempotent by construction.
+    /// Findings are those of the first pass, in the input's offsets.
     fn process(
         &self,
         text: &str,
@@ -165,22 +173,18 @@ impl Scrubber {
             return (findings, None, None);
         }
         let mut rewritten: Option<String> = None;
-        // JSON strings are scanned one by one and a rewrite of one cannot
-        // change what is found in another: one pass is enough. Other text
-        // is scanned whole, and is rescanned.
-        let passes = if hits.iter().all(|h| matches!(h.place, Place::Json { .. })) { 1 } else { MAX_PASSES };
         let mut hits = hits;
-        for pass in 1..=passes {
+        for pass in 1..=MAX_PASSES {
             let current = rewritten.as_deref().unwrap_or(text);
             match self.act(current, &hits, direction, &exempt) {
                 Err(blocked) => return (findings, None, Some(blocked)),
                 Ok(None) => break,
-                Ok(Some(next)) => {
-                    if pass < passes {
-                        hits = self.hits(&next);
+                Ok(Some((next, edits))) => {
+                    if pass < MAX_PASSES {
+                        hits = self.rescan(&next, &hits, &edits);
                     }
                     rewritten = Some(next);
-                    if pass == passes || hits.is_empty() {
+                    if pass == MAX_PASSES || hits.is_empty() {
                         break;
                     }
                 }
@@ -189,15 +193,16 @@ impl Scrubber {
         (findings, rewritten, None)
     }
 
-    /// The actions for `hits` in `text`: the rewritten text (`None` when
-    /// nothing rewrites), or the blocking action.
+    /// The actions for `hits` in `text`: the rewritten text and where its
+    /// replacements landed (`None` when nothing rewrites), or the blocking
+    /// action.
     fn act(
         &self,
         text: &str,
         hits: &[Hit],
         direction: Direction,
         exempt: &impl Fn(usize) -> bool,
-    ) -> Result<Option<String>, Action> {
+    ) -> Result<Option<(String, Vec<action::Moved>)>, Action> {
         let actions = &self.inner.actions[direction_index(direction)];
         let mut blocked = None;
         let mut edits = Vec::new();
@@ -249,6 +254,46 @@ impl Scrubber {
         Edit { range: hit.range.clone(), with, remove: false }
     }
 
+    /// The hits left in `text`, rewritten from the text that had `hits`
+    /// by `edits` (old and new ranges). A text frame is scanned whole; in
+    /// a JSON frame only the strings that were rewritten are scanned again,
+    /// since its strings are scanned one by one.
+    fn rescan(&self, text: &str, hits: &[Hit], edits: &[action::Moved]) -> Vec<Hit> {
+        let mut strings: Vec<Range<usize>> = hits
+            .iter()
+            .filter_map(|h| match &h.place {
+                Place::Json { string: true, within, .. } => Some(within.clone()),
+                Place::Json { .. } => None,
+                Place::Text => Some(0..usize::MAX),
+            })
+            .collect();
+        if strings.iter().any(|r| r.end == usize::MAX) {
+            return self.hits(text);
+        }
+        strings.dedup();
+        // Where `at` (in the old text) is in the new one: shifted by every
+        // edit that ends at or before it.
+        let shift = |at: usize| {
+            edits
+                .iter()
+                .take_while(|(old, _)| old.end <= at)
+                .fold(at as isize, |a, (old, new)| a + new.len() as isize - old.len() as isize) as usize
+        };
+        let mut found = Vec::new();
+        for string in strings {
+            // A string an edit reaches over (a removed member) is gone.
+            if edits.iter().any(|(old, _)| old.start < string.start && string.start < old.end) {
+                continue;
+            }
+            let new = shift(string.start)..shift(string.end);
+            let raw = &text[new.clone()];
+            let escaped = raw.contains('\\');
+            let place = Place::Json { string: true, escaped, member: None, within: new.clone() };
+            self.segment(raw, new.start, escaped, &place, &mut found);
+        }
+        found
+    }
+
     fn hits(&self, text: &str) -> Vec<Hit> {
         let s = text.as_bytes();
         let mut hits = Vec::new();
@@ -269,13 +314,18 @@ impl Scrubber {
             let start = text.len() - text.trim_start().len();
             hits.truncate(1);
             hits[0].range = start..start + number.len();
-            hits[0].place = Place::Json { string: false, escaped: false, member: None };
+            hits[0].place = Place::Json { string: false, escaped: false, member: None, within: hits[0].range.clone() };
         }
         hits
     }
 
     fn scalar(&self, text: &str, scalar: Scalar, hits: &mut Vec<Hit>) {
-        let place = Place::Json { string: scalar.string, escaped: scalar.escaped, member: scalar.member.clone() };
+        let place = Place::Json {
+            string: scalar.string,
+            escaped: scalar.escaped,
+            member: scalar.member.clone(),
+            within: scalar.raw.clone(),
+        };
         let raw = &text[scalar.raw.clone()];
         if let Some(tag) = scalar.key_tag {
             let value: Cow<'_, str> =

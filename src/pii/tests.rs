@@ -946,4 +946,19 @@ mod fuzz_regressions {
             "\n\u{1f}\u{1f}\u{1f}-(*fa\u{2}q'\u{0}\u{0}\u{0}\u{1f}ar\u{2}+830\u{a0}005142 1111\u{200b}51+666666661\u{200b}51+666\u{a0}66660051+42 1111\u{200b}51+66666666\u{0}*\"\\PA+66666666\u{fffd}\u{7}\u{fffd}1[\u{fffd}05",
         );
     }
+
+    #[test]
+    fn a_rewritten_json_string_is_scanned_again() {
+        // Masks keep digits and turn others into `*`: `97:4241...` became
+        // `97:****...`, and `0617 5699 97` then read as a phone number.
+        holds(
+            "{\"!ban\":\"_\u{fffd}\u{0}\u{0}\u{fffd}\u{0}@ixD\u{0}\u{0}\u{fffd}\u{fffd}\u{fffd} 0617 5699 97:4241112500000\u{0}\u{0}\u{10}a\"}",
+        );
+        holds(
+            "{\"iba\u{fffd}\":\"GB82\u{1}:~\u{fffd}\u{fffd}:::z\u{1a}::\u{1}\u{0}\u{0}416)\u{fffd} 110-12-0346-6111111\u{fffd} \u{661}\u{661}:::*un\u{c}\u{c}0a\"}",
+        );
+        holds(
+            "{\"\n\n[33#3N\u{0}\u{0}3333333332k333q33\u{fffd}\u{fffd}+11111110555013text\":\"call (059q\u{0}\u{0}111:5(415 7243::415) /\u{fffd}-79.e90a\"}",
+        );
+    }
 }
