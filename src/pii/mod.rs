@@ -148,7 +148,8 @@
 //!
 //! One pass over the frame finds the JSON strings; one pass over each
 //! string runs every built-in detector (a byte-class table, validators on
-//! candidates only, ASCII word boundaries). Measured numbers and the
+//! candidates only, ASCII word boundaries). What a rewrite changed is
+//! scanned once more (see Output). Measured numbers and the
 //! command to reproduce them are in the README's performance section.
 
 mod action;
