@@ -71,6 +71,11 @@ pub(crate) fn at(s: &[u8], i: usize, context: impl Fn(usize) -> Context) -> (Opt
     }
     let mut groups = [Group::default(); MAX_GROUPS];
     let Some((plus, n, cut)) = split(s, i, &mut groups) else { return (None, i + 1) };
+    // The digits a mask kept (`**** **** **** 1111`, `***-**-6789`) are
+    // not a number: the run starts after them, as it did before masking.
+    if n > 1 && is_mask_tail(s, i) {
+        return (None, groups[1].outer_start);
+    }
     let groups = &groups[..n];
     let end = groups[n - 1].outer_end;
     work::add(end - i);
@@ -231,6 +236,23 @@ fn split(s: &[u8], i: usize, groups: &mut [Group; MAX_GROUPS]) -> Option<(bool, 
         cut = true;
     }
     Some((plus, n, cut))
+}
+
+/// Whether the digits at `i` end a mask: three or more `*` before them,
+/// across the separators a mask keeps (Markdown's `*` and `**` are fewer).
+fn is_mask_tail(s: &[u8], i: usize) -> bool {
+    let mut stars = 0;
+    for &c in s[..i].iter().rev().take(32) {
+        match c {
+            b'*' => stars += 1,
+            b' ' | b'-' | b'.' | b'(' | b')' => {}
+            _ => break,
+        }
+        if stars >= 3 {
+            return true;
+        }
+    }
+    false
 }
 
 /// A run that starts with a date, `2024-03-05` or `05.03.2024`.

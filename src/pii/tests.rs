@@ -961,4 +961,18 @@ mod fuzz_regressions {
             "{\"\n\n[33#3N\u{0}\u{0}3333333332k333q33\u{fffd}\u{fffd}+11111110555013text\":\"call (059q\u{0}\u{0}111:5(415 7243::415) /\u{fffd}-79.e90a\"}",
         );
     }
+
+    #[test]
+    fn the_digits_a_mask_kept_start_no_number() {
+        // `*******05 539151 ...`: the kept `05` joined the next group into
+        // a new number, one more on every pass, past the pass limit.
+        holds(
+            "24\u{2}sb\u{fffd}\u{2}\u{fffd}c]{\"t&b\u{fffd}\u{2}+54\u{a0}0\u{fffd}a\u{fffd}ll @005 539 5530105 539 5530105 539052 10.05 539050105 539151 10..2.30105 5 10..2.30105 539 5590905152 10..2.30105 539 55,\"p",
+        );
+        // Markdown's `*` and `**` are no mask.
+        cases! {
+            "**4111 1111 1111 1111**" => [("credit_card", "4111 1111 1111 1111")],
+            "*call* 415-555-0132" => [("phone", "415-555-0132")],
+        }
+    }
 }
