@@ -35,6 +35,8 @@ const PERCENT: u8 = 10;
 const HIGH: u8 = 11;
 /// A line break: a line protocol's command may follow.
 const NEWLINE: u8 = 12;
+/// `[`: maybe this scrubber's own `[EMAIL]` or `[CARD:5d41402abc4b]`.
+const BRACKET: u8 = 13;
 
 static TRIGGERS: [u8; 256] = {
     let mut t = [NONE; 256];
@@ -47,6 +49,7 @@ static TRIGGERS: [u8; 256] = {
             b'%' => PERCENT,
             0x80..=0xFF => HIGH,
             b'\n' => NEWLINE,
+            b'[' => BRACKET,
             b':' => COLON,
             b'=' => EQUALS,
             b'-' => DASH,
@@ -220,6 +223,12 @@ impl Engine {
                     None
                 }
                 NEWLINE if lines => tokens::line_credential(s, i + 1).map(|r| (Kind::Password.index(), r)),
+                BRACKET => {
+                    // A placeholder, hash or token this scrubber wrote is
+                    // read as one word: nothing is found inside it.
+                    next = tokens::placeholder(s, i).unwrap_or(i + 1);
+                    None
+                }
                 DIGIT | NUMBER_START if boundary => {
                     match (trigger == DIGIT).then(|| self.hex(s, i, &mut floors)).flatten() {
                         Some(found) => Some(found),

@@ -975,4 +975,15 @@ mod fuzz_regressions {
             "*call* 415-555-0132" => [("phone", "415-555-0132")],
         }
     }
+
+    #[test]
+    fn nothing_is_found_inside_a_placeholder() {
+        // A 12-digit hash that passes Luhn with a Maestro prefix was found
+        // as a card inside `[IBAN:...]` when the rewrite was rescanned.
+        holds("{\"iban\":\"\u{0}\u{0}{Y\u{cb180}\u{fffd}\u{fffd}\\\u{fffd}\u{fffd}\u{fffd}9a-6\"}");
+        cases! {
+            "pay [IBAN:676304849943] or [CREDIT_CARD] now" => [],
+            "[x] 4111 1111 1111 1111" => [("credit_card", "4111 1111 1111 1111")],
+        }
+    }
 }

@@ -454,6 +454,23 @@ pub(crate) fn hex_address(s: &[u8], i: usize) -> Scanned {
     Err(run_end)
 }
 
+/// The end of a placeholder at `i` as this scrubber writes them by
+/// default: `[EMAIL]`, `[CREDIT_CARD:5d41402abc4b]`, `[EMAIL:enc:...]`.
+pub(crate) fn placeholder(s: &[u8], i: usize) -> Option<usize> {
+    let name_end = run(s, i + 1, |c| c.is_ascii_uppercase() || c == b'_');
+    if name_end == i + 1 {
+        return None;
+    }
+    match s.get(name_end) {
+        Some(b']') => Some(name_end + 1),
+        Some(b':') => {
+            let end = run(s, name_end + 1, |c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b':'));
+            (s.get(end) == Some(&b']') && end - name_end <= 200).then_some(end + 1)
+        }
+        _ => None,
+    }
+}
+
 /// A credential in a line protocol, at the start of a line `i`: the
 /// password of IRC and POP3 `PASS secret`, of IMAP `tag LOGIN user secret`,
 /// or the base64 of `AUTH PLAIN` / `tag AUTHENTICATE PLAIN`.
