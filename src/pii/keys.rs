@@ -213,6 +213,11 @@ const TYPE_NAMES: &[&[u8]] = &[
 /// HTTP authentication schemes: the credential is the word after them.
 const SCHEMES: &[&[u8]] = &[b"bearer", b"basic", b"token", b"digest", b"negotiate", b"apikey"];
 
+/// An HTTP authentication scheme word (`Bearer`), in any case.
+pub(crate) fn is_scheme(word: &[u8]) -> bool {
+    SCHEMES.iter().any(|w| word.eq_ignore_ascii_case(w))
+}
+
 /// `key=value` or `key: value` in text, with the `=` or `:` at `i`: the
 /// value's range if the key is sensitive and the value is data.
 ///
@@ -280,7 +285,7 @@ pub(crate) fn key_value(s: &[u8], i: usize, rules: &KeyRules) -> Option<(usize, 
     if !quoted && !value_quoted && is_code(&s[start..end], s.get(end).copied()) {
         return None;
     }
-    if SCHEMES.iter().any(|w| s[start..end].eq_ignore_ascii_case(w)) {
+    if is_scheme(&s[start..end]) {
         // `Bearer` alone is not a secret: the credential follows it.
         if s.get(end) != Some(&b' ') {
             return None;

@@ -10,6 +10,7 @@ use super::builder::ScrubberBuilder;
 use super::detector::Detector;
 use super::fold;
 use super::json::{self, Scalar};
+use super::keys;
 use super::scan::Engine;
 use super::{Counts, Finding, Kind};
 use crate::audit;
@@ -310,7 +311,9 @@ impl Scrubber {
         // A frame that is a bare JSON number stays one: its whole number is
         // replaced by a JSON string.
         let number = text.trim();
-        if !hits.is_empty() && is_json_number(number) {
+        let json_number = matches!(number.as_bytes().first(), Some(b'-' | b'0'..=b'9'))
+            && serde_json::from_str::<serde::de::IgnoredAny>(number).is_ok();
+        if !hits.is_empty() && json_number {
             let start = text.len() - text.trim_start().len();
             hits.truncate(1);
             hits[0].range = start..start + number.len();
@@ -330,7 +333,7 @@ impl Scrubber {
         if let Some(tag) = scalar.key_tag {
             let value: Cow<'_, str> =
                 if scalar.escaped { Cow::Owned(json::decode(raw.as_bytes())) } else { Cow::Borrowed(raw) };
-            if value.trim().is_empty() || self.is_output(tag, &value) {
+            if value.trim().is_empty() || self.is_output(&value) {
                 return;
             }
             // A value a detector recognises keeps that detector's kind (a
@@ -384,7 +387,7 @@ impl Scrubber {
         // What this scrubber wrote (`GB** **** ...` under `"iban":` in text
         // that is not JSON) is not found again, so scrubbing is idempotent.
         if !found.is_empty() {
-            found.retain(|(tag, r)| *tag >= self.inner.placeholders.len() || !self.is_output(*tag, &read[r.clone()]));
+            found.retain(|(_, r)| !self.is_output(&read[r.clone()]));
         }
         if !self.inner.detectors.is_empty() {
             let mut ranges = Vec::new();
@@ -412,10 +415,10 @@ impl Scrubber {
         }));
     }
 
-    /// Whether a value under a sensitive key is already this scrubber's
+    /// Whether a value (under a sensitive key, or found again) is this scrubber's
     /// output (a placeholder, hash, token or mask of any kind, since a
     /// detector may have chosen the kind), so scrubbing is idempotent.
-    fn is_output(&self, tag: usize, value: &str) -> bool {
+    fn is_output(&self, value: &str) -> bool {
         let inner = &self.inner;
         if inner.marked_outputs && memchr::memchr2(b'[', b'*', value.as_bytes()).is_none() {
             return false;
@@ -433,8 +436,8 @@ impl Scrubber {
         };
         // Several findings, or a scheme and a finding: `Bearer [JWT]`.
         output(value)
-            || inner.masks[tag].is_output(value)
-            || (value.split_whitespace().any(output) && value.split_whitespace().all(|p| output(p) || is_scheme(p)))
+            || (value.split_whitespace().any(output)
+                && value.split_whitespace().all(|p| output(p) || keys::is_scheme(p.as_bytes())))
     }
 
     fn exempt(&self, tag: usize, session: &Session) -> bool {
@@ -515,40 +518,7 @@ fn only_scheme_left(text: &str, raw: &Range<usize>, hits: &[Hit]) -> bool {
     }
     left.push_str(&text[at..raw.end]);
     let left = left.trim();
-    left.is_empty() || is_scheme(left)
-}
-
-/// An HTTP authentication scheme word before a credential.
-fn is_scheme(word: &str) -> bool {
-    ["bearer", "basic", "token"].iter().any(|w| word.eq_ignore_ascii_case(w))
-}
-
-/// A JSON number: `-`, digits, an optional fraction and exponent.
-fn is_json_number(s: &str) -> bool {
-    let b = s.as_bytes();
-    let digits = |i: usize| i + b[i.min(b.len())..].iter().take_while(|c| c.is_ascii_digit()).count();
-    let mut i = usize::from(b.first() == Some(&b'-'));
-    let int_end = digits(i);
-    if int_end == i {
-        return false;
-    }
-    i = int_end;
-    if b.get(i) == Some(&b'.') {
-        let end = digits(i + 1);
-        if end == i + 1 {
-            return false;
-        }
-        i = end;
-    }
-    if matches!(b.get(i), Some(b'e' | b'E')) {
-        i += 1 + usize::from(matches!(b.get(i + 1), Some(b'+' | b'-')));
-        let end = digits(i);
-        if end == i {
-            return false;
-        }
-        i = end;
-    }
-    i == b.len()
+    left.is_empty() || keys::is_scheme(left.as_bytes())
 }
 
 /// Adds the custom detectors' findings to the built-in ones (sorted, not
