@@ -303,6 +303,23 @@ impl Frame {
         }
     }
 
+    /// Whether the payload starts like a JSON object or array (after JSON
+    /// whitespace and a byte-order mark) but [`json`](Self::json) cannot
+    /// read it: a number out of range (`1e999`), a lone surrogate escape,
+    /// nesting deeper than 128 levels, or a binary frame holding JSON.
+    ///
+    /// Clients are more lenient than this parser (a browser's `JSON.parse`
+    /// reads `1e999` as `Infinity` and keeps lone surrogates), so a layer
+    /// that must not let such a message through fails closed on it.
+    pub fn is_unreadable_json(&mut self) -> bool {
+        if self.json().is_some() {
+            return false;
+        }
+        let bytes = self.bytes();
+        let body = bytes.strip_prefix("\u{feff}".as_bytes()).unwrap_or(bytes);
+        matches!(body.iter().find(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r')), Some(b'{' | b'['))
+    }
+
     /// Mutable access to the parsed JSON; marks the frame rewritten.
     pub fn json_mut(&mut self) -> Option<&mut Value> {
         self.parse();

@@ -35,6 +35,8 @@
 //! | the [`Strikes`]-th denial within the window (default 10 in 60 s) | close 4403 "too many forbidden messages" |
 //! | outbound type whose permission the principal lacks | not delivered to that client, silently |
 //! | outbound field whose permission the principal lacks | removed or masked (`"***"`) for that client |
+//! | outbound object or array the parser cannot read ([`Frame::is_unreadable_json`]), when the policy has outbound or field rules | not delivered, silently: fail closed |
+//! | outbound text that is not JSON at all (plain text) | delivered: no type or field rule can apply |
 //!
 //! Every denial is an `access_denied` audit event with the principal, the
 //! message type and the permission, never the payload.
@@ -255,6 +257,12 @@ impl Layer for Rbac {
     }
 
     fn on_outbound(&self, frame: &mut Frame, session: &mut Session, now: Instant) -> Outcome {
+        let rules_apply = !self.inner.outbound.is_empty() || !self.inner.fields.is_empty();
+        if rules_apply && frame.is_unreadable_json() {
+            // A client may read what the guard cannot (`1e999`, a lone
+            // surrogate, deep nesting, JSON in a binary frame): fail closed.
+            return self.deny(session, Direction::Outbound, None, "(unreadable)", now);
+        }
         let Some(value) = frame.json() else { return Outcome::Pass };
         let message_type = self.inner.discriminator.message_type(value);
         if let Some(rule) = message_type.and_then(|t| self.inner.outbound.get(t)) {

@@ -303,3 +303,46 @@ fn each_build_time_error_names_its_item() {
         }
     }
 }
+
+/// An outside review found outbound RBAC failing open: what serde_json
+/// cannot read passed type and field rules, and browsers read it anyway.
+#[test]
+fn outbound_json_the_parser_cannot_read_is_not_delivered() {
+    let policy = Policy::new()
+        .role("user", ["chat:read"])
+        .role("admin", ["*"])
+        .outbound("chat", "chat:read")
+        .outbound("admin_report", "admin:read")
+        .field(FieldRule::new("/email", "pii:read"));
+    let guard = guard(&policy);
+    let deep = format!(r#"{}"type":"chat","email":"a@example.com"{}"#, "[{".repeat(130), "}]".repeat(130));
+    let unreadable = [
+        r#"{"type":"admin_report","n":1e999}"#.to_owned(),
+        r#"{"type":"chat","email":"a@example.com","x":"\ud800"}"#.to_owned(),
+        format!(r#"{{"type":"chat","nested":{deep}}}"#),
+        "\u{feff} \n{\"type\":\"admin_report\",\"n\":1e999}".to_owned(),
+    ];
+    for role in ["user", "admin"] {
+        let mut session = session_of(&guard, user("u", &[role]));
+        for text in &unreadable {
+            assert_eq!(guard.outbound(Message::text(text.as_str()), &mut session), Verdict::Drop { reply: None }, "{text}");
+        }
+        let binary = Message::binary(br#"{"type":"chat","email":"a@example.com"}"#.to_vec());
+        assert_eq!(guard.outbound(binary, &mut session), Verdict::Drop { reply: None }, "JSON in a binary frame");
+    }
+    // Negative cases: plain text, binary that is not JSON, and readable JSON.
+    let mut alice = session_of(&guard, user("alice", &["user"]));
+    for message in [
+        Message::text("hello, not json {\"type\":\"admin_report\"}"),
+        Message::text("\"a JSON string\""),
+        Message::binary(vec![0x89, b'P', b'N', b'G']),
+        Message::text(r#"{"type":"chat","n":1e300}"#),
+    ] {
+        assert_eq!(guard.outbound(message.clone(), &mut alice), Verdict::Deliver(message));
+    }
+    // A policy with only inbound rules has nothing to enforce outbound.
+    let guard = super::tests::guard(&classic());
+    let mut alice = session_of(&guard, user("alice", &["user"]));
+    let odd = Message::text(r#"{"type":"post","n":1e999}"#);
+    assert_eq!(guard.outbound(odd.clone(), &mut alice), Verdict::Deliver(odd));
+}
