@@ -302,7 +302,7 @@ fn tls_required_refuses_plain_connections(adapter: Adapter) {
 fn jwt_bearer_token_is_verified(adapter: Adapter) {
     use jsonwebtoken::{EncodingKey, Header, encode};
     use wsguard::auth::{JwtAlgorithm, JwtVerifier};
-    let secret = b"integration-test-secret";
+    let secret = b"integration-test-secret-of-32-bytes";
     let verifier = JwtVerifier::builder().algorithms([JwtAlgorithm::HS256]).hmac_secret(None, secret).build().unwrap();
     let guard = base()
         .with_authenticator(Authenticator::builder().build(verifier).unwrap())
@@ -317,6 +317,16 @@ fn jwt_bearer_token_is_verified(adapter: Adapter) {
     assert_eq!(whoami(&mut client), "dave");
     let forged = encode(&Header::default(), &claims, &EncodingKey::from_secret(b"guess")).unwrap();
     assert_eq!(refused(handshake(addr, "/ws", bearer(&forged))).0, 401);
+    // A review found `exp` of 1e19 or u64::MAX panicking in the handshake:
+    // correctly signed, they are tokens that do not expire.
+    for exp in [serde_json::json!(u64::MAX), serde_json::json!(1e19), serde_json::json!(1.7e308)] {
+        let claims = serde_json::json!({"sub": "erin", "exp": exp});
+        let token = encode(&Header::default(), &claims, &EncodingKey::from_secret(secret)).unwrap();
+        match handshake(addr, "/ws", bearer(&token)) {
+            Ok((mut client, _)) => assert_eq!(whoami(&mut client), "erin", "exp {exp}"),
+            Err(e) => assert_eq!(refused(Err(e)).0, 401, "exp {exp}: refused, not a panic"),
+        }
+    }
 }
 
 for_both_adapters!(

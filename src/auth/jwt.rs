@@ -138,6 +138,9 @@ pub struct JwtBuilder {
     algorithms: Vec<JwtAlgorithm>,
     keys: Vec<Key>,
     errors: Vec<String>,
+    /// The first HMAC secret shorter than [`MIN_HMAC_SECRET`], described.
+    short_secret: Option<String>,
+    allow_short_secrets: bool,
     issuers: Vec<String>,
     audiences: Vec<String>,
     leeway: Duration,
@@ -157,6 +160,8 @@ impl JwtVerifier {
             algorithms: Vec::new(),
             keys: Vec::new(),
             errors: Vec::new(),
+            short_secret: None,
+            allow_short_secrets: false,
             issuers: Vec::new(),
             audiences: Vec::new(),
             leeway: Duration::from_secs(30),
@@ -185,13 +190,27 @@ impl JwtVerifier {
             Some(Value::String(names)) => names.split_whitespace().map(str::to_owned).collect(),
             _ => Vec::new(),
         };
-        // `exp` is required and validated, so it is a number here.
+        // `exp` is required and validated, so it is a number here; any
+        // number, however large, gives an expiry without overflow.
         let exp = claims.get("exp").and_then(Value::as_f64).ok_or(AuthError::Claim("exp"))?;
-        let expires_at = SystemTime::UNIX_EPOCH + Duration::from_secs_f64(exp.max(0.0)) + self.leeway;
+        let expires_at = expiry(exp, self.leeway);
         let mut principal = Principal::new(id).with_roles(roles).with_expiry(expires_at);
         principal.claims = claims;
         Ok(principal)
     }
+}
+
+/// The latest expiry a token can carry: 9999-12-31T23:59:59Z. Later `exp`
+/// values (up to `u64::MAX` and beyond, as floats) are read as this one.
+const LATEST_EXP: f64 = 253_402_300_799.0;
+
+/// `exp` plus the leeway as a time, saturating at [`LATEST_EXP`] (leeway
+/// included): no claim
+/// value may panic (`Duration::from_secs_f64(1e19)` would).
+fn expiry(exp: f64, leeway: Duration) -> SystemTime {
+    let exp = if exp.is_nan() { 0.0 } else { exp.clamp(0.0, LATEST_EXP) };
+    let latest = SystemTime::UNIX_EPOCH + Duration::from_secs_f64(LATEST_EXP);
+    (SystemTime::UNIX_EPOCH + Duration::from_secs_f64(exp)).checked_add(leeway).map_or(latest, |t| t.min(latest))
 }
 
 impl Verifier for JwtVerifier {
@@ -219,6 +238,29 @@ impl Verifier for JwtVerifier {
     }
 }
 
+/// The shortest HMAC secret [`JwtBuilder::build`] accepts: 32 bytes, the
+/// output size of SHA-256 (RFC 7518, section 3.2, requires a key at least
+/// as long as the hash).
+pub const MIN_HMAC_SECRET: usize = 32;
+
+/// JWT options that weaken security, from [`JwtBuilder::dangerous`].
+#[must_use]
+#[derive(Debug)]
+pub struct DangerousJwtOptions(JwtBuilder);
+
+impl DangerousJwtOptions {
+    /// Accepts HMAC secrets shorter than [`MIN_HMAC_SECRET`] bytes.
+    ///
+    /// **Warning:** anyone holding one signed token can try secrets
+    /// offline, at billions per second on a GPU; a short or human-chosen
+    /// secret falls, and with it every principal the issuer can name. Use
+    /// only to accept tokens from an issuer you cannot change yet.
+    pub fn allow_short_hmac_secrets(mut self) -> JwtBuilder {
+        self.0.allow_short_secrets = true;
+        self.0
+    }
+}
+
 impl JwtBuilder {
     /// The allowed algorithms (replacing any set before). A token signed
     /// with another algorithm is refused, whatever key it names.
@@ -228,7 +270,19 @@ impl JwtBuilder {
     }
 
     /// Adds an HMAC secret (HS256/384/512) under an optional key id.
+    ///
+    /// A secret shorter than [`MIN_HMAC_SECRET`] bytes makes
+    /// [`build`](Self::build) fail (short secrets are guessed offline from
+    /// any one token), unless allowed with
+    /// [`dangerous().allow_short_hmac_secrets()`](DangerousJwtOptions::allow_short_hmac_secrets).
     pub fn hmac_secret(mut self, kid: Option<&str>, secret: &[u8]) -> Self {
+        if secret.len() < MIN_HMAC_SECRET && self.short_secret.is_none() {
+            self.short_secret = Some(format!(
+                "hmac secret {} is {} bytes, at least {MIN_HMAC_SECRET} are required",
+                kid.unwrap_or("without kid"),
+                secret.len()
+            ));
+        }
         self.keys.push(Key { kid: kid.map(str::to_owned), key: DecodingKey::from_secret(secret) });
         self
     }
@@ -313,15 +367,22 @@ impl JwtBuilder {
         self
     }
 
+    /// Options that weaken security; read each one's warning.
+    pub fn dangerous(self) -> DangerousJwtOptions {
+        DangerousJwtOptions(self)
+    }
+
     /// Builds the verifier.
     ///
     /// # Errors
     ///
     /// [`ConfigError::Jwt`] when no algorithm or key is given, a key is
-    /// unreadable, or no key fits an allowed algorithm.
+    /// unreadable, an HMAC secret is shorter than [`MIN_HMAC_SECRET`]
+    /// bytes, or no key fits an allowed algorithm.
     pub fn build(self) -> Result<JwtVerifier, ConfigError> {
         let fail = |reason: String| Err(ConfigError::Jwt { reason });
-        if let Some(error) = self.errors.into_iter().next() {
+        let short = self.short_secret.filter(|_| !self.allow_short_secrets);
+        if let Some(error) = self.errors.into_iter().next().or(short) {
             return fail(error);
         }
         let Some(first) = self.algorithms.first() else {
@@ -541,6 +602,40 @@ mod tests {
             verifier.verify(&sign(Algorithm::RS256, Some("2026-10"), &old, &claims())),
             Err(AuthError::UnknownKey)
         );
+    }
+
+    #[test]
+    fn no_expiry_claim_value_panics() {
+        let verifier = hmac_verifier();
+        let latest = SystemTime::UNIX_EPOCH + Duration::from_secs(253_402_300_799);
+        for exp in [json!(u64::MAX), json!(1e19), json!(1.7e308), json!(i64::MAX)] {
+            let mut c = claims();
+            c["exp"] = exp.clone();
+            match verifier.verify(&hs256(&c)) {
+                Ok(principal) => assert_eq!(principal.expires_at, Some(latest), "exp {exp} saturates"),
+                Err(e) => assert!(matches!(e, AuthError::Invalid | AuthError::Claim("exp")), "exp {exp}: {e:?}"),
+            }
+        }
+        assert_eq!(expiry(f64::NAN, Duration::ZERO), SystemTime::UNIX_EPOCH);
+        assert_eq!(expiry(-5.0, Duration::from_secs(30)), SystemTime::UNIX_EPOCH + Duration::from_secs(30));
+        assert_eq!(expiry(1e300, Duration::MAX), latest);
+    }
+
+    #[test]
+    fn short_hmac_secrets_need_the_dangerous_opt_in() {
+        let builder = || JwtVerifier::builder().algorithms([JwtAlgorithm::HS256]);
+        let short = [7u8; MIN_HMAC_SECRET - 1];
+        match builder().hmac_secret(Some("k1"), &short).build() {
+            Err(ConfigError::Jwt { reason }) => assert!(reason.contains("31 bytes"), "{reason}"),
+            other => panic!("{other:?}"),
+        }
+        assert!(builder().hmac_secret(None, &[7u8; MIN_HMAC_SECRET]).build().is_ok());
+        let allowed = builder().hmac_secret(None, &short).dangerous().allow_short_hmac_secrets().build().unwrap();
+        let token = sign(Algorithm::HS256, None, &EncodingKey::from_secret(&short), &claims());
+        assert_eq!(allowed.verify(&token).map(|p| p.id), Ok("alice".into()));
+        // The opt-in does not excuse other errors.
+        let unreadable = builder().rsa_pem(None, b"nope").hmac_secret(None, &short).dangerous();
+        assert!(unreadable.allow_short_hmac_secrets().build().is_err());
     }
 
     #[test]

@@ -56,7 +56,7 @@ mod verifier;
 
 #[cfg(feature = "jwt")]
 #[cfg_attr(docsrs, doc(cfg(feature = "jwt")))]
-pub use jwt::{JwtAlgorithm, JwtBuilder, JwtVerifier};
+pub use jwt::{DangerousJwtOptions, JwtAlgorithm, JwtBuilder, JwtVerifier, MIN_HMAC_SECRET};
 pub use source::FirstMessage;
 pub use static_tokens::StaticTokens;
 pub use verifier::{AsyncVerifier, AuthError, Verifier, VerifyFuture};
@@ -199,8 +199,10 @@ impl Authenticator {
     ) -> Result<(), Rejection> {
         let principal = verified.map_err(|e| refusal(e, source))?;
         let expires_at = match principal.expires_at {
+            // An expiry beyond what `Instant` can hold never comes: no
+            // claim value may panic.
             Some(at) => {
-                Some(now + at.duration_since(SystemTime::now()).map_err(|_| refusal(AuthError::Expired, source))?)
+                now.checked_add(at.duration_since(SystemTime::now()).map_err(|_| refusal(AuthError::Expired, source))?)
             }
             None => None,
         };
