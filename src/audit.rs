@@ -2,14 +2,138 @@
 //!
 //! Events use the target `wsguard::audit`, so a subscriber can route them
 //! apart from application logs. Fields: `event`, `session` (connection id),
-//! `peer`, `layer`, `direction`, `kind` / `code`, and for closes the close
-//! code. They never contain the message payload, a token or detected
-//! personal data: the only text is a rejection's fixed reason.
+//! `peer`, `principal`, `layer`, `direction`, `kind` / `code`, and for
+//! closes the close code.
+//!
+//! # Free of personal data by construction
+//!
+//! Every field is either a value from a known set (event names, layer
+//! names, codes, PII kind names, the message types and permissions of the
+//! configured policy and schemas) or a keyed hash. A client's own text
+//! never reaches a field: an RBAC denial logs the message type only when
+//! the policy names it (else `(other)`) and the rule's permission as
+//! configured (`room:{/room}:write`, not the room the client sent); an
+//! outbound schema failure logs the schema location, not the path in the
+//! message, whose keys are the application's data.
+//!
+//! The principal id (often an email, a JWT `sub`) and the peer's IP
+//! address are pseudonymised by default, as `p-` and `ip-` plus 16 hex
+//! digits of an HMAC-SHA256 ([`AuditIdentities`]). The same id gives the
+//! same pseudonym, so one user's events still correlate.
+//!
+//! Rejection reasons and details are the crate's fixed texts; a custom
+//! [`Layer`](crate::Layer) or [`Verifier`](crate::auth::Verifier) that
+//! builds its own must keep them free of personal data too.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::sync::{Arc, OnceLock};
+
+use hmac::Mac;
 
 use crate::close::CloseCode;
 use crate::message::Direction;
+use crate::pii::{Keyed, keyed};
 use crate::rejection::Rejection;
 use crate::session::Session;
+
+/// How audit events name principals and peers. Set it with
+/// [`GuardBuilder::audit_identities`](crate::GuardBuilder::audit_identities).
+///
+/// | constructor | `principal` | `peer` |
+/// |-------------|-------------|--------|
+/// | [`default`](Self::default) | `p-` + keyed hash, key drawn once per process | `ip-` + keyed hash of the IP |
+/// | [`pseudonymous`](Self::pseudonymous) | the same, under your key: pseudonyms agree across instances and restarts | the same |
+/// | [`in_clear`](Self::in_clear) | the id as is | `ip:port` |
+///
+/// To find the events of one user, compute their pseudonym with
+/// [`principal`](Self::principal) under the same key.
+///
+/// # Cloning
+///
+/// An `Arc` inside: clones are cheap and share the key.
+#[derive(Clone)]
+pub struct AuditIdentities {
+    /// `None` logs identities in clear.
+    key: Option<Arc<Keyed>>,
+}
+
+impl AuditIdentities {
+    /// Pseudonyms under `key`: give every instance the same key (from your
+    /// secret store) to correlate events across them and across restarts.
+    pub fn pseudonymous(key: &[u8; 32]) -> Self {
+        Self { key: Some(Arc::new(keyed(key))) }
+    }
+
+    /// Principal ids and peer addresses in clear.
+    ///
+    /// **Warning:** ids are often email addresses, and IP addresses are
+    /// personal data in much of the world: your logs then hold personal
+    /// data, with the retention and access duties that come with it.
+    pub fn in_clear() -> Self {
+        Self { key: None }
+    }
+
+    /// How a principal id appears in audit events.
+    pub fn principal(&self, id: &str) -> String {
+        self.name("p-", b"principal", id.as_bytes())
+    }
+
+    /// How a peer appears in audit events (its IP address; the port only
+    /// in clear).
+    pub fn peer(&self, peer: SocketAddr) -> String {
+        match self.key {
+            None => peer.to_string(),
+            Some(_) => self.name("ip-", b"peer", peer.ip().to_string().as_bytes()),
+        }
+    }
+
+    fn name(&self, prefix: &str, domain: &[u8], value: &[u8]) -> String {
+        let Some(key) = &self.key else { return String::from_utf8_lossy(value).into_owned() };
+        let mut mac = Keyed::clone(key);
+        mac.update(domain);
+        mac.update(&[0]);
+        mac.update(value);
+        let digest = mac.finalize().into_bytes();
+        let mut name = String::with_capacity(prefix.len() + 16);
+        name.push_str(prefix);
+        for byte in &digest[..8] {
+            name.push_str(&format!("{byte:02x}"));
+        }
+        name
+    }
+}
+
+impl Default for AuditIdentities {
+    /// Pseudonyms under a key drawn from the operating system once per
+    /// process (shared by every guard in it).
+    fn default() -> Self {
+        static DEFAULT: OnceLock<AuditIdentities> = OnceLock::new();
+        DEFAULT
+            .get_or_init(|| {
+                let mut key = [0u8; 32];
+                // Without an OS random source, a fixed key still hides ids
+                // from a casual reader; it cannot fail on supported targets.
+                let _ = getrandom::fill(&mut key);
+                Self::pseudonymous(&key)
+            })
+            .clone()
+    }
+}
+
+impl fmt::Debug for AuditIdentities {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(if self.key.is_some() { "AuditIdentities::Pseudonymous" } else { "AuditIdentities::InClear" })
+    }
+}
+
+fn principal(session: &Session) -> String {
+    session.principal().map_or_else(String::new, |p| session.audit_identities().principal(&p.id))
+}
+
+fn peer(session: &Session) -> String {
+    session.peer_addr().map_or_else(String::new, |a| session.audit_identities().peer(a))
+}
 
 /// The `tracing` target of every audit event.
 pub const TARGET: &str = "wsguard::audit";
@@ -19,7 +143,8 @@ pub(crate) fn handshake_rejected(session: &Session, layer: &str, rejection: &Rej
         target: TARGET,
         event = "handshake_rejected",
         session = session.id().get(),
-        peer = ?session.peer_addr(),
+        peer = peer(session),
+        principal = principal(session),
         layer,
         kind = rejection.kind().as_str(),
         status = rejection.http_status().as_u16(),
@@ -33,7 +158,8 @@ pub(crate) fn message_dropped(session: &Session, layer: &str, direction: Directi
         target: TARGET,
         event = "message_dropped",
         session = session.id().get(),
-        peer = ?session.peer_addr(),
+        peer = peer(session),
+        principal = principal(session),
         layer,
         direction = direction.as_str(),
         code = reply_code.unwrap_or("none"),
@@ -51,7 +177,8 @@ pub(crate) fn connection_closed(
         target: TARGET,
         event = "connection_closed",
         session = session.id().get(),
-        peer = ?session.peer_addr(),
+        peer = peer(session),
+        principal = principal(session),
         layer,
         direction = direction.as_str(),
         kind = rejection.kind().as_str(),
@@ -61,29 +188,33 @@ pub(crate) fn connection_closed(
     );
 }
 
-/// Which rule an outbound message broke; the guard's `message_dropped`
-/// event follows. Never the offending value.
-pub(crate) fn outbound_invalid(session: &Session, message_type: &str, path: &str, keyword: &str) {
+/// Which schema rule an outbound message broke; the guard's
+/// `message_dropped` event follows. `message_type` is a configured type or
+/// `(other)`, `schema_path` a location in the configured schema: never the
+/// offending value or a key of the message.
+pub(crate) fn outbound_invalid(session: &Session, message_type: &str, schema_path: &str, keyword: &str) {
     tracing::warn!(
         target: TARGET,
         event = "outbound_invalid",
         session = session.id().get(),
+        principal = principal(session),
         message_type,
-        path,
+        schema_path,
         keyword,
     );
 }
 
 /// An RBAC denial: who, which message type, which permission was missing.
-/// The type is cut to 64 bytes; it is the client's text.
+/// Both come from the policy (`(other)` for a type it does not name), never
+/// from the message.
 pub(crate) fn access_denied(session: &Session, direction: Direction, message_type: &str, permission: &str) {
     tracing::warn!(
         target: TARGET,
         event = "access_denied",
         session = session.id().get(),
-        principal = session.principal().map_or("", |p| p.id.as_str()),
+        principal = principal(session),
         direction = direction.as_str(),
-        message_type = crate::close::truncate_at(message_type, 64),
+        message_type,
         permission,
     );
 }
@@ -93,7 +224,7 @@ pub(crate) fn pii_detected(session: &Session, direction: Direction, action: &str
         target: TARGET,
         event = "pii_detected",
         session = session.id().get(),
-        principal = session.principal().map_or("", |p| p.id.as_str()),
+        principal = principal(session),
         direction = direction.as_str(),
         action,
         kinds,
@@ -109,5 +240,30 @@ pub(crate) fn rate_limit_store(available: bool, error: &str) {
         tracing::info!(target: TARGET, event = "rate_limit_store_recovered", store = "redis");
     } else {
         tracing::warn!(target: TARGET, event = "rate_limit_store_unavailable", store = "redis", error);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pseudonyms_are_stable_per_key_and_hide_the_value() {
+        let a = AuditIdentities::pseudonymous(&[1; 32]);
+        let b = AuditIdentities::pseudonymous(&[2; 32]);
+        let id = "alice@example.com";
+        assert_eq!(a.principal(id), a.principal(id));
+        assert_ne!(a.principal(id), b.principal(id), "another key, another pseudonym");
+        assert_ne!(a.principal(id), a.principal("bob@example.com"));
+        assert!(!a.principal(id).contains("alice") && a.principal(id).starts_with("p-"));
+        let default = AuditIdentities::default();
+        assert_eq!(default.principal(id), AuditIdentities::default().principal(id), "one key per process");
+        assert_ne!(default.principal(id), id);
+        // A peer is its IP: the same host on another port is the same pseudonym.
+        let (one, two) = ("198.51.100.7:1000".parse().unwrap(), "198.51.100.7:2000".parse().unwrap());
+        assert_eq!(a.peer(one), a.peer(two));
+        assert!(a.peer(one).starts_with("ip-") && !a.peer(one).contains("198"));
+        assert_eq!(AuditIdentities::in_clear().peer(one), "198.51.100.7:1000");
+        assert_eq!(AuditIdentities::in_clear().principal(id), id);
     }
 }

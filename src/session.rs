@@ -6,6 +6,7 @@ use std::time::{Instant, SystemTime};
 
 use serde_json::{Map, Value};
 
+use crate::audit::AuditIdentities;
 use crate::registry::Ticket;
 use crate::rejection::Rejection;
 
@@ -95,6 +96,7 @@ pub struct Session {
     principal: Option<Principal>,
     expires_at: Option<Instant>,
     ticket: Option<Ticket>,
+    audit: AuditIdentities,
     extensions: http::Extensions,
 }
 
@@ -111,6 +113,7 @@ impl Session {
             principal: None,
             expires_at: None,
             ticket: None,
+            audit: AuditIdentities::default(),
             extensions: http::Extensions::new(),
         }
     }
@@ -120,6 +123,16 @@ impl Session {
     pub fn with_tls(mut self, tls: bool) -> Self {
         self.tls = tls;
         self
+    }
+
+    pub(crate) fn with_audit_identities(mut self, audit: AuditIdentities) -> Self {
+        self.audit = audit;
+        self
+    }
+
+    /// How this session's audit events name its principal and peer.
+    pub(crate) fn audit_identities(&self) -> &AuditIdentities {
+        &self.audit
     }
 
     /// The connection id.

@@ -97,32 +97,60 @@ fn every_non_pass_outcome_emits_one_audit_event_without_the_payload() {
 }
 
 fn rbac_denials_name_principal_type_and_permission(captured: &Captured) {
-    use wsguard::Principal;
+    use wsguard::audit::AuditIdentities;
     use wsguard::rbac::Policy;
+    use wsguard::{Principal, Verdict};
 
     let rbac = Policy::new()
         .role("user", ["room:lobby:write"])
         .inbound("chat", "room:{/room}:write")
-        .outbound("audit", "audit:read");
-    let guard = Guard::builder().without_auth().rbac(rbac.build().unwrap()).build().unwrap();
-    let mut session = guard.new_session(None);
-    session.set_principal(Some(Principal::new("alice").with_roles(["user"]))).unwrap();
-    let denied = Message::text(r#"{"type":"chat","room":"staff","text":"call me at +1 415 555 0132"}"#);
-    assert!(matches!(guard.inbound(denied, &mut session), wsguard::Verdict::Drop { reply: Some(_) }));
+        .outbound("audit", "audit:read")
+        .build()
+        .unwrap();
+    let key = [7u8; 32];
+    let guard = Guard::builder()
+        .without_auth()
+        .rbac(rbac.clone())
+        .audit_identities(AuditIdentities::pseudonymous(&key))
+        .build()
+        .unwrap();
+    let peer: std::net::SocketAddr = "203.0.113.9:50123".parse().unwrap();
+    let mut session = guard.new_session(Some(peer));
+    session.set_principal(Some(Principal::new("alice@example.com").with_roles(["user"]))).unwrap();
+    let denied = Message::text(r#"{"type":"chat","room":"staff +1 415 555 0132","text":"hi"}"#);
+    assert!(matches!(guard.inbound(denied, &mut session), Verdict::Drop { reply: Some(_) }));
     let hidden = Message::text(r#"{"type":"audit","entry":"secret entry"}"#);
-    assert_eq!(guard.outbound(hidden, &mut session), wsguard::Verdict::Drop { reply: None });
+    assert_eq!(guard.outbound(hidden, &mut session), Verdict::Drop { reply: None });
+    // The review's finding: with RBAC and no schema in front, the client's
+    // `type` (a card number, a token, a phone number) reached the log.
+    for client_type in ["4111 1111 1111 1111", "eyJhbGciOiJIUzI1NiJ9.e30.c2lnbmF0dXJl", "+44 20 7946 0958"] {
+        let text = serde_json::json!({"type": client_type}).to_string();
+        assert!(matches!(guard.inbound(Message::text(text), &mut session), Verdict::Drop { reply: Some(_) }));
+    }
 
     let log = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
     let lines: Vec<_> = log.lines().filter(|l| l.contains("access_denied")).collect();
-    assert_eq!(lines.len(), 2, "{log}");
-    assert!(lines[0].contains("principal=\"alice\"") && lines[0].contains("message_type=\"chat\""), "{log}");
-    assert!(
-        lines[0].contains("permission=\"room:staff:write\"") && lines[0].contains("direction=\"inbound\""),
-        "{log}"
-    );
+    assert_eq!(lines.len(), 5, "{log}");
+    let pseudonym = AuditIdentities::pseudonymous(&key).principal("alice@example.com");
+    assert!(pseudonym.starts_with("p-") && pseudonym.len() == 18, "{pseudonym}");
+    assert!(lines.iter().all(|l| l.contains(&format!("principal=\"{pseudonym}\""))), "{log}");
+    assert!(lines[0].contains("message_type=\"chat\"") && lines[0].contains("direction=\"inbound\""), "{log}");
+    assert!(lines[0].contains("permission=\"room:{/room}:write\""), "the template, not the client's room:\n{log}");
     assert!(lines[1].contains("permission=\"audit:read\"") && lines[1].contains("direction=\"outbound\""), "{log}");
+    assert!(lines[2..].iter().all(|l| l.contains("message_type=\"(other)\"")), "{log}");
     // Whole values: a timestamp can hold "415".
-    assert!(!log.contains("415 555 0132") && !log.contains("secret entry"), "payload leaked:\n{log}");
+    for leaked in ["415 555", "secret entry", "alice", "example.com", "4111", "eyJhbGci", "7946", "203.0.113.9", "staff"] {
+        assert!(!log.contains(leaked), "{leaked} leaked:\n{log}");
+    }
+
+    // In clear only when the application opts in.
+    captured.0.lock().unwrap().clear();
+    let guard = Guard::builder().without_auth().rbac(rbac).audit_identities(AuditIdentities::in_clear()).build().unwrap();
+    let mut session = guard.new_session(Some(peer));
+    session.set_principal(Some(Principal::new("alice@example.com").with_roles(["user"]))).unwrap();
+    let _ = guard.inbound(Message::text(r#"{"type":"other"}"#), &mut session);
+    let log = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    assert!(log.contains("principal=\"alice@example.com\"") && log.contains("peer=\"203.0.113.9:50123\""), "{log}");
 }
 
 fn schema_refusals_name_the_rule_never_the_value(captured: &Captured) {
@@ -147,7 +175,10 @@ fn schema_refusals_name_the_rule_never_the_value(captured: &Captured) {
     assert_eq!(lines.len(), 3, "{log}");
     assert!(lines[0].contains("event=\"message_dropped\"") && lines[0].contains("code=\"invalid_message\""), "{log}");
     assert!(
-        lines[1].contains("event=\"outbound_invalid\"") && lines[1].contains("keyword=\"additionalProperties\""),
+        lines[1].contains("event=\"outbound_invalid\"")
+            && lines[1].contains("keyword=\"additionalProperties\"")
+            && lines[1].contains("schema_path=\"/additionalProperties\"")
+            && lines[1].contains("message_type=\"profile\""),
         "{log}"
     );
     assert!(lines[2].contains("event=\"message_dropped\"") && lines[2].contains("direction=\"outbound\""), "{log}");

@@ -5,6 +5,7 @@ use std::sync::atomic::AtomicU64;
 use tungstenite::protocol::WebSocketConfig;
 
 use super::{Guard, HandshakeRejection, Inner};
+use crate::audit::AuditIdentities;
 use crate::auth::Authenticator;
 use crate::close::CloseCode;
 use crate::error::ConfigError;
@@ -44,6 +45,7 @@ pub(crate) const DEFAULT_READ_BUFFER: usize = 8 * 1024;
 /// | [`websocket_config`](Self::websocket_config) | tungstenite's defaults with an 8 KiB read buffer |
 /// | [`handshake_rejection`](Self::handshake_rejection) | [`HandshakeRejection::Http`] |
 /// | [`close_code`](Self::close_code) | the table in [`RejectionKind::wire`] |
+/// | [`audit_identities`](Self::audit_identities) | [`AuditIdentities::default()`]: principal ids and peer IPs pseudonymised |
 #[must_use]
 #[derive(Debug)]
 pub struct GuardBuilder<State = WantsAuth> {
@@ -59,6 +61,7 @@ pub struct GuardBuilder<State = WantsAuth> {
     websocket_config: WebSocketConfig,
     handshake_rejection: HandshakeRejection,
     close_code_overrides: Vec<(RejectionKind, CloseCode)>,
+    audit: AuditIdentities,
     state: PhantomData<State>,
 }
 
@@ -85,6 +88,7 @@ impl GuardBuilder<WantsAuth> {
             websocket_config: WebSocketConfig::default().read_buffer_size(DEFAULT_READ_BUFFER),
             handshake_rejection: HandshakeRejection::default(),
             close_code_overrides: Vec::new(),
+            audit: AuditIdentities::default(),
             state: PhantomData,
         }
     }
@@ -117,6 +121,7 @@ impl GuardBuilder<WantsAuth> {
             websocket_config: self.websocket_config,
             handshake_rejection: self.handshake_rejection,
             close_code_overrides: self.close_code_overrides,
+            audit: self.audit,
             state: PhantomData,
         }
     }
@@ -226,6 +231,13 @@ impl<State> GuardBuilder<State> {
         self
     }
 
+    /// Chooses how audit events name principals and peers: pseudonymised
+    /// by default (see [`AuditIdentities`]).
+    pub fn audit_identities(mut self, identities: AuditIdentities) -> Self {
+        self.audit = identities;
+        self
+    }
+
     /// Overrides the close code sent for one kind of rejection.
     pub fn close_code(mut self, kind: RejectionKind, code: CloseCode) -> Self {
         self.close_code_overrides.retain(|(k, _)| *k != kind);
@@ -274,6 +286,7 @@ impl GuardBuilder<AuthDecided> {
                 websocket_config: self.websocket_config,
                 handshake_rejection: self.handshake_rejection,
                 close_code_overrides: self.close_code_overrides,
+                audit: self.audit,
                 next_id: AtomicU64::new(1),
             }),
         })

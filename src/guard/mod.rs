@@ -111,6 +111,7 @@ struct Inner {
     websocket_config: WebSocketConfig,
     handshake_rejection: HandshakeRejection,
     close_code_overrides: Vec<(RejectionKind, CloseCode)>,
+    audit: crate::audit::AuditIdentities,
     next_id: AtomicU64,
 }
 
@@ -142,7 +143,7 @@ impl Guard {
     /// A fresh session for a new connection from `peer_addr`, with a unique id.
     pub fn new_session(&self, peer_addr: Option<std::net::SocketAddr>) -> Session {
         let id = ConnectionId::new(self.inner.next_id.fetch_add(1, Ordering::Relaxed));
-        Session::new(id, peer_addr, self.now())
+        Session::new(id, peer_addr, self.now()).with_audit_identities(self.inner.audit.clone())
     }
 
     /// The current instant, from the guard's clock.

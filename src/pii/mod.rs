@@ -171,6 +171,7 @@ pub(crate) mod work;
 mod tests;
 
 pub use action::{Action, Mask};
+pub(crate) use action::{Keyed, keyed};
 pub use builder::ScrubberBuilder;
 pub use detector::{Detector, RegexDetector};
 pub use kind::{Finding, Kind};

@@ -86,6 +86,17 @@ struct PermissionSet {
     wildcards: Vec<Grant>,
 }
 
+impl Rule {
+    /// The permission as the policy wrote it (a template unfilled): what an
+    /// audit event may name, since a filled one holds the client's text.
+    fn configured(&self) -> &str {
+        match self {
+            Self::Plain { permission, .. } => permission,
+            Self::Template { text, .. } => text,
+        }
+    }
+}
+
 impl PermissionSet {
     fn add(&mut self, grant: Grant) {
         match grant.as_exact() {
@@ -152,19 +163,13 @@ impl Rbac {
         self.roles(session).any(|r| self.inner.sets[r].covers(permission))
     }
 
-    /// Decides `rule` for the session; on denial, the permission it needed
-    /// (filled in, or the template when it could not be).
-    fn decide(&self, rule: &Rule, session: &Session, message: Option<&Value>) -> Result<(), String> {
+    /// Whether `rule` allows the message for the session.
+    fn decide(&self, rule: &Rule, session: &Session, message: Option<&Value>) -> bool {
         match rule {
-            Rule::Plain { permission, allowed } => match self.roles(session).any(|r| allowed[r]) {
-                true => Ok(()),
-                false => Err(permission.clone()),
-            },
-            Rule::Template { pieces, text } => match Required::fill(pieces, message) {
-                Some(permission) if self.permits(session, &permission) => Ok(()),
-                Some(permission) => Err(permission),
-                None => Err(text.clone()),
-            },
+            Rule::Plain { allowed, .. } => self.roles(session).any(|r| allowed[r]),
+            Rule::Template { pieces, .. } => {
+                Required::fill(pieces, message).is_some_and(|permission| self.permits(session, &permission))
+            }
         }
     }
 
@@ -199,15 +204,12 @@ impl Rbac {
         }
     }
 
-    fn deny(
-        &self,
-        session: &mut Session,
-        direction: Direction,
-        message_type: Option<&str>,
-        permission: &str,
-        now: Instant,
-    ) -> Outcome {
-        audit::access_denied(session, direction, message_type.unwrap_or(""), permission);
+    /// Refuses a message under `rule` (with its type, as the policy names
+    /// it). The audit event holds only the policy's words: `(other)` for a
+    /// type without a rule, the permission unfilled.
+    fn deny(&self, session: &mut Session, direction: Direction, rule: Option<(&String, &Rule)>, now: Instant) -> Outcome {
+        let (message_type, permission) = rule.map_or(("(other)", "(no rule)"), |(t, r)| (t.as_str(), r.configured()));
+        audit::access_denied(session, direction, message_type, permission);
         if direction == Direction::Outbound {
             return Outcome::drop_silently();
         }
@@ -242,17 +244,14 @@ impl Layer for Rbac {
     fn on_inbound(&self, frame: &mut Frame, session: &mut Session, now: Instant) -> Outcome {
         let value = frame.json();
         let message_type = value.and_then(|v| self.inner.discriminator.message_type(v));
-        let verdict = match message_type.and_then(|t| self.inner.inbound.get(t)) {
-            Some(rule) => self.decide(rule, session, value),
-            None if self.inner.allow_unmapped_inbound => Ok(()),
-            None => Err("(no rule)".to_owned()),
+        let rule = message_type.and_then(|t| self.inner.inbound.get_key_value(t));
+        let allowed = match rule {
+            Some((_, rule)) => self.decide(rule, session, value),
+            None => self.inner.allow_unmapped_inbound,
         };
-        match verdict {
-            Ok(()) => Outcome::Pass,
-            Err(permission) => {
-                let message_type = message_type.map(str::to_owned);
-                self.deny(session, Direction::Inbound, message_type.as_deref(), &permission, now)
-            }
+        match allowed {
+            true => Outcome::Pass,
+            false => self.deny(session, Direction::Inbound, rule, now),
         }
     }
 
@@ -261,15 +260,12 @@ impl Layer for Rbac {
         if rules_apply && frame.is_unreadable_json() {
             // A client may read what the guard cannot (`1e999`, a lone
             // surrogate, deep nesting, JSON in a binary frame): fail closed.
-            return self.deny(session, Direction::Outbound, None, "(unreadable)", now);
+            return self.deny(session, Direction::Outbound, None, now);
         }
         let Some(value) = frame.json() else { return Outcome::Pass };
-        let message_type = self.inner.discriminator.message_type(value);
-        if let Some(rule) = message_type.and_then(|t| self.inner.outbound.get(t)) {
-            if let Err(permission) = self.decide(rule, session, Some(value)) {
-                let message_type = message_type.map(str::to_owned);
-                return self.deny(session, Direction::Outbound, message_type.as_deref(), &permission, now);
-            }
+        let rule = self.inner.discriminator.message_type(value).and_then(|t| self.inner.outbound.get_key_value(t));
+        if let Some(rule) = rule.filter(|(_, rule)| !self.decide(rule, session, Some(value))) {
+            return self.deny(session, Direction::Outbound, Some(rule), now);
         }
         if !self.inner.fields.is_empty() {
             self.filter_fields(frame, session);

@@ -337,13 +337,24 @@ impl Layer for SchemaValidation {
 
     fn on_outbound(&self, frame: &mut Frame, session: &mut Session, _: Instant) -> Outcome {
         let Some(routes) = &self.outbound else { return Outcome::Pass };
+        if frame.is_unreadable_json() {
+            // What a client may read but the validator cannot: fail closed.
+            audit::outbound_invalid(session, "(other)", "", "unreadable");
+            return Outcome::drop_silently();
+        }
         let Some(value) = frame.json() else { return Outcome::Pass };
         let message_type = self.discriminator.message_type(value);
         match routes.route(message_type) {
             Route::Validate(validator) if !validator.is_valid(value) => {
-                let failures = self.failures(validator, value);
-                let (path, keyword) = &failures[0];
-                audit::outbound_invalid(session, message_type.unwrap_or_default(), path, keyword);
+                // The audit names the schema's location, not the message's
+                // path: the message's keys are the application's data.
+                let (schema_path, keyword) = validator
+                    .iter_errors(value)
+                    .next()
+                    .map(|e| (e.schema_path().to_string(), e.kind().keyword().to_owned()))
+                    .unwrap_or_default();
+                let configured = message_type.and_then(|t| routes.by_type.get_key_value(t)).map(|(t, _)| t.as_str());
+                audit::outbound_invalid(session, configured.unwrap_or("(other)"), &schema_path, &keyword);
                 Outcome::drop_silently()
             }
             _ => Outcome::Pass,
