@@ -29,6 +29,7 @@ use crate::session::{ConnectionId, Session};
 /// | [`per_principal`](Self::per_principal) | 5 |
 /// | [`per_ip`](Self::per_ip) | 20 |
 /// | [`global`](Self::global) | none |
+/// | [`ipv6_prefix`](Self::ipv6_prefix) | 64 |
 ///
 /// # Examples
 ///
@@ -48,18 +49,25 @@ pub struct ConnectionCaps {
     pub per_ip: Option<u32>,
     /// Connections the guard accepts at once, in all. Default: no cap.
     pub global: Option<u32>,
+    /// The prefix length IPv6 peers are counted by for
+    /// [`per_ip`](Self::per_ip). Default 64, as the rate limits'
+    /// [`ipv6_prefix`](crate::rate_limit::RateLimitBuilder::ipv6_prefix):
+    /// one subscriber usually gets a whole /64, so counting full addresses
+    /// would let one host open `per_ip` connections from each of 2^64
+    /// addresses. IPv4-mapped addresses count as IPv4. At most 128.
+    pub ipv6_prefix: u8,
 }
 
 impl Default for ConnectionCaps {
     fn default() -> Self {
-        Self { per_principal: Some(5), per_ip: Some(20), global: None }
+        Self { per_principal: Some(5), per_ip: Some(20), global: None, ipv6_prefix: 64 }
     }
 }
 
 impl ConnectionCaps {
     /// No caps at all.
     pub const fn unlimited() -> Self {
-        Self { per_principal: None, per_ip: None, global: None }
+        Self { per_principal: None, per_ip: None, global: None, ipv6_prefix: 64 }
     }
 
     /// Sets the per-principal cap.
@@ -73,6 +81,13 @@ impl ConnectionCaps {
     #[must_use]
     pub const fn per_ip(mut self, cap: Option<u32>) -> Self {
         self.per_ip = cap;
+        self
+    }
+
+    /// Sets the prefix length IPv6 peers are grouped by.
+    #[must_use]
+    pub const fn ipv6_prefix(mut self, bits: u8) -> Self {
+        self.ipv6_prefix = bits;
         self
     }
 
@@ -91,8 +106,17 @@ impl ConnectionCaps {
                 name,
                 reason: "a cap of 0 refuses every connection; use None for no cap",
             }),
+            None if self.ipv6_prefix > 128 => Err(ConfigError::InvalidLimit {
+                name: "caps.ipv6_prefix",
+                reason: "an IPv6 prefix is at most 128 bits",
+            }),
             None => Ok(()),
         }
+    }
+
+    /// The key a peer's connections are counted under.
+    fn ip_key(&self, peer: Option<SocketAddr>) -> Option<IpAddr> {
+        peer.map(|a| crate::layer::client_group(a.ip(), self.ipv6_prefix))
     }
 }
 
@@ -206,7 +230,7 @@ impl Drop for Ticket {
     fn drop(&mut self) {
         let mut state = self.registry.lock();
         if let Some(entry) = state.sessions.remove(&self.id) {
-            if let Some(ip) = entry.peer_addr.map(|a| a.ip()) {
+            if let Some(ip) = self.registry.inner.caps.ip_key(entry.peer_addr) {
                 decrement(&mut state.per_ip, &ip);
             }
             if let Some(principal) = entry.principal {
@@ -248,7 +272,7 @@ impl SessionRegistry {
     /// Registers `session` under the global and per-IP caps.
     pub(crate) fn register(&self, session: &Session) -> Result<Ticket, Rejection> {
         let caps = self.inner.caps;
-        let ip = session.peer_addr().map(|a| a.ip());
+        let ip = caps.ip_key(session.peer_addr());
         let mut state = self.lock();
         if caps.global.is_some_and(|cap| state.sessions.len() >= cap as usize) {
             return Err(over_cap("too many connections"));
@@ -379,6 +403,33 @@ mod tests {
         drop(a1);
         assert_eq!(guard.sessions().len(), 2);
         assert!(admitted(&guard, "10.0.0.1:4").is_ok(), "a dropped session frees its place");
+    }
+
+    /// The review's finding: forty addresses of one /64 got past a per-IP
+    /// cap of 20, while the rate limits grouped them.
+    #[test]
+    fn ipv6_peers_count_per_prefix_and_mapped_ipv4_per_address() {
+        let guard = guard(ConnectionCaps::unlimited().per_ip(Some(20)));
+        let held: Vec<_> = (1..=20).map(|i| admitted(&guard, &format!("[2001:db8:1:2::{i:x}]:1")).unwrap()).collect();
+        for i in 21..=40 {
+            let refused = admitted(&guard, &format!("[2001:db8:1:2:{i:x}::1]:1")).unwrap_err();
+            assert_eq!(refused.reason(), "too many connections from this address", "address {i} of the same /64");
+        }
+        assert!(admitted(&guard, "[2001:db8:1:3::1]:1").is_ok(), "the next /64 is someone else");
+        // A dual-stack listener sees IPv4 peers as ::ffff:a.b.c.d: each
+        // counts as its own IPv4 address, and together with its plain form.
+        let _v4: Vec<_> = (1..=20).map(|i| admitted(&guard, &format!("[::ffff:192.0.2.{i}]:1")).unwrap()).collect();
+        let _same = (1..=19).map(|_| admitted(&guard, "192.0.2.1:2").unwrap()).collect::<Vec<_>>();
+        assert!(admitted(&guard, "[::ffff:192.0.2.1]:3").is_err(), "mapped and plain are one address");
+        drop(held);
+        assert!(admitted(&guard, "[2001:db8:1:2::ffff]:1").is_ok(), "dropped sessions free the prefix's places");
+
+        // The prefix is configurable: /128 counts full addresses.
+        let guard = super::tests::guard(ConnectionCaps::unlimited().per_ip(Some(1)).ipv6_prefix(128));
+        let _a = admitted(&guard, "[2001:db8::1]:1").unwrap();
+        assert!(admitted(&guard, "[2001:db8::2]:1").is_ok());
+        let err = Guard::builder().without_auth().connection_caps(ConnectionCaps::default().ipv6_prefix(129)).build();
+        assert!(matches!(err, Err(ConfigError::InvalidLimit { name: "caps.ipv6_prefix", .. })));
     }
 
     #[test]

@@ -21,7 +21,7 @@ pub use limits::Limits;
 pub use origin::OriginPolicy;
 pub use strikes::Strikes;
 pub(crate) use strikes::refuse;
-pub(crate) use transport::mask;
+pub(crate) use transport::client_group;
 pub use transport::{IpNet, TransportPolicy};
 
 /// The HTTP upgrade request a handshake hook inspects.

@@ -47,6 +47,17 @@ impl IpNet {
     }
 }
 
+/// The address a per-IP count (connection caps, rate limits) is kept
+/// under: an IPv4-mapped IPv6 address (a dual-stack listener's view of an
+/// IPv4 peer) as the IPv4 address, another IPv6 address cut to its first
+/// `ipv6_prefix` bits, since one subscriber usually holds a whole /64.
+pub(crate) fn client_group(ip: IpAddr, ipv6_prefix: u8) -> IpAddr {
+    match ip.to_canonical() {
+        IpAddr::V6(v6) => mask(IpAddr::V6(v6), ipv6_prefix),
+        v4 => v4,
+    }
+}
+
 /// `ip` with all but its first `prefix` bits cleared.
 pub(crate) fn mask(ip: IpAddr, prefix: u8) -> IpAddr {
     match ip {

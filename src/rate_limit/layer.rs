@@ -317,10 +317,7 @@ impl RateLimit {
     }
 
     fn ip(&self, session: &Session) -> Option<IpAddr> {
-        session.peer_addr().map(|a| match a.ip() {
-            IpAddr::V6(v6) => layer::mask(IpAddr::V6(v6), self.inner.ipv6_prefix),
-            v4 => v4,
-        })
+        session.peer_addr().map(|a| layer::client_group(a.ip(), self.inner.ipv6_prefix))
     }
 
     /// Makes the connection's shared keys, once per connection and again

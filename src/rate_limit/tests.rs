@@ -146,6 +146,13 @@ fn new_connections_per_ip_get_429_with_retry_after() {
     assert!(attempt(6, "[2001:db8::2]").is_ok());
     assert!(attempt(7, "[2001:db8::ffff]").is_err());
     assert!(attempt(8, "[2001:db8:0:1::1]").is_ok());
+    // A dual-stack listener's IPv4 peers (::ffff:a.b.c.d) are IPv4
+    // addresses, not one shared ::/64.
+    for i in 1..=4 {
+        assert!(attempt(9, &format!("[::ffff:198.51.100.{i}]")).is_ok(), "peer {i}");
+    }
+    assert!(attempt(9, "[::ffff:198.51.100.1]").is_ok());
+    assert!(attempt(9, "198.51.100.1").is_err(), "mapped and plain are one address");
 }
 
 #[test]
