@@ -186,8 +186,8 @@ impl Rejection {
 
     /// The HTTP response for a rejected handshake: the status, a
     /// `text/plain` body holding the reason, `Retry-After` (whole seconds,
-    /// rounded up) when a retry delay is set, and `WWW-Authenticate: Bearer`
-    /// for 401.
+    /// rounded up) when a retry delay is set, `WWW-Authenticate: Bearer`
+    /// for 401, and `Sec-WebSocket-Version: 13` for 426.
     pub fn to_http_response(&self) -> http::Response<Option<String>> {
         let mut response = http::Response::new(Some(format!("{}\n", self.reason)));
         *response.status_mut() = self.http_status();
@@ -197,8 +197,15 @@ impl Rejection {
             let secs = delay.as_secs() + u64::from(delay.subsec_nanos() > 0);
             headers.insert(http::header::RETRY_AFTER, http::HeaderValue::from(secs));
         }
-        if self.kind == RejectionKind::Unauthenticated {
-            headers.insert(http::header::WWW_AUTHENTICATE, http::HeaderValue::from_static("Bearer"));
+        match self.kind {
+            RejectionKind::Unauthenticated => {
+                headers.insert(http::header::WWW_AUTHENTICATE, http::HeaderValue::from_static("Bearer"));
+            }
+            // The one WebSocket version there is (RFC 6455, 4.4).
+            RejectionKind::UpgradeRequired => {
+                headers.insert(http::header::SEC_WEBSOCKET_VERSION, http::HeaderValue::from_static("13"));
+            }
+            _ => {}
         }
         response
     }

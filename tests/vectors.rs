@@ -186,7 +186,24 @@ fn plain_http_request_gets_400(adapter: Adapter) {
     assert!(answer.ends_with("not a websocket upgrade request\n"), "{answer}");
 }
 
+/// A review found 400 here; RFC 6455 asks for 426 and the version spoken.
+fn unsupported_websocket_version_gets_426_with_the_supported_version(adapter: Adapter) {
+    let addr = echo_server(adapter);
+    let head = |version: &str| {
+        format!(
+            "GET /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\
+             Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: {version}\r\n\r\n"
+        )
+    };
+    for version in ["8", "12", "14", "13, 8"] {
+        let answer = raw_exchange(addr, head(version).as_bytes());
+        assert!(answer.starts_with("HTTP/1.1 426"), "{version}: {answer}");
+        assert!(answer.to_ascii_lowercase().contains("sec-websocket-version: 13\r\n"), "{answer}");
+    }
+}
+
 for_both_adapters!(
+    unsupported_websocket_version_gets_426_with_the_supported_version,
     echo_is_byte_identical,
     fragmented_message_at_the_limit_passes,
     fragmented_message_over_the_limit_gets_1009,

@@ -128,6 +128,11 @@ impl Guard {
     /// tungstenite's `101` response, or the refusal of a request that is not
     /// a WebSocket upgrade.
     fn upgrade_response(request: &HandshakeRequest) -> Result<http::Response<()>, Rejection> {
+        // RFC 6455, 4.2.2: another version gets 426 and the version this
+        // server speaks (`to_http_response` adds `Sec-WebSocket-Version: 13`).
+        if request.headers().get(http::header::SEC_WEBSOCKET_VERSION).is_some_and(|v| v.as_bytes() != b"13") {
+            return Err(Rejection::new(RejectionKind::UpgradeRequired, "unsupported websocket version"));
+        }
         create_response(request)
             .map_err(|_| Rejection::new(RejectionKind::BadRequest, "not a websocket upgrade request"))
     }
