@@ -139,13 +139,16 @@ fn rbac_denials_name_principal_type_and_permission(captured: &Captured) {
     assert!(lines[1].contains("permission=\"audit:read\"") && lines[1].contains("direction=\"outbound\""), "{log}");
     assert!(lines[2..].iter().all(|l| l.contains("message_type=\"(other)\"")), "{log}");
     // Whole values: a timestamp can hold "415".
-    for leaked in ["415 555", "secret entry", "alice", "example.com", "4111", "eyJhbGci", "7946", "203.0.113.9", "staff"] {
+    for leaked in
+        ["415 555", "secret entry", "alice", "example.com", "4111", "eyJhbGci", "7946", "203.0.113.9", "staff"]
+    {
         assert!(!log.contains(leaked), "{leaked} leaked:\n{log}");
     }
 
     // In clear only when the application opts in.
     captured.0.lock().unwrap().clear();
-    let guard = Guard::builder().without_auth().rbac(rbac).audit_identities(AuditIdentities::in_clear()).build().unwrap();
+    let guard =
+        Guard::builder().without_auth().rbac(rbac).audit_identities(AuditIdentities::in_clear()).build().unwrap();
     let mut session = guard.new_session(Some(peer));
     session.set_principal(Some(Principal::new("alice@example.com").with_roles(["user"]))).unwrap();
     let _ = guard.inbound(Message::text(r#"{"type":"other"}"#), &mut session);
@@ -253,7 +256,7 @@ fn rate_limit_store_outages_are_logged_once_without_the_url(captured: &Captured)
     use wsguard::Principal;
     use wsguard::rate_limit::{Per, Quota, RateLimit, RedisConfig, Unit};
 
-    let mut server = redis_server::RedisServer::start();
+    let Some(mut server) = redis_server::RedisServer::start_or_skip("rate_limit_store_outages") else { return };
     let limit = |url: &str| {
         let quota = Quota::per_second(NonZeroU32::new(10).unwrap());
         let config = RedisConfig::new(url).manual_sync();

@@ -78,7 +78,9 @@ fn flood(instances: &mut [Instance], clock: &ManualClock, ms: u64, interval_ms: 
 
 #[test]
 fn instances_sharing_a_user_limit_stay_within_the_bound() {
-    let server = RedisServer::start();
+    let Some(server) = RedisServer::start_or_skip("instances_sharing_a_user_limit_stay_within_the_bound") else {
+        return;
+    };
     // 100 per second, burst 10, sync every 50 ms, for 2 seconds.
     let (rate, burst, interval_ms, window_ms) = (100, 10, 50, 2000);
     let quota = Quota::per_second(n(rate)).allow_burst(n(burst));
@@ -107,7 +109,10 @@ fn instances_sharing_a_user_limit_stay_within_the_bound() {
 
 #[test]
 fn fail_open_decides_locally_while_redis_is_down_and_recovers() {
-    let mut server = RedisServer::start();
+    let Some(mut server) = RedisServer::start_or_skip("fail_open_decides_locally_while_redis_is_down_and_recovers")
+    else {
+        return;
+    };
     let clock = ManualClock::new();
     let quota = Quota::per_second(n(10));
     let url = server.url();
@@ -142,7 +147,11 @@ fn fail_open_decides_locally_while_redis_is_down_and_recovers() {
 
 #[test]
 fn fail_closed_refuses_shared_quotas_while_redis_is_down_and_recovers() {
-    let mut server = RedisServer::start();
+    let Some(mut server) =
+        RedisServer::start_or_skip("fail_closed_refuses_shared_quotas_while_redis_is_down_and_recovers")
+    else {
+        return;
+    };
     let clock = ManualClock::new();
     let config = RedisConfig::new(server.url()).on_unavailable(OnUnavailable::FailClosed);
     let mut a = Instance::new(Quota::per_second(n(10)), Some(config), &clock);
@@ -165,7 +174,7 @@ fn fail_closed_refuses_shared_quotas_while_redis_is_down_and_recovers() {
 
 #[test]
 fn the_background_sync_shares_without_being_called() {
-    let server = RedisServer::start();
+    let Some(server) = RedisServer::start_or_skip("the_background_sync_shares_without_being_called") else { return };
     let quota = Quota::per_minute(n(10));
     let instance = || {
         let limit = RateLimit::builder()

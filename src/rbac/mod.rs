@@ -207,7 +207,13 @@ impl Rbac {
     /// Refuses a message under `rule` (with its type, as the policy names
     /// it). The audit event holds only the policy's words: `(other)` for a
     /// type without a rule, the permission unfilled.
-    fn deny(&self, session: &mut Session, direction: Direction, rule: Option<(&String, &Rule)>, now: Instant) -> Outcome {
+    fn deny(
+        &self,
+        session: &mut Session,
+        direction: Direction,
+        rule: Option<(&String, &Rule)>,
+        now: Instant,
+    ) -> Outcome {
         let (message_type, permission) = rule.map_or(("(other)", "(no rule)"), |(t, r)| (t.as_str(), r.configured()));
         audit::access_denied(session, direction, message_type, permission);
         if direction == Direction::Outbound {

@@ -325,7 +325,11 @@ fn outbound_json_the_parser_cannot_read_is_not_delivered() {
     for role in ["user", "admin"] {
         let mut session = session_of(&guard, user("u", &[role]));
         for text in &unreadable {
-            assert_eq!(guard.outbound(Message::text(text.as_str()), &mut session), Verdict::Drop { reply: None }, "{text}");
+            assert_eq!(
+                guard.outbound(Message::text(text.as_str()), &mut session),
+                Verdict::Drop { reply: None },
+                "{text}"
+            );
         }
         let binary = Message::binary(br#"{"type":"chat","email":"a@example.com"}"#.to_vec());
         assert_eq!(guard.outbound(binary, &mut session), Verdict::Drop { reply: None }, "JSON in a binary frame");
