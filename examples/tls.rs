@@ -52,10 +52,22 @@ async fn main() -> ExitCode {
         "wss echo on wss://localhost:{}/ws (certificate: target/tls-example-cert.pem)",
         addr.rsplit(':').next().unwrap_or("9443")
     );
-    while let Ok((tcp, _)) = listener.accept().await {
+    loop {
+        // An accept error (EMFILE, a reset before accept) must not end the server.
+        let tcp = match listener.accept().await {
+            Ok((tcp, _)) => tcp,
+            Err(e) => {
+                eprintln!("accept failed: {e}");
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                continue;
+            }
+        };
         let (tls, guard) = (tls.clone(), guard.clone());
         tokio::spawn(async move {
-            let Ok(stream) = tls.accept(tcp).await else { return };
+            // The TLS handshake comes before the guard's handshake timeout:
+            // bound it too, or a silent client holds its task forever.
+            let accepting = tokio::time::timeout(std::time::Duration::from_secs(10), tls.accept(tcp));
+            let Ok(Ok(stream)) = accepting.await else { return };
             let mut ws = match wsguard::tokio::accept(stream, &guard).await {
                 Ok(ws) => ws,
                 Err(e) => return eprintln!("refused: {e}"),
@@ -67,7 +79,6 @@ async fn main() -> ExitCode {
             }
         });
     }
-    ExitCode::SUCCESS
 }
 
 /// A self-signed certificate for `localhost` and `127.0.0.1`, saved for clients.

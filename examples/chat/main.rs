@@ -20,7 +20,13 @@
 //! `{"type":"kick","user":"alice"}`. Messages out:
 //! `{"type":"chat","room":..,"from":..,"text":..}` to the room,
 //! `{"type":"typing",..}`, `{"type":"joined",..}`, `{"type":"kicked",..}` and
-//! `{"type":"notice","text":..}` explaining what a layer did.
+//! `{"type":"notice","text":..}` explaining what a layer did. A connection
+//! is in at most 8 rooms (`too_many_rooms` error beyond), joins at most one
+//! room per second after a burst of 10, and empty rooms are removed.
+//!
+//! Every HTTP answer carries a Content-Security-Policy (own script, style
+//! and origin only; no framing), `X-Content-Type-Options: nosniff` and
+//! `Referrer-Policy: no-referrer`.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -37,10 +43,24 @@ use wsguard::{Error, Message};
 
 mod setup;
 
-/// The page, served at `/`.
-const PAGE: &str = include_str!("index.html");
+/// The page and its assets: `(path, content type, body)`.
+const ASSETS: [(&str, &str, &str); 3] = [
+    ("/", "text/html; charset=utf-8", include_str!("index.html")),
+    ("/chat.js", "text/javascript; charset=utf-8", include_str!("chat.js")),
+    ("/chat.css", "text/css; charset=utf-8", include_str!("chat.css")),
+];
+/// Headers on every HTTP answer: the page runs only its own script and
+/// style, talks only to its own origin (`connect-src 'self'` covers `ws:`
+/// to the same host and port), and cannot be framed (clickjacking).
+const SECURITY_HEADERS: &str = "content-security-policy: default-src 'none'; script-src 'self'; \
+    style-src 'self'; connect-src 'self'; img-src 'self'; frame-ancestors 'none'; base-uri 'none'; \
+    form-action 'none'\r\nx-content-type-options: nosniff\r\nx-frame-options: DENY\r\n\
+    referrer-policy: no-referrer\r\ncache-control: no-store\r\n";
 /// Messages queued for one client before it counts as a slow consumer.
 const QUEUE: usize = 256;
+/// Rooms one connection may be in at once (with the `join` quota and the
+/// connection caps, this bounds the rooms the server holds).
+const MAX_ROOMS: usize = 8;
 
 /// Rooms and their members' outboxes.
 #[derive(Default)]
@@ -96,36 +116,44 @@ fn main() -> ExitCode {
         };
         println!("chat on http://{addr} (tokens: alice-token, bob-token, admin-token)");
         let rooms = Shared::default();
-        while let Ok((stream, _)) = listener.accept().await {
-            let (app, rooms) = (app.clone(), rooms.clone());
-            tokio::spawn(async move { route(stream, &app, &rooms).await });
+        loop {
+            match listener.accept().await {
+                Ok((stream, _)) => {
+                    let (app, rooms) = (app.clone(), rooms.clone());
+                    tokio::spawn(async move { route(stream, &app, &rooms).await });
+                }
+                // Out of file descriptors (EMFILE) or a connection reset
+                // before it was accepted: the server goes on. A pause lets
+                // handshake timeouts free descriptors instead of spinning.
+                Err(e) => {
+                    eprintln!("accept failed: {e}");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            }
         }
-        ExitCode::SUCCESS
     })
 }
 
 /// Serves the page, or hands `/ws` to the guard.
 async fn route(mut stream: TcpStream, app: &setup::App, rooms: &Shared) {
     let Some(path) = peek_path(&stream).await else { return };
-    match path.as_str() {
-        "/ws" => {
-            if let Err(e) = chat(stream, app, rooms).await {
-                eprintln!("connection ended: {e}");
-            }
+    if path == "/ws" {
+        if let Err(e) = chat(stream, app, rooms).await {
+            eprintln!("connection ended: {e}");
         }
-        "/" | "/index.html" => {
-            let head = format!(
-                "HTTP/1.1 200 OK\r\ncontent-type: text/html; charset=utf-8\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
-                PAGE.len()
-            );
-            let _ = stream.write_all(head.as_bytes()).await;
-            let _ = stream.write_all(PAGE.as_bytes()).await;
-            let _ = stream.shutdown().await;
-        }
-        _ => {
-            let _ = stream.write_all(b"HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\nconnection: close\r\n\r\n").await;
-        }
+        return;
     }
+    let path = if path == "/index.html" { "/" } else { path.as_str() };
+    let head = match ASSETS.iter().find(|(p, _, _)| *p == path) {
+        Some((_, content_type, body)) => {
+            format!("HTTP/1.1 200 OK\r\ncontent-type: {content_type}\r\ncontent-length: {}\r\n", body.len())
+        }
+        None => "HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\n".to_owned(),
+    };
+    let body = ASSETS.iter().find(|(p, _, _)| *p == path).map_or("", |(_, _, body)| body);
+    let answer = format!("{head}{SECURITY_HEADERS}connection: close\r\n\r\n{body}");
+    let _ = stream.write_all(answer.as_bytes()).await;
+    let _ = stream.shutdown().await;
 }
 
 /// The request's path, read without consuming it (the guard reads the
@@ -210,6 +238,12 @@ fn handle(
     match message["type"].as_str() {
         Some("join") => {
             let mut rooms = rooms.lock().unwrap_or_else(|e| e.into_inner());
+            let joined = rooms.members.values().filter(|members| members.contains_key(&id)).count();
+            let already = rooms.members.get(room).is_some_and(|members| members.contains_key(&id));
+            if joined >= MAX_ROOMS && !already {
+                let message = format!("at most {MAX_ROOMS} rooms at once");
+                return vec![json!({"type": "error", "code": "too_many_rooms", "message": message})];
+            }
             rooms.members.entry(room.to_owned()).or_default().insert(id, (user.to_owned(), outbox.clone()));
             vec![json!({"type": "joined", "room": room, "user": user})]
         }
@@ -251,12 +285,18 @@ fn broadcast(rooms: &Shared, room: &str, sender: u64, to_self: bool, message: &V
         }
         outbox.try_send(Message::text(text.clone())).is_ok()
     });
+    if members.is_empty() {
+        rooms.members.remove(room);
+    }
     true
 }
 
+/// Takes the connection out of every room, removing rooms left empty, so
+/// the room table holds only rooms someone is in.
 fn leave_all(rooms: &Shared, id: u64) {
     let mut rooms = rooms.lock().unwrap_or_else(|e| e.into_inner());
-    for members in rooms.members.values_mut() {
+    rooms.members.retain(|_, members| {
         members.remove(&id);
-    }
+        !members.is_empty()
+    });
 }

@@ -112,6 +112,7 @@ pub fn app(addr: SocketAddr, options: &Options) -> Result<App, ConfigError> {
     let limit = RateLimit::builder()
         .quota_for_type("chat", Quota::per_second(n(5)).allow_burst(n(10)), Unit::Messages, Per::Connection)
         .quota_for_type("typing", Quota::per_second(n(2)), Unit::Messages, Per::Connection)
+        .quota_for_type("join", Quota::per_second(n(1)).allow_burst(n(10)), Unit::Messages, Per::Connection)
         .build()?;
     let rejection =
         if options.http_rejections { HandshakeRejection::Http } else { HandshakeRejection::AcceptThenClose };

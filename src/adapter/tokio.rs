@@ -50,7 +50,15 @@ const REJECTION_GRACE: Duration = Duration::from_secs(2);
 /// let guard = wsguard::Guard::builder().without_auth().build()?;
 /// let listener = TcpListener::bind("127.0.0.1:9001").await?;
 /// loop {
-///     let (stream, _) = listener.accept().await?;
+///     // An accept error (out of file descriptors, a reset before accept)
+///     // is one connection's problem: `?` here would stop the server.
+///     let stream = match listener.accept().await {
+///         Ok((stream, _)) => stream,
+///         Err(_) => {
+///             tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+///             continue;
+///         }
+///     };
 ///     let guard = guard.clone();
 ///     tokio::spawn(async move {
 ///         let Ok(mut ws) = wsguard::tokio::accept(stream, &guard).await else { return };

@@ -69,6 +69,25 @@ try {
   });
   await bob.screenshot({ path: join(shots, "chat-bob-masked.png"), fullPage: true });
 
+  await check("typing a sentence shows 'is typing' and never rate_limited", async () => {
+    // One keystroke each 20 ms for 2.4 s: without the page's debounce this
+    // is 120 typing messages against a quota of 2 per second.
+    await bob.locator("#text").pressSequentially("typing a whole sentence here, like people do, quickly", { delay: 20 });
+    await logHas(admin, "bob is typing");
+    await bob.waitForTimeout(300);
+    if ((await bob.textContent("#log")).includes("rate_limited")) throw new Error("typing was rate limited");
+    await bob.fill("#text", "");
+  });
+
+  await check("the page runs under its Content-Security-Policy", async () => {
+    const response = await bob.request.get(base);
+    const csp = response.headers()["content-security-policy"] || "";
+    if (!csp.includes("connect-src 'self'") || !csp.includes("frame-ancestors 'none'")) throw new Error(csp);
+    // The page is connected (above), so its own script and socket were allowed.
+    const violations = await bob.evaluate(() => window.cspViolations || 0);
+    if (violations) throw new Error(`${violations} CSP violations`);
+  });
+
   await check("an invalid message gets invalid_message", async () => {
     await alice.fill("#raw", '{"type":"chat","room":"Lobby!","text":"x"}');
     await alice.click("#sendRaw");
@@ -98,8 +117,9 @@ try {
 
   await check("a page served from another origin is refused", async () => {
     // The same page, served by another server (another origin), pointed at the chat server.
+    const js = readFileSync(new URL("../../examples/chat/chat.js", import.meta.url), "utf8");
     const html = readFileSync(new URL("../../examples/chat/index.html", import.meta.url), "utf8")
-      .replace("<script>", `<script>window.CHAT_HOST = "127.0.0.1:${port}";</script><script>`);
+      .replace('<script src="/chat.js"></script>', `<script>window.CHAT_HOST = "127.0.0.1:${port}";</script><script>${js}</script>`);
     const other = createServer((_, res) => res.writeHead(200, { "content-type": "text/html" }).end(html));
     await new Promise((ok) => other.listen(0, "127.0.0.1", ok));
     try {

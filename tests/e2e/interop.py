@@ -11,6 +11,8 @@ Exits non-zero with a message on the first failed check.
 import asyncio
 import json
 import sys
+import urllib.error
+import urllib.request
 
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
@@ -88,8 +90,37 @@ async def main():
     evil = await connect(URL, origin="http://evil.example", additional_headers={"Authorization": "Bearer alice-token"})
     check((await closed_with(evil))[0] == 4403, "another origin is closed with 4403")
 
+    # Rooms: at most 8 per connection, joins rate-limited (burst 10, then 1/s).
+    for i in range(7):
+        await admin.send(json.dumps({"type": "join", "room": f"room-{i}"}))
+        check((await next_of(admin, "joined"))["room"] == f"room-{i}", f"admin joins room-{i}")
+    await admin.send(json.dumps({"type": "join", "room": "one-too-many"}))
+    check((await next_of(admin, "error"))["code"] == "too_many_rooms", "a ninth room is too_many_rooms")
+    codes = []
+    for i in range(3):
+        await admin.send(json.dumps({"type": "join", "room": f"another-{i}"}))
+        codes.append((await next_of(admin, "error"))["code"])
+    check(codes == ["too_many_rooms", "rate_limited", "rate_limited"], f"joins over the quota are rate_limited: {codes}")
+
     for ws in (alice, admin):
         await ws.close()
+    security_headers()
+
+
+def security_headers():
+    """The page and its assets, and a 404, carry the security headers."""
+    for path, status in [("/", 200), ("/chat.js", 200), ("/chat.css", 200), ("/nope", 404)]:
+        try:
+            response = urllib.request.urlopen(f"http://127.0.0.1:{PORT}{path}", timeout=5)
+        except urllib.error.HTTPError as error:
+            response = error
+        headers = response.headers
+        csp = headers.get("content-security-policy", "")
+        check(response.status == status, f"GET {path} is {status}")
+        check("connect-src 'self'" in csp and "frame-ancestors 'none'" in csp and "script-src 'self'" in csp
+              and "unsafe-inline" not in csp, f"GET {path}: CSP limits connect-src, framing and scripts: {csp!r}")
+        check(headers.get("x-content-type-options") == "nosniff", f"GET {path}: nosniff")
+        check(headers.get("referrer-policy") == "no-referrer", f"GET {path}: no-referrer")
 
 
 async def http_rejections():
