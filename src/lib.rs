@@ -200,6 +200,13 @@ pub mod internal {
     pub fn take_scan_work() -> u64 {
         crate::pii::work::take()
     }
+
+    /// The schema layer's structural scan of `text` under `limits`: the
+    /// first bound it breaks, as `(keyword, path)`. For the fuzz target that
+    /// compares it with what `serde_json` parses.
+    pub fn check_structure(limits: &crate::schema::StructureLimits, text: &str) -> Result<(), (&'static str, String)> {
+        limits.check(text).map_err(|v| (v.keyword, v.path))
+    }
 }
 
 pub use adapter::PeerInfo;

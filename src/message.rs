@@ -304,7 +304,7 @@ impl Frame {
     }
 
     /// Whether the payload starts like a JSON object or array (after JSON
-    /// whitespace and a byte-order mark) but [`json`](Self::json) cannot
+    /// whitespace and byte-order marks) but [`json`](Self::json) cannot
     /// read it: a number out of range (`1e999`), a lone surrogate escape,
     /// nesting deeper than 128 levels, or a binary frame holding JSON.
     ///
@@ -315,9 +315,16 @@ impl Frame {
         if self.json().is_some() {
             return false;
         }
-        let bytes = self.bytes();
-        let body = bytes.strip_prefix("\u{feff}".as_bytes()).unwrap_or(bytes);
-        matches!(body.iter().find(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r')), Some(b'{' | b'['))
+        let mut body = self.bytes();
+        // Byte-order marks anywhere among the leading whitespace: some
+        // decoders drop them.
+        loop {
+            body = match body {
+                [b' ' | b'\t' | b'\n' | b'\r', rest @ ..] | [0xEF, 0xBB, 0xBF, rest @ ..] => rest,
+                _ => break,
+            };
+        }
+        matches!(body.first(), Some(b'{' | b'['))
     }
 
     /// Mutable access to the parsed JSON; marks the frame rewritten.

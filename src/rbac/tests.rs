@@ -321,6 +321,8 @@ fn outbound_json_the_parser_cannot_read_is_not_delivered() {
         r#"{"type":"chat","email":"a@example.com","x":"\ud800"}"#.to_owned(),
         format!(r#"{{"type":"chat","nested":{deep}}}"#),
         "\u{feff} \n{\"type\":\"admin_report\",\"n\":1e999}".to_owned(),
+        // Fuzz (messages): a byte-order mark after whitespace passed.
+        "\r\u{feff}\r[{\"type\":\"admin_report\",\"n\":1e999}]".to_owned(),
     ];
     for role in ["user", "admin"] {
         let mut session = session_of(&guard, user("u", &[role]));
