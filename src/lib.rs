@@ -135,6 +135,12 @@
 //!   [`auth::AuthBuilder::dangerous`]: URLs end up in access logs.
 //! - Clients never learn which authentication check failed; the audit
 //!   event's `detail` says, without the token.
+//! - Fail closed: an outbound message that looks like JSON but that the
+//!   parser cannot read (`1e999`, a lone surrogate, deep nesting) is not
+//!   delivered where RBAC or outbound schemas apply, since browsers read it.
+//! - Connection caps and rate limits count IPv6 peers per /64 (configurable)
+//!   and IPv4-mapped peers as IPv4. No JWT claim value can panic; HMAC
+//!   secrets under 32 bytes need [`auth::JwtBuilder::dangerous`].
 //! - Schema validation answers with JSON pointers and keywords, never
 //!   values; pointers contain the message's keys. `$ref`s never reach the
 //!   network, and schema patterns run in linear time.
@@ -163,7 +169,10 @@
 //! # Audit events
 //!
 //! Every non-pass decision emits one `tracing` event with target
-//! [`audit::TARGET`] (`wsguard::audit`); see [`audit`].
+//! [`audit::TARGET`] (`wsguard::audit`); see [`audit`]. Its fields are free
+//! of personal data by construction: values from a known set, or keyed
+//! hashes (principal ids and peer IPs are pseudonymised by default,
+//! [`audit::AuditIdentities`]).
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs, missing_debug_implementations, unreachable_pub, rust_2018_idioms)]
