@@ -228,7 +228,8 @@ async fn run(server: PathBuf, idle: u32, users: u32, window: Duration) -> ExitCo
     goals.push(("the server is still running", child.try_wait().ok().flatten().is_none()));
 
     let _ = hold.send(true);
-    let still_open = futures_util::future::join_all(idle_tasks).await.into_iter().filter(|r| matches!(r, Ok(true))).count();
+    let still_open =
+        futures_util::future::join_all(idle_tasks).await.into_iter().filter(|r| matches!(r, Ok(true))).count();
     println!("{still_open} of {opened} idle connections were still open at the end");
     goals.push(("idle connections survive the run", still_open as u64 == opened));
     let _ = child.kill();

@@ -300,3 +300,48 @@ fn leave_all(rooms: &Shared, id: u64) {
         !members.is_empty()
     });
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn app() -> setup::App {
+        setup::app(([127, 0, 0, 1], 8080).into(), &setup::Options::default()).unwrap()
+    }
+
+    /// A review found 800k joins growing the room table by 236 MB, never freed.
+    #[test]
+    fn rooms_are_capped_per_connection_and_removed_when_empty() {
+        let (app, rooms) = (app(), Shared::default());
+        let (outbox, _inbox) = mpsc::channel(QUEUE);
+        let join = |id, room: &str| {
+            let reply = handle(&json!({"type": "join", "room": room}), id, "u", &outbox, &app, &rooms);
+            reply[0]["type"].as_str().map(str::to_owned).unwrap_or_default() + reply[0]["code"].as_str().unwrap_or("")
+        };
+        for i in 0..MAX_ROOMS {
+            assert_eq!(join(1, &format!("r{i}")), "joined");
+        }
+        assert_eq!(join(1, "one-more"), "errortoo_many_rooms");
+        assert_eq!(join(1, "r0"), "joined", "a room it is in can be joined again");
+        assert_eq!(join(2, "r0"), "joined", "the cap is per connection");
+        leave_all(&rooms, 1);
+        let left: Vec<String> = rooms.lock().unwrap().members.keys().cloned().collect();
+        assert_eq!(left, ["r0"], "rooms left empty are removed");
+        leave_all(&rooms, 2);
+        assert!(rooms.lock().unwrap().members.is_empty());
+    }
+
+    #[test]
+    fn a_room_whose_members_all_fell_behind_is_removed() {
+        let (app, rooms) = (app(), Shared::default());
+        let (sender, keep) = mpsc::channel(QUEUE);
+        let (slow, slow_inbox) = mpsc::channel(1);
+        handle(&json!({"type": "join", "room": "r"}), 1, "a", &sender, &app, &rooms);
+        handle(&json!({"type": "join", "room": "r"}), 2, "b", &slow, &app, &rooms);
+        drop(slow_inbox);
+        drop(keep);
+        let message = json!({"type": "chat", "room": "r", "text": "x"});
+        assert!(broadcast(&rooms, "r", 1, true, &message));
+        assert!(rooms.lock().unwrap().members.is_empty(), "both outboxes are closed: the room is gone");
+    }
+}
