@@ -138,6 +138,8 @@ async fn run(server: PathBuf, idle: u32, users: u32, window: Duration) -> ExitCo
     for u in 0..users {
         let Ok(ws) = connect(port, address(100, u), idle + u).await else {
             println!("user {u} could not connect");
+            let _ = child.kill();
+            let _ = child.wait();
             return ExitCode::FAILURE;
         };
         let (log, delivered) = (log.clone(), delivered.clone());
@@ -301,12 +303,11 @@ async fn chat(
                 }
                 let now = start.elapsed();
                 delivered.lock().unwrap().push(now);
-                if let Some(rest) = text.split(&format!(r#""text":"{me}"#)).nth(1) {
-                    if let Some(at) = rest.split(' ').next().and_then(|n| n.parse::<u64>().ok()) {
+                if let Some(rest) = text.split(&format!(r#""text":"{me}"#)).nth(1)
+                    && let Some(at) = rest.split(' ').next().and_then(|n| n.parse::<u64>().ok()) {
                         let sent = Duration::from_nanos(at);
                         log.lock().unwrap().push((sent, now.saturating_sub(sent)));
                     }
-                }
             }
             _ = tokio::time::sleep_until(end.into()) => return,
         }

@@ -173,11 +173,10 @@ where
                 delivered.fetch_add(1, Ordering::Relaxed);
                 // The sender's own copy: "<me> <nanos> hello".
                 let marker = format!(r#""text":"{me} "#);
-                if let Some(rest) = text.split(&marker).nth(1) {
-                    if let Some(at) = rest.split(' ').next().and_then(|n| n.parse::<u64>().ok()) {
+                if let Some(rest) = text.split(&marker).nth(1)
+                    && let Some(at) = rest.split(' ').next().and_then(|n| n.parse::<u64>().ok()) {
                         latencies.push(start.elapsed().saturating_sub(Duration::from_nanos(at)));
                     }
-                }
             }
             _ = tokio::time::sleep_until(drain_until.into()) => break,
         }

@@ -92,7 +92,7 @@ impl ErrorReply {
 
     /// `rate_limited`, with the delay in whole milliseconds (rounded up).
     pub fn rate_limited(retry_after: Duration) -> Self {
-        let ms = retry_after.as_millis() + u128::from(retry_after.subsec_nanos() % 1_000_000 > 0);
+        let ms = retry_after.as_millis() + u128::from(!retry_after.subsec_nanos().is_multiple_of(1_000_000));
         Self::new("rate_limited", "too many messages")
             .with_field("retry_after_ms", u64::try_from(ms).unwrap_or(u64::MAX))
     }

@@ -88,7 +88,7 @@ fn zap_luhn(digits: &str) -> bool {
             if i % 2 == parity { if d * 2 > 9 { d * 2 - 9 } else { d * 2 } } else { d }
         })
         .sum();
-    sum % 2 == 0
+    sum.is_multiple_of(2)
 }
 
 /// A session of the chat demo's guard, logged in with `token`.

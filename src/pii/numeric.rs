@@ -413,7 +413,7 @@ pub(crate) fn luhn(d: &[u8]) -> bool {
             if k % 2 == 1 { if v * 2 > 9 { v * 2 - 9 } else { v * 2 } } else { v }
         })
         .sum();
-    sum % 10 == 0
+    sum.is_multiple_of(10)
 }
 
 /// North American numbering: area code and exchange start with 2-9.

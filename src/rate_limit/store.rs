@@ -130,11 +130,10 @@ impl MemoryStore {
             // when a new key arrives at a full shard. Units not yet sent to
             // a synchronised store keep their key unless it must be evicted.
             map.retain(|_, e| e.tat > now || e.pending > 0);
-            if map.len() >= self.per_shard {
-                if let Some(oldest) = map.iter().min_by_key(|(_, e)| e.tat).map(|(k, _)| k.clone()) {
+            if map.len() >= self.per_shard
+                && let Some(oldest) = map.iter().min_by_key(|(_, e)| e.tat).map(|(k, _)| k.clone()) {
                     map.remove(&oldest);
                 }
-            }
         }
         map.insert(key.clone(), entry);
         Ok(())
