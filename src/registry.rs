@@ -278,9 +278,10 @@ impl SessionRegistry {
             return Err(over_cap("too many connections"));
         }
         if let (Some(ip), Some(cap)) = (ip, caps.per_ip)
-            && state.per_ip.get(&ip).is_some_and(|n| *n >= cap) {
-                return Err(over_cap("too many connections from this address"));
-            }
+            && state.per_ip.get(&ip).is_some_and(|n| *n >= cap)
+        {
+            return Err(over_cap("too many connections from this address"));
+        }
         if let Some(ip) = ip {
             *state.per_ip.entry(ip).or_default() += 1;
         }
@@ -305,9 +306,10 @@ impl SessionRegistry {
             return Ok(());
         }
         if let (Some(new), Some(cap)) = (principal, cap)
-            && state.per_principal.get(new).is_some_and(|n| *n >= cap) {
-                return Err(over_cap("too many connections for this user"));
-            }
+            && state.per_principal.get(new).is_some_and(|n| *n >= cap)
+        {
+            return Err(over_cap("too many connections for this user"));
+        }
         if let Some(old) = entry.principal.take() {
             decrement(&mut state.per_principal, &old);
         }

@@ -311,10 +311,11 @@ where
                 return true;
             }
             if let Some(ticket) = self.session.ticket()
-                && !self.revocation_waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
-                    ticket.control.register_waker(cx.waker());
-                    self.revocation_waker = Some(cx.waker().clone());
-                }
+                && !self.revocation_waker.as_ref().is_some_and(|w| w.will_wake(cx.waker()))
+            {
+                ticket.control.register_waker(cx.waker());
+                self.revocation_waker = Some(cx.waker().clone());
+            }
             let Some(at) = self.session.expires_at() else {
                 self.expiry = None;
                 return false;
@@ -450,10 +451,11 @@ where
             // Push replies out without holding up reading; a pending flush
             // has registered the waker and is retried on the next poll.
             if this.unflushed
-                && let Poll::Ready(flushed) = Pin::new(&mut this.ws).poll_flush(cx) {
-                    this.unflushed = false;
-                    flushed.map_err(Error::from_tungstenite)?;
-                }
+                && let Poll::Ready(flushed) = Pin::new(&mut this.ws).poll_flush(cx)
+            {
+                this.unflushed = false;
+                flushed.map_err(Error::from_tungstenite)?;
+            }
             let message = match ready!(Pin::new(&mut this.ws).poll_next(cx)) {
                 Some(Ok(message)) => {
                     this.saw(&message);

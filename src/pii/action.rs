@@ -86,11 +86,10 @@ impl Mask {
 
     /// Masks `value`.
     pub(crate) fn apply(self, value: &str, email: bool) -> String {
-        if email
-            && let Some(at) = value.rfind('@') {
-                let head: String = value[..at].chars().take(self.keep_head).collect();
-                return format!("{head}***{}", &value[at..]);
-            }
+        if email && let Some(at) = value.rfind('@') {
+            let head: String = value[..at].chars().take(self.keep_head).collect();
+            return format!("{head}***{}", &value[at..]);
+        }
         let total = value.chars().filter(|c| c.is_alphanumeric()).count();
         if self.keep_head == 0 && self.keep_tail == 0 || self.keep_head + self.keep_tail >= total {
             return "********".to_owned();

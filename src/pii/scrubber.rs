@@ -225,9 +225,10 @@ impl Scrubber {
     fn edit(&self, text: &str, hit: &Hit, action: Action) -> Edit {
         let inner = &self.inner;
         if action == Action::Remove
-            && let Place::Json { member: Some(member), .. } = &hit.place {
-                return Edit { range: member.clone(), with: String::new(), remove: true };
-            }
+            && let Place::Json { member: Some(member), .. } = &hit.place
+        {
+            return Edit { range: member.clone(), with: String::new(), remove: true };
+        }
         let raw = &text[hit.range.clone()];
         // The value as read, escapes decoded, so masks count its characters.
         let value: Cow<'_, str> = match hit.place {

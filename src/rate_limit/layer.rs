@@ -392,11 +392,13 @@ impl Layer for RateLimit {
         // back if a later quota refuses.
         let mut refusal = None;
         for (k, rule) in inner.rules.iter().enumerate() {
-            if state.keys[k].is_none() && applies(rule)
-                && let Err(r) = gcra::check(&mut state.tats[k].clone(), at, &rule.quota, cost(rule)) {
-                    refusal = Some(r);
-                    break;
-                }
+            if state.keys[k].is_none()
+                && applies(rule)
+                && let Err(r) = gcra::check(&mut state.tats[k].clone(), at, &rule.quota, cost(rule))
+            {
+                refusal = Some(r);
+                break;
+            }
         }
         if refusal.is_none() {
             let mut taken = 0u64;

@@ -131,9 +131,10 @@ impl MemoryStore {
             // a synchronised store keep their key unless it must be evicted.
             map.retain(|_, e| e.tat > now || e.pending > 0);
             if map.len() >= self.per_shard
-                && let Some(oldest) = map.iter().min_by_key(|(_, e)| e.tat).map(|(k, _)| k.clone()) {
-                    map.remove(&oldest);
-                }
+                && let Some(oldest) = map.iter().min_by_key(|(_, e)| e.tat).map(|(k, _)| k.clone())
+            {
+                map.remove(&oldest);
+            }
         }
         map.insert(key.clone(), entry);
         Ok(())
