@@ -159,7 +159,8 @@ async fn route(mut stream: TcpStream, app: &setup::App, rooms: &Shared) {
 /// The request's path, read without consuming it (the guard reads the
 /// request again); `None` if it does not arrive within 5 seconds.
 async fn peek_path(stream: &TcpStream) -> Option<String> {
-    let mut buf = [0u8; 2048];
+    // On the heap: an array here would stay in every connection's task.
+    let mut buf = vec![0u8; 2048];
     let line = tokio::time::timeout(Duration::from_secs(5), async {
         loop {
             let n = stream.peek(&mut buf).await.ok()?;

@@ -90,11 +90,18 @@ where
 /// # Panics
 ///
 /// As tungstenite, if `config.max_write_buffer_size <= config.write_buffer_size`.
-pub async fn accept_with_config<S>(
-    mut stream: S,
-    guard: &Guard,
-    config: WebSocketConfig,
-) -> Result<GuardedStream<S>, Error>
+pub async fn accept_with_config<S>(stream: S, guard: &Guard, config: WebSocketConfig) -> Result<GuardedStream<S>, Error>
+where
+    S: AsyncRead + AsyncWrite + Unpin + PeerInfo,
+{
+    // The handshake's state (its read buffer, an async verifier's future:
+    // about 2 KiB) lives in a box freed when the handshake ends. Unboxed it
+    // would sit in the caller's task, whose size is fixed at spawn, for the
+    // whole life of every connection.
+    Box::pin(handshake(stream, guard, config)).await
+}
+
+async fn handshake<S>(mut stream: S, guard: &Guard, config: WebSocketConfig) -> Result<GuardedStream<S>, Error>
 where
     S: AsyncRead + AsyncWrite + Unpin + PeerInfo,
 {
