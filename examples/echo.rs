@@ -44,7 +44,17 @@ fn main() -> ExitCode {
         }
     };
     println!("echo server on ws://{addr} (max message {} bytes)", guard.limits().max_message_size);
-    for stream in listener.incoming().flatten() {
+    for stream in listener.incoming() {
+        // An accept error (out of file descriptors, a reset before accept)
+        // is one connection's: pause so that descriptors can free, go on.
+        let stream = match stream {
+            Ok(stream) => stream,
+            Err(e) => {
+                eprintln!("accept failed: {e}");
+                std::thread::sleep(std::time::Duration::from_millis(50));
+                continue;
+            }
+        };
         let guard = guard.clone();
         std::thread::spawn(move || {
             if let Err(e) = serve(stream, &guard) {
