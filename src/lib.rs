@@ -182,6 +182,7 @@ mod adapter;
 pub mod audit;
 pub mod auth;
 mod close;
+pub mod connection;
 mod error;
 mod guard;
 mod hex;
@@ -221,6 +222,7 @@ pub mod internal {
 pub use adapter::PeerInfo;
 pub use adapter::blocking::{GuardedWebSocket, accept, accept_with_config};
 pub use close::{CloseCode, CloseFrame, MAX_REASON_BYTES};
+pub use connection::Connection;
 pub use error::{ConfigError, Error, StoreError, WebSocketError};
 pub use guard::{AuthDecided, Guard, GuardBuilder, HandshakeRejection, Verdict, WantsAuth};
 pub use layer::{HandshakeRequest, Layer};

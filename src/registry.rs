@@ -190,7 +190,6 @@ impl Control {
     }
 
     /// Wakes `waker`'s task when the session is revoked.
-    #[cfg(feature = "tokio")]
     pub(crate) fn register_waker(&self, waker: &Waker) {
         let mut slot = self.waker.lock().unwrap_or_else(PoisonError::into_inner);
         match &*slot {

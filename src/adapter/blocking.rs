@@ -1,16 +1,13 @@
 //! The blocking adapter over `tungstenite::WebSocket<S>`.
 
 use std::io::{self, Read, Write};
+use std::time::{Duration, Instant};
 
 use tungstenite::protocol::{Role, WebSocket, WebSocketConfig};
 
 use super::PeerInfo;
-use crate::close::{CloseCode, CloseFrame};
-use crate::error::Error;
-use crate::guard::{Guard, HandshakePlan, HeadBuffer, ParsedHead, Verdict};
-use crate::message::{Direction, Message};
-use crate::rejection::Rejection;
-use crate::session::Session;
+use crate::connection::{Connection, Handshake, Head, Timeout};
+use crate::{CloseFrame, Error, Guard, Message, Rejection, Session, Verdict};
 
 /// Accepts a WebSocket connection on `stream`, guarded by `guard`, with the
 /// guard's [`websocket_config`](Guard::websocket_config).
@@ -78,53 +75,66 @@ pub fn accept_with_config<S>(
 where
     S: Read + Write + PeerInfo,
 {
-    let mut session = guard.new_session(stream.peer_addr()).with_tls(stream.is_tls());
-    let (plan, tail) = match read_head(&mut stream, guard.limits().max_header_bytes)? {
-        Ok(head) => (guard.plan_handshake(&head.request, &mut session), head.tail),
-        Err(rejection) => (guard.plan_transport_rejection(&session, rejection), Vec::new()),
-    };
+    let mut conn = guard.connection(stream.peer_addr()).with_tls(stream.is_tls());
+    let (answer, tail) = read_head(&mut stream, &mut conn)?;
+    // Best effort for refusals: the client may already be gone.
+    let written = stream.write_all(answer.response()).and_then(|()| stream.flush());
     let config = Some(guard.clamp_config(config));
-    match plan {
-        HandshakePlan::Accept { response } => {
-            stream.write_all(&response)?;
-            stream.flush()?;
+    match answer {
+        Handshake::Accept { .. } => {
+            written?;
+            stream.set_write_timeout(Some(guard.liveness().write_timeout))?;
             let ws = WebSocket::from_partially_read(stream, tail, Role::Server, config);
-            Ok(GuardedWebSocket { ws, guard: guard.clone(), session, close_notified: false })
+            Ok(GuardedWebSocket { ws, conn })
         }
-        HandshakePlan::Reject { response, rejection } => {
-            // Best effort: the client may already be gone.
-            let _ = stream.write_all(&response).and_then(|()| stream.flush());
-            Err(Error::HandshakeRejected(Box::new(rejection)))
-        }
-        HandshakePlan::AcceptThenClose { response, close, rejection } => {
-            if stream.write_all(&response).is_ok() {
+        Handshake::AcceptThenClose { close, rejection, .. } => {
+            if written.is_ok() {
                 let mut ws = WebSocket::from_partially_read(stream, tail, Role::Server, config);
                 let _ = ws.close(Some(close.into_tungstenite())).and_then(|()| ws.flush());
             }
             Err(Error::HandshakeRejected(Box::new(rejection)))
         }
+        Handshake::Reject { rejection, .. } => Err(Error::HandshakeRejected(Box::new(rejection))),
     }
 }
 
-/// Reads the request head; the outer `Err` is an I/O failure, the inner a
-/// request to refuse.
-fn read_head<S: Read>(stream: &mut S, max: usize) -> io::Result<Result<ParsedHead, Rejection>> {
-    let mut head = HeadBuffer::new(max);
-    let mut chunk = [0u8; 1024];
+/// Reads the request head under the handshake deadline (as read timeouts)
+/// and answers it; the `Vec` holds bytes read past the head.
+fn read_head<S: Read + PeerInfo>(stream: &mut S, conn: &mut Connection) -> io::Result<(Handshake, Vec<u8>)> {
+    let mut chunk = vec![0u8; 1024];
     loop {
+        let now = conn.guard().now();
+        stream.set_read_timeout(read_timeout(conn, now))?;
         let n = match stream.read(&mut chunk) {
             Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) if super::timed_out(&e) => match conn.handle_timeout(conn.guard().now()) {
+                Some(Timeout::Refuse(answer)) => return Ok((answer, Vec::new())),
+                _ => continue,
+            },
             Err(e) => return Err(e),
         };
-        match head.push(&chunk[..n]) {
-            Ok(Some(parsed)) => return Ok(Ok(parsed)),
-            Ok(None) => {}
-            Err(rejection) => return Ok(Err(rejection)),
+        match conn.handle_head(&chunk[..n]) {
+            Head::Partial => {}
+            Head::Complete { request, tail } => return Ok((conn.handshake(&request), tail)),
+            Head::Refused(answer) => return Ok((answer, Vec::new())),
         }
     }
 }
+
+/// How long the next read may block: until the connection's next deadline,
+/// and at most [`REVOCATION_POLL`] while the session can be revoked.
+fn read_timeout(conn: &Connection, now: Instant) -> Option<Duration> {
+    let until_deadline = conn.poll_timeout().map(|at| at.saturating_duration_since(now));
+    let poll = conn.is_open().then_some(REVOCATION_POLL);
+    // A zero timeout means "block" to std: wait at least a millisecond.
+    [until_deadline, poll].into_iter().flatten().min().map(|d| d.max(Duration::from_millis(1)))
+}
+
+/// How often a blocked read comes back to notice a revocation: a blocking
+/// read cannot be woken, so a revoked session is closed within this time.
+const REVOCATION_POLL: Duration = Duration::from_secs(1);
 
 /// A guarded WebSocket over a blocking stream, returned by [`accept`].
 ///
@@ -136,56 +146,68 @@ fn read_head<S: Read>(stream: &mut S, max: usize) -> io::Result<Result<ParsedHea
 #[derive(Debug)]
 pub struct GuardedWebSocket<S> {
     ws: WebSocket<S>,
-    guard: Guard,
-    session: Session,
-    close_notified: bool,
+    conn: Connection,
 }
 
-impl<S: Read + Write> GuardedWebSocket<S> {
+impl<S: Read + Write + PeerInfo> GuardedWebSocket<S> {
     /// Reads the next message that every layer passed.
+    ///
+    /// While it waits, the connection's deadlines run: the read timeout of
+    /// the stream is set to the next one (see [`PeerInfo::set_read_timeout`]),
+    /// so pings are sent, and dead, idle, too old, expired or revoked
+    /// connections are closed (revocation within a second).
     ///
     /// # Errors
     ///
-    /// [`Error::Closed`] after a layer (or the size limit) closed the
-    /// connection, or when the session has expired or was revoked (checked
-    /// first, so a `read` that returns on a read timeout notices it);
-    /// otherwise as tungstenite's `read`:
-    /// [`Error::ConnectionClosed`] once the closing handshake is complete.
+    /// [`Error::Closed`] after the guard closed the connection: a layer, the
+    /// size limit, a liveness timeout, the token's expiry or a revocation;
+    /// otherwise as tungstenite's `read`: [`Error::ConnectionClosed`] once
+    /// the closing handshake is complete.
     pub fn read(&mut self) -> Result<Message, Error> {
-        if !self.close_notified {
-            let now = self.guard.now();
-            if let Some((frame, rejection)) = self.guard.session_close(&self.session, Direction::Inbound, now) {
-                return Err(self.send_close(frame, rejection));
-            }
-        }
         loop {
+            let now = self.conn.guard().now();
+            if self.conn.poll_timeout().is_some_and(|at| at <= now) {
+                self.on_timeout(now)?;
+                continue;
+            }
+            self.ws.get_ref().set_read_timeout(read_timeout(&self.conn, now)).map_err(Error::Io)?;
             let message = match self.ws.read() {
                 Ok(message) => message,
+                Err(tungstenite::Error::Io(e)) if super::timed_out(&e) => {
+                    // A revocation has no deadline: look at it now.
+                    self.on_timeout(self.conn.guard().now())?;
+                    continue;
+                }
                 Err(e) => {
-                    if let Some((frame, rejection)) = self.guard.close_unreadable(&self.session, &e) {
+                    if let Some(failure) = super::read_failure(&e) {
+                        let (frame, rejection) = self.conn.handle_read_failure(failure);
                         return Err(self.send_close(frame, rejection));
                     }
-                    self.notify_close(None);
+                    self.conn.handle_closed();
                     return Err(Error::from_tungstenite(e));
                 }
             };
             let Some(message) = Message::from_tungstenite(message) else { continue };
-            if self.close_notified && !matches!(message, Message::Close(_)) {
-                // Closing: what the peer sent before it saw our close frame
-                // is discarded (RFC 6455 5.5.1); a reply could not be sent.
-                continue;
-            }
-            match self.guard.inbound(message, &mut self.session) {
-                Verdict::Deliver(message) => {
-                    self.notify_if_close(&message);
-                    return Ok(message);
-                }
+            match self.conn.handle_inbound(message) {
+                Verdict::Deliver(message) => return Ok(message),
                 Verdict::Drop { reply: Some(reply) } => {
                     self.ws.send(reply.into_tungstenite()).map_err(Error::from_tungstenite)?
                 }
                 Verdict::Drop { reply: None } => {}
                 Verdict::Close { frame, rejection } => return Err(self.send_close(frame, rejection)),
             }
+        }
+    }
+
+    /// Acts on what is due: a ping, or a close.
+    fn on_timeout(&mut self, now: Instant) -> Result<(), Error> {
+        match self.conn.handle_timeout(now) {
+            Some(Timeout::Ping) => {
+                self.ws.send(tungstenite::Message::Ping(Default::default())).map_err(Error::from_tungstenite)
+            }
+            Some(Timeout::Close { frame, rejection }) => Err(self.send_close(frame, rejection)),
+            Some(Timeout::Abort(rejection)) => Err(Error::Closed(Box::new(rejection))),
+            _ => Ok(()),
         }
     }
 
@@ -196,8 +218,9 @@ impl<S: Read + Write> GuardedWebSocket<S> {
     ///
     /// # Errors
     ///
-    /// [`Error::Closed`] if a layer closed the connection; otherwise as
-    /// tungstenite's `send`.
+    /// [`Error::Closed`] if a layer closed the connection, or the peer did
+    /// not read for the [`write_timeout`](crate::Liveness::write_timeout)
+    /// (a slow consumer); otherwise as tungstenite's `send`.
     pub fn send(&mut self, message: Message) -> Result<(), Error> {
         self.write(message)?;
         self.flush()
@@ -209,13 +232,13 @@ impl<S: Read + Write> GuardedWebSocket<S> {
     ///
     /// As [`send`](Self::send).
     pub fn write(&mut self, message: Message) -> Result<(), Error> {
-        match self.guard.outbound(message, &mut self.session) {
+        match self.conn.send(message) {
             Verdict::Deliver(message) => {
-                self.notify_if_close(&message);
-                self.ws.write(message.into_tungstenite()).map_err(Error::from_tungstenite)
+                let written = self.ws.write(message.into_tungstenite());
+                self.stalled(written)
             }
-            Verdict::Drop { .. } => Ok(()),
             Verdict::Close { frame, rejection } => Err(self.send_close(frame, rejection)),
+            Verdict::Drop { .. } => Ok(()),
         }
     }
 
@@ -223,9 +246,28 @@ impl<S: Read + Write> GuardedWebSocket<S> {
     ///
     /// # Errors
     ///
-    /// As tungstenite's `flush`.
+    /// As [`send`](Self::send).
     pub fn flush(&mut self) -> Result<(), Error> {
-        self.ws.flush().map_err(Error::from_tungstenite)
+        let flushed = self.ws.flush();
+        self.stalled(flushed)
+    }
+
+    /// A write that timed out waited the whole write timeout (the stream's
+    /// write timeout): the peer is a slow consumer, and the connection is
+    /// dropped without a close frame.
+    fn stalled(&mut self, result: tungstenite::Result<()>) -> Result<(), Error> {
+        match result {
+            Err(tungstenite::Error::Io(e)) if super::timed_out(&e) => {
+                let now = self.conn.guard().now();
+                let since = now.checked_sub(self.conn.guard().liveness().write_timeout).unwrap_or(now);
+                self.conn.set_write_blocked(Some(since));
+                match self.conn.handle_timeout(self.conn.guard().now()) {
+                    Some(Timeout::Abort(rejection)) => Err(Error::Closed(Box::new(rejection))),
+                    _ => Err(Error::Io(e)),
+                }
+            }
+            other => other.map_err(Error::from_tungstenite),
+        }
     }
 
     /// Starts the closing handshake. Keep calling [`read`](Self::read) until
@@ -235,7 +277,7 @@ impl<S: Read + Write> GuardedWebSocket<S> {
     ///
     /// As tungstenite's `close`.
     pub fn close(&mut self, frame: Option<CloseFrame>) -> Result<(), Error> {
-        self.notify_close(frame.as_ref().map(|f| f.code));
+        self.conn.close(frame.as_ref());
         self.ws.close(frame.map(CloseFrame::into_tungstenite)).map_err(Error::from_tungstenite)
     }
 
@@ -262,31 +304,23 @@ impl<S: Read + Write> GuardedWebSocket<S> {
 
     /// This connection's session.
     pub fn session(&self) -> &Session {
-        &self.session
+        self.conn.session()
     }
 
     /// This connection's session, mutably (e.g. to set the principal after
     /// an application-level login).
     pub fn session_mut(&mut self) -> &mut Session {
-        &mut self.session
+        self.conn.session_mut()
+    }
+
+    /// The connection core this adapter drives.
+    pub fn connection(&self) -> &Connection {
+        &self.conn
     }
 
     fn send_close(&mut self, frame: CloseFrame, rejection: Rejection) -> Error {
-        self.notify_close(Some(frame.code));
         // Best effort: the peer may be gone; the rejection is what matters.
         let _ = self.ws.close(Some(frame.into_tungstenite())).and_then(|()| self.ws.flush());
         Error::Closed(Box::new(rejection))
-    }
-
-    fn notify_if_close(&mut self, message: &Message) {
-        if let Message::Close(frame) = message {
-            self.notify_close(frame.as_ref().map(|f| f.code));
-        }
-    }
-
-    fn notify_close(&mut self, code: Option<CloseCode>) {
-        if !std::mem::replace(&mut self.close_notified, true) {
-            self.guard.notify_close(&mut self.session, code);
-        }
     }
 }

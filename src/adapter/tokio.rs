@@ -3,23 +3,19 @@
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
-use std::task::{Context, Poll, Waker, ready};
+use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
 use futures_util::{Sink, SinkExt, Stream};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::time::{Instant, timeout, timeout_at};
+use tokio::time::{Sleep, timeout};
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::{self, protocol::Role, protocol::WebSocketConfig};
 
 use super::PeerInfo;
 use super::coalesce::Coalesce;
-use crate::close::{CloseCode, CloseFrame};
-use crate::error::Error;
-use crate::guard::{Guard, HandshakePlan, HeadBuffer, ParsedHead, Verdict};
-use crate::message::{Direction, Message};
-use crate::rejection::{Rejection, RejectionKind};
-use crate::session::Session;
+use crate::connection::{Connection, Handshake, Head, Timeout};
+use crate::{CloseFrame, Error, Guard, Message, Rejection, Session, Verdict};
 
 /// How long a refused client gets to read its answer (HTTP error, or close
 /// frame in accept-then-close mode) before the connection is dropped.
@@ -105,36 +101,19 @@ async fn handshake<S>(mut stream: S, guard: &Guard, config: WebSocketConfig) -> 
 where
     S: AsyncRead + AsyncWrite + Unpin + PeerInfo,
 {
-    let mut session = guard.new_session(stream.peer_addr()).with_tls(stream.is_tls());
-    let deadline = Instant::now() + guard.limits().handshake_timeout;
-    let head = match timeout_at(deadline, read_head(&mut stream, guard.limits().max_header_bytes)).await {
-        Ok(Ok(head)) => head,
-        Ok(Err(io)) => return Err(Error::Io(io)),
-        Err(_elapsed) => Err(Rejection::new(RejectionKind::Timeout, "handshake timed out")),
-    };
-    // The request is fully read before anything is answered, so an async
-    // verifier (an identity provider) is awaited here, within the same deadline.
-    let (plan, tail) = match head {
-        Ok(head) => match timeout_at(deadline, guard.plan_handshake_async(&head.request, &mut session)).await {
-            Ok(plan) => (plan, head.tail),
-            Err(_elapsed) => {
-                let rejection = Rejection::new(RejectionKind::Timeout, "handshake timed out");
-                (guard.plan_transport_rejection(&session, rejection), Vec::new())
-            }
-        },
-        Err(rejection) => (guard.plan_transport_rejection(&session, rejection), Vec::new()),
-    };
+    let mut conn = guard.connection(stream.peer_addr()).with_tls(stream.is_tls());
+    let (answer, tail) = answer(&mut stream, &mut conn).await?;
     let config = Some(guard.clamp_config(config));
-    match plan {
-        HandshakePlan::Accept { response } => {
-            match timeout_at(deadline, stream.write_all(&response)).await {
+    match answer {
+        Handshake::Accept { response } => {
+            match timeout(remaining(&conn), stream.write_all(&response)).await {
                 Ok(written) => written?,
                 Err(_elapsed) => return Err(Error::Io(io::ErrorKind::TimedOut.into())),
             }
             let ws = WebSocketStream::from_partially_read(Coalesce::new(stream), tail, Role::Server, config).await;
-            Ok(GuardedStream::new(ws, guard.clone(), session))
+            Ok(GuardedStream::new(ws, conn))
         }
-        HandshakePlan::Reject { response, rejection } => {
+        Handshake::Reject { response, rejection } => {
             let _ = timeout(REJECTION_GRACE, async {
                 stream.write_all(&response).await?;
                 stream.shutdown().await
@@ -142,7 +121,7 @@ where
             .await;
             Err(Error::HandshakeRejected(Box::new(rejection)))
         }
-        HandshakePlan::AcceptThenClose { response, close, rejection } => {
+        Handshake::AcceptThenClose { response, close, rejection } => {
             let _ = timeout(REJECTION_GRACE, async {
                 stream.write_all(&response).await?;
                 let mut ws = WebSocketStream::from_partially_read(stream, tail, Role::Server, config).await;
@@ -158,22 +137,48 @@ where
     }
 }
 
-/// Reads the request head; the outer `Err` is an I/O failure, the inner a
-/// request to refuse.
-async fn read_head<S: AsyncRead + Unpin>(stream: &mut S, max: usize) -> io::Result<Result<ParsedHead, Rejection>> {
-    let mut head = HeadBuffer::new(max);
-    let mut chunk = [0u8; 1024];
-    loop {
-        let n = stream.read(&mut chunk).await?;
+/// Reads the request head and answers it (awaiting an async verifier), all
+/// before the connection's handshake deadline; the `Vec` holds bytes read
+/// past the head.
+async fn answer<S>(stream: &mut S, conn: &mut Connection) -> Result<(Handshake, Vec<u8>), Error>
+where
+    S: AsyncRead + Unpin,
+{
+    let mut chunk = vec![0u8; 1024];
+    let (request, tail) = loop {
+        // Reading is cancel-safe: a timeout loses no byte.
+        let Ok(read) = timeout(remaining(conn), stream.read(&mut chunk)).await else {
+            match conn.handle_timeout(conn.guard().now()) {
+                Some(Timeout::Refuse(answer)) => return Ok((answer, Vec::new())),
+                _ => continue,
+            }
+        };
+        let n = read?;
         if n == 0 {
-            return Err(io::ErrorKind::UnexpectedEof.into());
+            return Err(Error::Io(io::ErrorKind::UnexpectedEof.into()));
         }
-        match head.push(&chunk[..n]) {
-            Ok(Some(parsed)) => return Ok(Ok(parsed)),
-            Ok(None) => {}
-            Err(rejection) => return Ok(Err(rejection)),
+        match conn.handle_head(&chunk[..n]) {
+            Head::Partial => {}
+            Head::Complete { request, tail } => break (request, tail),
+            Head::Refused(answer) => return Ok((answer, Vec::new())),
         }
+    };
+    if let Ok(answer) = timeout(remaining(conn), conn.handshake_async(&request)).await {
+        return Ok((answer, tail));
     }
+    // The verifier outlived the deadline: refuse once the guard's clock
+    // agrees (at once, unless it is a manual clock in a test).
+    loop {
+        if let Some(Timeout::Refuse(answer)) = conn.handle_timeout(conn.guard().now()) {
+            return Ok((answer, Vec::new()));
+        }
+        tokio::time::sleep(remaining(conn)).await;
+    }
+}
+
+/// Real time until the connection's next deadline on the guard's clock.
+fn remaining(conn: &Connection) -> Duration {
+    conn.poll_timeout().map_or(Duration::from_secs(3600), |at| at.saturating_duration_since(conn.guard().now()))
 }
 
 /// A guarded WebSocket over an async stream, returned by [`accept`].
@@ -188,72 +193,42 @@ async fn read_head<S: AsyncRead + Unpin>(stream: &mut S, max: usize) -> io::Resu
 #[derive(Debug)]
 pub struct GuardedStream<S> {
     ws: WebSocketStream<Coalesce<S>>,
-    guard: Guard,
-    session: Session,
-    /// A reply or close frame produced while reading, not yet handed to the sink.
+    conn: Connection,
+    /// A reply, ping or close frame produced while reading, not yet handed
+    /// to the sink.
     pending: Option<tungstenite::Message>,
     /// Whether replies may still sit in tungstenite's write buffer.
     unflushed: bool,
     /// A guard-initiated close to report once its frame is flushed.
     closing: Option<Rejection>,
-    close_notified: bool,
-    /// Fires at the session's expiry, so a silent socket is closed on time.
-    expiry: Option<(std::time::Instant, Pin<Box<tokio::time::Sleep>>)>,
-    /// The waker last handed to the registry for revocation.
-    revocation_waker: Option<Waker>,
-    liveness: LivenessTimers,
-    /// Armed while a send waits for the peer; fires at the write timeout.
-    stall: Option<Pin<Box<tokio::time::Sleep>>>,
-}
-
-/// The state behind [`Liveness`](crate::Liveness), on tokio's clock.
-#[derive(Debug)]
-struct LivenessTimers {
-    connected: Instant,
-    /// The last frame of any kind received.
-    last_frame: Instant,
-    /// The last text or binary message received.
-    last_data: Instant,
-    /// When the unanswered ping was sent.
-    ping_sent: Option<Instant>,
-    timer: Pin<Box<tokio::time::Sleep>>,
+    /// Fires at the connection's next deadline; `armed` is that deadline on
+    /// the guard's clock.
+    timer: Pin<Box<Sleep>>,
+    armed: Option<std::time::Instant>,
 }
 
 impl<S> GuardedStream<S>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    fn new(ws: WebSocketStream<Coalesce<S>>, guard: Guard, session: Session) -> Self {
-        let now = Instant::now();
-        Self {
-            ws,
-            guard,
-            session,
-            pending: None,
-            unflushed: false,
-            closing: None,
-            close_notified: false,
-            expiry: None,
-            revocation_waker: None,
-            liveness: LivenessTimers {
-                connected: now,
-                last_frame: now,
-                last_data: now,
-                ping_sent: None,
-                timer: Box::pin(tokio::time::sleep_until(now)),
-            },
-            stall: None,
-        }
+    fn new(ws: WebSocketStream<Coalesce<S>>, conn: Connection) -> Self {
+        let timer = Box::pin(tokio::time::sleep(Duration::ZERO));
+        Self { ws, conn, pending: None, unflushed: false, closing: None, timer, armed: None }
     }
 
     /// This connection's session.
     pub fn session(&self) -> &Session {
-        &self.session
+        self.conn.session()
     }
 
     /// This connection's session, mutably.
     pub fn session_mut(&mut self) -> &mut Session {
-        &mut self.session
+        self.conn.session_mut()
+    }
+
+    /// The connection core this adapter drives.
+    pub fn connection(&self) -> &Connection {
+        &self.conn
     }
 
     /// The underlying stream.
@@ -276,7 +251,7 @@ where
         self.send(Message::Close(frame)).await
     }
 
-    /// Hands a pending reply or close frame to tungstenite.
+    /// Hands a pending reply, ping or close frame to tungstenite.
     fn poll_send_pending(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
         if let Some(message) = self.pending.take() {
             match Pin::new(&mut self.ws).poll_ready(cx) {
@@ -305,135 +280,59 @@ where
         Poll::Ready(self.closing.take().map(|r| Error::Closed(Box::new(r))))
     }
 
-    /// Closes an expired or revoked session; otherwise arranges to be woken
-    /// at its expiry or revocation. Returns whether a close was started.
-    fn poll_session(&mut self, cx: &mut Context<'_>) -> bool {
-        if self.close_notified {
-            return false;
-        }
+    /// Acts on what the connection has due (a ping, a close, an abort), and
+    /// otherwise arranges to be woken at its next deadline or revocation.
+    /// `Ready(None)` when something was queued (the caller loops),
+    /// `Ready(Some(error))` on an abort, `Pending` when nothing is due.
+    fn poll_deadlines(&mut self, cx: &mut Context<'_>) -> Poll<Option<Error>> {
+        self.conn.register_waker(cx.waker());
         loop {
-            let now = self.guard.now();
-            if let Some((frame, rejection)) = self.guard.session_close(&self.session, Direction::Inbound, now) {
-                self.start_close(frame, rejection);
-                return true;
-            }
-            if let Some(ticket) = self.session.ticket()
-                && !self.revocation_waker.as_ref().is_some_and(|w| w.will_wake(cx.waker()))
-            {
-                ticket.control.register_waker(cx.waker());
-                self.revocation_waker = Some(cx.waker().clone());
-            }
-            let Some(at) = self.session.expires_at() else {
-                self.expiry = None;
-                return false;
-            };
-            let sleep = match &mut self.expiry {
-                Some((armed, sleep)) if *armed == at => sleep,
-                slot => {
-                    let sleep = Box::pin(tokio::time::sleep(at.saturating_duration_since(now)));
-                    &mut slot.insert((at, sleep)).1
+            let now = self.conn.guard().now();
+            let due = self.conn.poll_timeout();
+            // A revocation has no deadline: the waker brought us here.
+            if due.is_some_and(|at| at <= now) || self.conn.session().is_revoked() {
+                match self.conn.handle_timeout(now) {
+                    Some(Timeout::Ping) => self.pending = Some(tungstenite::Message::Ping(Default::default())),
+                    Some(Timeout::Close { frame, rejection }) => self.start_close(frame, rejection),
+                    Some(Timeout::Abort(rejection)) => return Poll::Ready(Some(Error::Closed(Box::new(rejection)))),
+                    Some(Timeout::Refuse(_)) | None => return Poll::Pending,
                 }
-            };
-            if sleep.as_mut().poll(cx).is_pending() {
-                return false;
+                return Poll::Ready(None);
             }
-            // Fired: check again (a manual clock may not have reached `at`,
-            // and then the timer is re-armed for the rest).
-            self.expiry = None;
+            let Some(at) = due else { return Poll::Pending };
+            // Activity only moves deadlines later, so a timer armed for an
+            // earlier one is left alone (it wakes us early once, and is
+            // re-armed then): no timer-wheel update per message.
+            if self.armed.is_none_or(|armed| armed > at) || self.timer.is_elapsed() {
+                let wait = at.saturating_duration_since(now);
+                self.timer.as_mut().reset(tokio::time::Instant::now() + wait);
+                self.armed = Some(at);
+            }
+            if self.timer.as_mut().poll(cx).is_pending() {
+                return Poll::Pending;
+            }
+            self.armed = None;
         }
     }
 
-    /// Queues pings and closes dead, idle or too old connections; otherwise
-    /// arranges to be woken at the next deadline. Returns whether a ping or
-    /// a close frame was queued (to be sent by the caller's next turn).
-    fn poll_liveness(&mut self, cx: &mut Context<'_>) -> bool {
-        if self.close_notified {
-            return false;
-        }
-        let config = *self.guard.liveness();
-        loop {
-            let now = Instant::now();
-            let timers = &mut self.liveness;
-            let lifetime = config.max_lifetime.map(|d| timers.connected + d);
-            let idle = config.idle_timeout.map(|d| timers.last_data + d);
-            let dead = timers.ping_sent.map(|at| at + config.pong_timeout);
-            for (deadline, reason) in
-                [(lifetime, "connection lifetime exceeded"), (idle, "idle timeout"), (dead, "no pong")]
-            {
-                if deadline.is_some_and(|d| now >= d) {
-                    let (frame, rejection) = self.guard.liveness_close(&self.session, reason);
-                    self.start_close(frame, rejection);
-                    return true;
-                }
-            }
-            let mut ping = config.ping_interval.filter(|_| timers.ping_sent.is_none()).map(|d| timers.last_frame + d);
-            if ping.is_some_and(|at| now >= at) && self.pending.is_none() {
-                self.pending = Some(tungstenite::Message::Ping(Default::default()));
-                timers.ping_sent = Some(now);
-                return true;
-            }
-            if self.pending.is_some() {
-                // A ping that is due waits for the pending frame to go out.
-                ping = ping.map(|at| at.max(now + Duration::from_millis(10)));
-            }
-            let Some(next) = [lifetime, idle, dead, ping].into_iter().flatten().min() else { return false };
-            // Activity only moves deadlines later, so a timer armed earlier
-            // is left alone (it wakes us early once, and is re-armed then):
-            // no timer-wheel update per message.
-            if timers.timer.is_elapsed() || timers.timer.deadline() > next {
-                timers.timer.as_mut().reset(next);
-            }
-            if timers.timer.as_mut().poll(cx).is_pending() {
-                return false;
-            }
-        }
-    }
-
-    /// Records a received frame for the liveness timers.
-    fn saw(&mut self, message: &tungstenite::Message) {
-        let now = Instant::now();
-        self.liveness.last_frame = now;
-        self.liveness.ping_sent = None;
-        if message.is_text() || message.is_binary() {
-            self.liveness.last_data = now;
-        }
-    }
-
-    /// While a send waits for the peer: the error once it has waited
-    /// longer than the write timeout (a slow consumer).
+    /// Records whether a send waits for the peer, and aborts a slow consumer
+    /// once it has waited the write timeout.
     fn poll_stall(&mut self, cx: &mut Context<'_>, waiting: bool) -> Option<Error> {
         if !waiting {
-            self.stall = None;
+            self.conn.set_write_blocked(None);
             return None;
         }
-        let timeout = self.guard.liveness().write_timeout;
-        let stall = self.stall.get_or_insert_with(|| Box::pin(tokio::time::sleep(timeout)));
-        if stall.as_mut().poll(cx).is_pending() {
-            return None;
+        let now = self.conn.guard().now();
+        self.conn.set_write_blocked(Some(now));
+        match self.poll_deadlines(cx) {
+            Poll::Ready(Some(error)) => Some(error),
+            _ => None,
         }
-        self.stall = None;
-        // The peer is not reading: no close frame could reach it.
-        let (frame, rejection) = self.guard.liveness_close(&self.session, "send timed out");
-        self.notify_close(Some(frame.code));
-        Some(Error::Closed(Box::new(rejection)))
     }
 
     fn start_close(&mut self, frame: CloseFrame, rejection: Rejection) {
-        self.notify_close(Some(frame.code));
         self.pending = Some(tungstenite::Message::Close(Some(frame.into_tungstenite())));
         self.closing = Some(rejection);
-    }
-
-    fn notify_if_close(&mut self, message: &Message) {
-        if let Message::Close(frame) = message {
-            self.notify_close(frame.as_ref().map(|f| f.code));
-        }
-    }
-
-    fn notify_close(&mut self, code: Option<CloseCode>) {
-        if !std::mem::replace(&mut self.close_notified, true) {
-            self.guard.notify_close(&mut self.session, code);
-        }
     }
 }
 
@@ -452,8 +351,12 @@ where
             if let Some(error) = ready!(this.poll_closing(cx)) {
                 return Poll::Ready(Some(Err(error)));
             }
-            if this.poll_session(cx) || this.poll_liveness(cx) {
-                continue;
+            if this.conn.is_open() {
+                match this.poll_deadlines(cx) {
+                    Poll::Ready(Some(error)) => return Poll::Ready(Some(Err(error))),
+                    Poll::Ready(None) => continue,
+                    Poll::Pending => {}
+                }
             }
             // Push replies out without holding up reading; a pending flush
             // has registered the waker and is retried on the next poll.
@@ -464,34 +367,24 @@ where
                 flushed.map_err(Error::from_tungstenite)?;
             }
             let message = match ready!(Pin::new(&mut this.ws).poll_next(cx)) {
-                Some(Ok(message)) => {
-                    this.saw(&message);
-                    message
-                }
+                Some(Ok(message)) => message,
                 Some(Err(e)) => {
-                    if let Some((frame, rejection)) = this.guard.close_unreadable(&this.session, &e) {
+                    if let Some(failure) = super::read_failure(&e) {
+                        let (frame, rejection) = this.conn.handle_read_failure(failure);
                         this.start_close(frame, rejection);
                         continue;
                     }
-                    this.notify_close(None);
+                    this.conn.handle_closed();
                     return Poll::Ready(Some(Err(Error::from_tungstenite(e))));
                 }
                 None => {
-                    this.notify_close(None);
+                    this.conn.handle_closed();
                     return Poll::Ready(None);
                 }
             };
             let Some(message) = Message::from_tungstenite(message) else { continue };
-            if this.close_notified && !matches!(message, Message::Close(_)) {
-                // Closing: what the peer sent before it saw our close frame
-                // is discarded (RFC 6455 5.5.1); a reply could not be sent.
-                continue;
-            }
-            match this.guard.inbound(message, &mut this.session) {
-                Verdict::Deliver(message) => {
-                    this.notify_if_close(&message);
-                    return Poll::Ready(Some(Ok(message)));
-                }
+            match this.conn.handle_inbound(message) {
+                Verdict::Deliver(message) => return Poll::Ready(Some(Ok(message))),
                 Verdict::Drop { reply } => this.pending = reply.map(Message::into_tungstenite),
                 Verdict::Close { frame, rejection } => this.start_close(frame, rejection),
             }
@@ -517,9 +410,8 @@ where
 
     fn start_send(self: Pin<&mut Self>, message: Message) -> Result<(), Error> {
         let this = self.get_mut();
-        match this.guard.outbound(message, &mut this.session) {
+        match this.conn.send(message) {
             Verdict::Deliver(message) => {
-                this.notify_if_close(&message);
                 Pin::new(&mut this.ws).start_send(message.into_tungstenite()).map_err(Error::from_tungstenite)
             }
             Verdict::Drop { .. } => Ok(()),
@@ -549,7 +441,7 @@ where
     fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
         let this = self.get_mut();
         ready!(this.poll_send_pending(cx))?;
-        this.notify_close(None);
+        this.conn.handle_closed();
         Pin::new(&mut this.ws).poll_close(cx).map_err(Error::from_tungstenite)
     }
 }

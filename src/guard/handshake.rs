@@ -86,20 +86,64 @@ fn parse_request(head: &[u8]) -> Result<HandshakeRequest, Rejection> {
     request.body(()).map_err(|_| bad_request())
 }
 
-/// How to answer one upgrade request.
+/// How to answer one upgrade request, from
+/// [`Connection::handshake`](crate::connection::Connection::handshake).
 #[derive(Debug)]
-pub(crate) enum HandshakePlan {
-    /// Write `response` (a 101) and start the WebSocket.
-    Accept { response: Vec<u8> },
-    /// Write `response` (an HTTP error) and drop the connection.
-    Reject { response: Vec<u8>, rejection: Rejection },
-    /// Write `response` (a 101), send `close`, and drop the connection.
-    AcceptThenClose { response: Vec<u8>, close: CloseFrame, rejection: Rejection },
+#[non_exhaustive]
+pub enum Handshake {
+    /// Write `response` (a 101 with the chosen subprotocol) and start the
+    /// WebSocket.
+    Accept {
+        /// The whole HTTP response.
+        response: Vec<u8>,
+    },
+    /// Write `response` (an HTTP error: 400, 401, 403, 408, 426, 429, 431,
+    /// 503 ...) and drop the connection.
+    Reject {
+        /// The whole HTTP response, body included.
+        response: Vec<u8>,
+        /// Why.
+        rejection: Rejection,
+    },
+    /// Accept-then-close mode: write `response` (a 101), send `close` as
+    /// the first frame, and drop the connection once the peer answers it.
+    AcceptThenClose {
+        /// The whole HTTP response.
+        response: Vec<u8>,
+        /// The close frame to send.
+        close: CloseFrame,
+        /// Why.
+        rejection: Rejection,
+    },
+}
+
+impl Handshake {
+    /// Whether the connection is accepted (and stays open).
+    pub fn is_accept(&self) -> bool {
+        matches!(self, Self::Accept { .. })
+    }
+
+    /// The HTTP response to write, whichever the answer.
+    pub fn response(&self) -> &[u8] {
+        match self {
+            Self::Accept { response } | Self::Reject { response, .. } | Self::AcceptThenClose { response, .. } => {
+                response
+            }
+        }
+    }
+
+    /// The rejection, unless accepted.
+    pub fn rejection(&self) -> Option<&Rejection> {
+        match self {
+            Self::Accept { .. } => None,
+            Self::Reject { rejection, .. } | Self::AcceptThenClose { rejection, .. } => Some(rejection),
+        }
+    }
 }
 
 impl Guard {
     /// Validates the upgrade, runs the handshake checks and plans the answer.
-    pub(crate) fn plan_handshake(&self, request: &HandshakeRequest, session: &mut Session) -> HandshakePlan {
+    pub(crate) fn plan_handshake(&self, request: &HandshakeRequest, session: &mut Session) -> Handshake {
         match Self::upgrade_response(request) {
             Ok(response) => {
                 let checked = self.check_handshake(request, session);
@@ -110,12 +154,7 @@ impl Guard {
     }
 
     /// Like [`plan_handshake`](Self::plan_handshake), awaiting an async verifier.
-    #[cfg(feature = "tokio")]
-    pub(crate) async fn plan_handshake_async(
-        &self,
-        request: &HandshakeRequest,
-        session: &mut Session,
-    ) -> HandshakePlan {
+    pub(crate) async fn plan_handshake_async(&self, request: &HandshakeRequest, session: &mut Session) -> Handshake {
         match Self::upgrade_response(request) {
             Ok(response) => {
                 let checked = self.check_handshake_async(request, session).await;
@@ -142,7 +181,7 @@ impl Guard {
         mut response: http::Response<()>,
         checked: Result<(), Rejection>,
         session: &mut Session,
-    ) -> HandshakePlan {
+    ) -> Handshake {
         let accept_then_close = checked.is_err() && self.handshake_rejection() == HandshakeRejection::AcceptThenClose;
         if accept_then_close && session.selected_protocol().is_none() {
             // Browsers fail a 101 without a subprotocol when they offered
@@ -169,9 +208,9 @@ impl Guard {
         // `HeaderValue`, which `write_response` accepts.
         let written = write_response(&mut bytes, &response);
         match (checked, written) {
-            (Ok(()), Ok(())) => HandshakePlan::Accept { response: bytes },
+            (Ok(()), Ok(())) => Handshake::Accept { response: bytes },
             (Err(rejection), Ok(())) if self.handshake_rejection() == HandshakeRejection::AcceptThenClose => {
-                HandshakePlan::AcceptThenClose { response: bytes, close: self.close_frame(&rejection), rejection }
+                Handshake::AcceptThenClose { response: bytes, close: self.close_frame(&rejection), rejection }
             }
             (Err(rejection), _) => self.plan_rejection(rejection),
             (Ok(()), Err(_)) => self.plan_rejection(Rejection::new(RejectionKind::Internal, "handshake failed")),
@@ -180,12 +219,12 @@ impl Guard {
 
     /// An HTTP error answer for a rejection found outside the layers
     /// (malformed or oversized head, timeout). Audits it.
-    pub(crate) fn plan_transport_rejection(&self, session: &Session, rejection: Rejection) -> HandshakePlan {
+    pub(crate) fn plan_transport_rejection(&self, session: &Session, rejection: Rejection) -> Handshake {
         crate::audit::handshake_rejected(session, "transport", &rejection);
         self.plan_rejection(rejection)
     }
 
-    fn plan_rejection(&self, rejection: Rejection) -> HandshakePlan {
+    fn plan_rejection(&self, rejection: Rejection) -> Handshake {
         let mut http = rejection.to_http_response();
         let body = http.body_mut().take().unwrap_or_default();
         let headers = http.headers_mut();
@@ -195,6 +234,6 @@ impl Guard {
         // Writing to a Vec cannot fail; the headers above are all valid ASCII.
         let _ = write_response(&mut response, &http);
         response.extend_from_slice(body.as_bytes());
-        HandshakePlan::Reject { response, rejection }
+        Handshake::Reject { response, rejection }
     }
 }

@@ -10,6 +10,7 @@ use tungstenite::protocol::WebSocketConfig;
 use crate::audit;
 use crate::auth::{AuthError, Authenticator};
 use crate::close::{CloseCode, CloseFrame};
+use crate::connection::ReadFailure;
 use crate::layer::{HandshakeRequest, Layer, Limits};
 use crate::liveness::Liveness;
 use crate::message::{Direction, Frame, Message};
@@ -23,7 +24,8 @@ mod builder;
 mod handshake;
 
 pub use builder::{AuthDecided, GuardBuilder, WantsAuth};
-pub(crate) use handshake::{HandshakePlan, HeadBuffer, ParsedHead};
+pub use handshake::Handshake;
+pub(crate) use handshake::HeadBuffer;
 
 /// How a refused handshake is answered.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -173,8 +175,9 @@ impl Guard {
         self.clamp_config(self.inner.websocket_config)
     }
 
-    /// `config` with its message and frame limits lowered to the guard's.
-    pub(crate) fn clamp_config(&self, config: WebSocketConfig) -> WebSocketConfig {
+    /// `config` with its message and frame size limits lowered to the
+    /// guard's [`Limits`]: what a driver gives its WebSocket library.
+    pub fn clamp_config(&self, config: WebSocketConfig) -> WebSocketConfig {
         let limits = &self.inner.limits;
         let clamp = |own: Option<usize>, limit: usize| Some(own.map_or(limit, |own| own.min(limit)));
         let message = clamp(config.max_message_size, limits.max_message_size);
@@ -419,23 +422,17 @@ impl Guard {
         CloseFrame::new(self.close_code(rejection), rejection.reason())
     }
 
-    /// The close that answers a message tungstenite refused while reading
-    /// it: over the size limits (the limits layer's 1009), or text that is
-    /// not UTF-8 (1007). Audited like a close a layer decides. `None` for
-    /// other errors, after which the connection cannot be used.
-    pub(crate) fn close_unreadable(
-        &self,
-        session: &Session,
-        error: &tungstenite::Error,
-    ) -> Option<(CloseFrame, Rejection)> {
-        let (layer, rejection) = match error {
-            tungstenite::Error::Capacity(_) => (self.inner.limits.name(), Limits::too_large()),
-            tungstenite::Error::Utf8(_) => ("protocol", Rejection::new(RejectionKind::InvalidPayload, "invalid utf-8")),
-            _ => return None,
+    /// The close that answers a message the WebSocket reader refused: over
+    /// the size limits (the limits layer's 1009), or text that is not UTF-8
+    /// (1007). Audited like a close a layer decides.
+    pub(crate) fn close_unreadable(&self, session: &Session, failure: ReadFailure) -> (CloseFrame, Rejection) {
+        let (layer, rejection) = match failure {
+            ReadFailure::TooLarge => (self.inner.limits.name(), Limits::too_large()),
+            ReadFailure::InvalidUtf8 => ("protocol", Rejection::new(RejectionKind::InvalidPayload, "invalid utf-8")),
         };
         let frame = self.close_frame(&rejection);
         audit::connection_closed(session, layer, Direction::Inbound, &rejection, frame.code);
-        Some((frame, rejection))
+        (frame, rejection)
     }
 
     /// A close for a [`Liveness`] timeout (`reason` names it), audited.

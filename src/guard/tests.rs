@@ -189,7 +189,7 @@ fn handshake_records_the_request_and_echoes_the_selected_protocol() {
         .header("sec-websocket-protocol", "chat.v1, bearer.secret")
         .body(())
         .unwrap();
-    let HandshakePlan::Accept { response } = guard.plan_handshake(&request, &mut session) else { panic!() };
+    let Handshake::Accept { response } = guard.plan_handshake(&request, &mut session) else { panic!() };
     let response = String::from_utf8(response).unwrap();
     assert!(response.starts_with("HTTP/1.1 101"), "{response}");
     assert!(response.contains("sec-websocket-accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo="), "{response}");
@@ -204,8 +204,7 @@ fn handshake_rejections_become_http_or_accept_then_close() {
     let request = upgrade_request().header("x-reject", "1").body(()).unwrap();
 
     let guard = guard_with(&[Probe::named("p")]);
-    let HandshakePlan::Reject { response, rejection } = guard.plan_handshake(&request, &mut guard.new_session(None))
-    else {
+    let Handshake::Reject { response, rejection } = guard.plan_handshake(&request, &mut guard.new_session(None)) else {
         panic!()
     };
     let response = String::from_utf8(response).unwrap();
@@ -220,7 +219,7 @@ fn handshake_rejections_become_http_or_accept_then_close() {
         .handshake_rejection(HandshakeRejection::AcceptThenClose)
         .build()
         .unwrap();
-    let HandshakePlan::AcceptThenClose { response, close, .. } =
+    let Handshake::AcceptThenClose { response, close, .. } =
         guard.plan_handshake(&request, &mut guard.new_session(None))
     else {
         panic!()
@@ -230,8 +229,7 @@ fn handshake_rejections_become_http_or_accept_then_close() {
 
     // A request that is not an upgrade is plain HTTP 400 in both modes.
     let not_upgrade = http::Request::get("/").body(()).unwrap();
-    let HandshakePlan::Reject { response, .. } = guard.plan_handshake(&not_upgrade, &mut guard.new_session(None))
-    else {
+    let Handshake::Reject { response, .. } = guard.plan_handshake(&not_upgrade, &mut guard.new_session(None)) else {
         panic!()
     };
     assert!(response.starts_with(b"HTTP/1.1 400"));

@@ -1,0 +1,1 @@
+//! The connection core on ManualClock: every deadline without a socket.
