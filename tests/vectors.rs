@@ -203,6 +203,7 @@ fn unsupported_websocket_version_gets_426_with_the_supported_version(adapter: Ad
 }
 
 for_both_adapters!(
+    handshake_timeout_gets_408,
     unsupported_websocket_version_gets_426_with_the_supported_version,
     echo_is_byte_identical,
     fragmented_message_at_the_limit_passes,
@@ -221,14 +222,13 @@ for_both_adapters!(
     plain_http_request_gets_400,
 );
 
-#[test]
-fn tokio_handshake_timeout_gets_408() {
+fn handshake_timeout_gets_408(adapter: Adapter) {
     let guard = Guard::builder()
         .without_auth()
         .limits(Limits::default().handshake_timeout(Duration::from_millis(200)))
         .build()
         .unwrap();
-    let addr = spawn_echo(Adapter::Tokio, guard);
+    let addr = spawn_echo(adapter, guard);
     let started = Instant::now();
     // Half a request head, then silence: a slowloris client.
     let answer = raw_exchange(addr, b"GET /ws HTTP/1.1\r\nHost: x\r\n");
