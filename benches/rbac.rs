@@ -63,6 +63,16 @@ fn bench(c: &mut Criterion) {
     group.bench_function("plain_rule_denied", |b| {
         b.iter(|| black_box(denying.inbound(black_box(&denied_type).clone(), &mut session)))
     });
+    // Outbound, with a policy of inbound rules only: nothing to decide, so
+    // the message is not parsed (it was, before: one parse per message).
+    let text = format!(r#"{{"type":"type150","room":"lobby","text":"{}"}}"#, "x".repeat(250));
+    let outbound = Message::text(text);
+    let rbac_only = Guard::builder().without_auth().rbac(policy().build().unwrap()).build().unwrap();
+    let mut session = rbac_only.new_session(None);
+    session.set_principal(Some(Principal::new("u").with_roles(["role3"]))).unwrap();
+    group.bench_function("outbound_300b_no_outbound_rules", |b| {
+        b.iter(|| black_box(rbac_only.outbound(black_box(&outbound).clone(), &mut session)))
+    });
     group.finish();
 }
 

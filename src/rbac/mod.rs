@@ -262,8 +262,11 @@ impl Layer for Rbac {
     }
 
     fn on_outbound(&self, frame: &mut Frame, session: &mut Session, now: Instant) -> Outcome {
-        let rules_apply = !self.inner.outbound.is_empty() || !self.inner.fields.is_empty();
-        if rules_apply && frame.is_unreadable_json() {
+        if self.inner.outbound.is_empty() && self.inner.fields.is_empty() {
+            // Nothing to decide outbound: the message is not even parsed.
+            return Outcome::Pass;
+        }
+        if frame.is_unreadable_json() {
             // A client may read what the guard cannot (`1e999`, a lone
             // surrogate, deep nesting, JSON in a binary frame): fail closed.
             return self.deny(session, Direction::Outbound, None, now);
