@@ -57,13 +57,24 @@
 //! # Tour
 //!
 //! - [`Guard`] and [`GuardBuilder`]: the stack, built once, cheap to clone.
+//! - [`Connection`] ([`connection`]): one connection's sans-IO state machine,
+//!   made by [`Guard::connection`]. It owns every decision and every
+//!   deadline: the request head and the handshake answer, the verdict on
+//!   each message, and [`poll_timeout`](Connection::poll_timeout) /
+//!   [`handle_timeout`](Connection::handle_timeout) for the handshake
+//!   timeout, heartbeat, idle, lifetime, token expiry and write stalls, all
+//!   on the guard's [`time::Clock`].
+//! - The drivers, which use only the connection's public API:
+//!   [`accept`] / [`GuardedWebSocket`] (blocking; its timers run through the
+//!   stream's read timeouts) and `tokio::accept` / `GuardedStream` (feature
+//!   `tokio`). Your own driver is a loop over the same API (see "Manual use").
 //! - [`Layer`]: the hooks a layer implements (handshake, inbound, outbound, close).
 //! - [`Frame`]: a text or binary message with its JSON parsed at most once.
 //! - [`Outcome`] (a layer's decision), [`Verdict`] (the stack's), [`ErrorReply`].
 //! - [`Rejection`], [`RejectionKind`] and [`CloseCode`]: what the peer is told.
 //! - [`Session`]: per-connection state (peer, origin, subprotocol, principal, extensions).
-//! - [`accept`] / [`GuardedWebSocket`]: the blocking adapter.
-//! - [`layer::Limits`]: the size and time limits every guard enforces.
+//! - [`layer::Limits`] and [`Liveness`]: the size limits and the timers every
+//!   connection runs under.
 //! - [`layer::OriginPolicy`] and [`layer::TransportPolicy`]: cross-site
 //!   hijacking and "TLS required" at the handshake.
 //! - [`auth`]: token sources, [`auth::StaticTokens`], JWT (feature `jwt`),
@@ -79,42 +90,61 @@
 //!
 //! # Order
 //!
-//! At the handshake: [`layer::Limits`], the transport and origin policies,
-//! the per-IP and global connection caps, the authenticator (then the
-//! per-principal cap), then the builder's layers in the order they were
-//! added. For each message: the session's expiry and revocation, the limits,
-//! the authenticator's first-message and re-authentication handling, then
-//! the builder's layers. The first check that does not pass decides; later
-//! layers do not see the message. Add [`schema::SchemaValidation`] before
-//! other layers that read the JSON (its structural limits keep parser bombs
-//! away from them), then [`rbac::Rbac`], and [`pii::Scrubber`] last, so it
-//! scrubs what the other layers let through and rewrote.
+//! At the handshake: the request is recorded on the session, the connection
+//! caps per IP and in all are taken, then [`layer::Limits`], the transport
+//! and origin policies, the rate limit's quota on new connections per IP,
+//! the authenticator (then the cap per principal), and the builder's layers
+//! in the order they were added. For each message: the session's expiry
+//! and revocation, [`layer::Limits`], the transport and origin policies
+//! (which pass every message), the rate limit, the authenticator
+//! (first-message and re-authentication), then the builder's layers. The
+//! first check that does not pass decides; later layers do not see the
+//! message. Add [`schema::SchemaValidation`] before other layers that read
+//! the JSON (its structural limits keep parser bombs away from them), then
+//! [`rbac::Rbac`], and [`pii::Scrubber`] last, so it scrubs what the other
+//! layers let through and rewrote. [`Guard`] links here: this is the one
+//! description of the order.
 //!
 //! # Manual use
 //!
-//! Frameworks that own the socket (axum's `WebSocket`, for example) can call
-//! the checks by hand: [`Guard::check_handshake`] with the upgrade request,
-//! then [`Guard::inbound`] / [`Guard::outbound`] for each message.
+//! Frameworks that own the socket drive a [`Connection`]: feed it the
+//! upgrade request, write its answer, then feed it every message read and
+//! every message to send, and act on its deadlines. The adapters do exactly
+//! this.
 //!
 //! ```
+//! use wsguard::connection::Timeout;
 //! use wsguard::{Guard, Message, Verdict};
 //!
 //! let guard = Guard::builder().without_auth().build()?;
-//! let mut session = guard.new_session(None);
-//! let request = http::Request::get("/ws").header("origin", "https://app.example").body(())?;
-//! if let Err(rejection) = guard.check_handshake(&request, &mut session) {
-//!     let response = rejection.to_http_response(); // send it instead of upgrading
-//!     # let _ = response;
-//! }
+//! let mut conn = guard.connection(None);
+//! let request = http::Request::get("/ws")
+//!     .header("connection", "Upgrade")
+//!     .header("upgrade", "websocket")
+//!     .header("sec-websocket-version", "13")
+//!     .header("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ==")
+//!     .body(())?;
+//! let answer = conn.handshake(&request);
+//! assert!(answer.is_accept()); // else write answer.response() and drop the socket
 //! // For every message read from the framework's socket:
-//! match guard.inbound(Message::text("hello"), &mut session) {
+//! match conn.handle_inbound(Message::text("hello")) {
 //!     Verdict::Deliver(message) => assert_eq!(message, Message::text("hello")),
 //!     Verdict::Drop { reply } => { /* send `reply` back, if any */ }
 //!     Verdict::Close { frame, .. } => { /* send `frame` and close */ }
 //!     _ => {}
 //! }
+//! // Sleep until conn.poll_timeout(), then:
+//! match conn.handle_timeout(guard.now()) {
+//!     Some(Timeout::Ping) => { /* send a ping */ }
+//!     Some(Timeout::Close { frame, .. }) => { /* send `frame` and close */ }
+//!     _ => {}
+//! }
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+//!
+//! The per-decision methods stay available on [`Guard`] for tests and
+//! special cases ([`Guard::check_handshake`], [`Guard::inbound`],
+//! [`Guard::outbound`]), without the connection's timers.
 //!
 //! # Security considerations
 //!
@@ -124,8 +154,11 @@
 //!   fixed reason (at most 123 bytes), never the payload, a token or personal
 //!   data. Custom layers must keep that promise when they build a
 //!   [`Rejection`] or an [`ErrorReply`].
-//! - The blocking adapter cannot time out a client that never finishes its
-//!   request: set a read timeout on the stream before [`accept`].
+//! - Every connection runs under the handshake timeout (408), the heartbeat,
+//!   idle and lifetime timeouts, its token's expiry and revocation, in both
+//!   adapters. The blocking adapter enforces them through the stream's read
+//!   timeouts ([`PeerInfo::set_read_timeout`]); a custom stream type that
+//!   cannot set them gets its timers only when a read returns.
 //! - The default message limit is 64 KiB, not tungstenite's 64 MiB.
 //! - Authentication is never a silent default: the builder requires
 //!   [`GuardBuilder::with_authenticator`] or an explicit

@@ -1,11 +1,14 @@
-//! [`Liveness`]: heartbeat and timeouts, enforced by the tokio adapter.
+//! [`Liveness`]: heartbeat and timeouts, enforced by the connection core.
 
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-/// Heartbeat and connection timeouts, enforced by the tokio adapter while
-/// the stream is polled for messages (as every reader does). Set with
+/// Heartbeat and connection timeouts, kept by every
+/// [`Connection`](crate::Connection) on the guard's clock and enforced by
+/// the drivers: the tokio adapter while the stream is polled (as every
+/// reader does), the blocking adapter while [`read`](crate::GuardedWebSocket::read)
+/// waits (through the stream's read timeout). Set with
 /// [`GuardBuilder::liveness`](crate::GuardBuilder::liveness).
 ///
 /// Each timeout closes the connection with 1001 "going away"
@@ -20,13 +23,13 @@ use serde::{Deserialize, Serialize};
 /// | `max_lifetime` | none | `connection lifetime exceeded` |
 /// | `write_timeout` | 10 s stuck sending (a slow consumer) | `send timed out` |
 ///
-/// The outbound queue is bounded: the stream accepts a message only when
-/// tungstenite's write buffer is below its `write_buffer_size` (128 KiB by
-/// default), so a sender waits for a slow consumer, and after
-/// `write_timeout` the connection is dropped instead of buffered. The
-/// blocking adapter has none of these timers: set read and write timeouts
-/// on its stream. Timers run on tokio's clock, so `tokio::time::pause`
-/// drives them in tests.
+/// The outbound queue is bounded: the tokio stream accepts a message only
+/// when tungstenite's write buffer is below its `write_buffer_size` (128
+/// KiB by default), so a sender waits for a slow consumer, and after
+/// `write_timeout` the connection is dropped instead of buffered; the
+/// blocking adapter sets `write_timeout` on the socket. All timers run on
+/// the guard's [`Clock`](crate::time::Clock), so
+/// [`ManualClock`](crate::time::ManualClock) drives them in tests.
 ///
 /// Deserializes from e.g. `{"ping_interval_ms": 15000, "idle_timeout_ms": null}`;
 /// missing fields keep their defaults.

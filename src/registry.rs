@@ -144,8 +144,9 @@ pub struct SessionInfo {
 /// [`revoke`](Self::revoke) and [`revoke_principal`](Self::revoke_principal)
 /// mark sessions revoked. A revoked session is closed with 4403 ("session
 /// revoked"): at once by the tokio adapter while the application polls the
-/// stream, and at the next `read` or `send` by the blocking adapter (set a
-/// read timeout so that `read` returns regularly). Revocation ends sessions,
+/// stream (the connection's revocation waker wakes it), and within a second
+/// by the blocking adapter while `read` waits (a blocking read cannot be
+/// woken; it polls). Revocation ends sessions,
 /// not credentials: reject the token in your verifier too if the user must
 /// not reconnect.
 ///

@@ -17,9 +17,12 @@ use crate::{CloseFrame, Error, Guard, Message, Rejection, Session, Verdict};
 /// runs every layer's handshake hook, and answers with `101 Switching
 /// Protocols` or the rejection's HTTP status.
 ///
-/// This call blocks until the client has sent its request. To bound that
-/// time against slow clients, set a read timeout on the stream first (for a
-/// `TcpStream`, `set_read_timeout(Some(limits.handshake_timeout))`).
+/// The adapter manages the stream's read and write timeouts through
+/// [`PeerInfo`]: reads wait at most until the connection's next deadline
+/// (here the [handshake timeout](crate::layer::Limits::handshake_timeout),
+/// answered with 408), writes at most the
+/// [write timeout](crate::Liveness::write_timeout). For a stream type whose
+/// `PeerInfo` cannot set timeouts, the timers act only when a read returns.
 ///
 /// # Errors
 ///

@@ -76,18 +76,10 @@ pub enum Verdict {
 ///
 /// # Order
 ///
-/// At the handshake: [`Limits`], the [connection caps](crate::ConnectionCaps)
-/// per IP and in all, the [transport](GuardBuilder::transport) and
-/// [origin](GuardBuilder::origin) policies, the
-/// [rate limit](GuardBuilder::rate_limit)'s quota on new connections per IP,
-/// the [authenticator](GuardBuilder::with_authenticator) (then the cap per
-/// principal), and the builder's layers in the order they were added.
-/// For each message: the session's expiry and revocation, [`Limits`], the
-/// transport and origin policies (which pass every message), the rate
-/// limit, the authenticator (first-message and re-authentication), then
-/// the builder's layers. The first layer that does not pass decides, and later layers
-/// do not see the message. Put cheap checks (size, rate) before costly ones
-/// (schema validation, PII scrubbing).
+/// The order in which the layers run, at the handshake and for each
+/// message, is described once, in the [crate documentation](crate#order).
+/// Put cheap checks (size, rate) before costly ones (schema validation,
+/// PII scrubbing).
 ///
 /// # Cloning
 ///
