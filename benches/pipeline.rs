@@ -8,6 +8,10 @@ mod common;
 
 use common::ReadsJson;
 use criterion::{Criterion, criterion_group, criterion_main};
+use std::num::NonZeroU32;
+
+use wsguard::rate_limit::{Per, Quota, RateLimit, Unit};
+use wsguard::schema::SchemaValidation;
 use wsguard::{Guard, Layer, Message};
 
 /// Passes without looking: the cost of one more layer in the stack.
@@ -55,6 +59,26 @@ fn bench(c: &mut Criterion) {
     let mut session = three_readers.new_session(None);
     group.bench_function("guard_three_json_readers", |b| {
         b.iter(|| black_box(three_readers.inbound(black_box(&message).clone(), &mut session)))
+    });
+
+    // A per-type quota and a schema: both guard their parse with the
+    // structural scan, which runs once per message.
+    let quota = Quota::per_second(NonZeroU32::new(1_000_000_000).unwrap());
+    let limit = RateLimit::builder().quota_for_type("chat", quota, Unit::Messages, Per::Connection).build().unwrap();
+    let schema = SchemaValidation::builder().schema("chat", serde_json::json!({"type": "object"})).build().unwrap();
+    let typed = Guard::builder().without_auth().rate_limit(limit).json_schema(schema).build().unwrap();
+    let mut session = typed.new_session(None);
+    group.bench_function("guard_type_quota_plus_schema", |b| {
+        b.iter(|| black_box(typed.inbound(black_box(&message).clone(), &mut session)))
+    });
+    group.finish();
+
+    // The same at 16 KiB, where the scan cannot be skipped.
+    let items: Vec<String> = (0..400).map(|i| format!(r#"{{"id":{i},"name":"item {i}"}}"#)).collect();
+    let big = Message::text(format!(r#"{{"type":"chat","items":[{}]}}"#, items.join(",")));
+    let mut group = c.benchmark_group("inbound_16KiB");
+    group.bench_function("guard_type_quota_plus_schema", |b| {
+        b.iter(|| black_box(typed.inbound(black_box(&big).clone(), &mut session)))
     });
     group.finish();
 }

@@ -8,6 +8,8 @@ use bytes::Bytes;
 use serde_json::Value;
 
 use crate::close::CloseFrame;
+use crate::schema::StructureLimits;
+use crate::schema::structure::Violation;
 
 /// UTF-8 text backed by reference-counted bytes; cloning is cheap.
 ///
@@ -228,6 +230,9 @@ enum Json {
 pub struct Frame {
     payload: Payload,
     json: Json,
+    /// The structural scan of the payload as received, under the limits it
+    /// ran with: the rate limit and schema layers share one scan.
+    structure: Option<(StructureLimits, Result<(), Violation>)>,
 }
 
 #[derive(Debug, Clone)]
@@ -239,12 +244,12 @@ enum Payload {
 impl Frame {
     /// A text frame.
     pub fn from_text(text: impl Into<Utf8Bytes>) -> Self {
-        Self { payload: Payload::Text(text.into()), json: Json::Unparsed }
+        Self { payload: Payload::Text(text.into()), json: Json::Unparsed, structure: None }
     }
 
     /// A binary frame. Binary frames are never parsed as JSON.
     pub fn from_binary(data: impl Into<Bytes>) -> Self {
-        Self { payload: Payload::Binary(data.into()), json: Json::Absent }
+        Self { payload: Payload::Binary(data.into()), json: Json::Absent, structure: None }
     }
 
     /// The frame of a data message; control messages come back unchanged as `Err`.
@@ -327,9 +332,30 @@ impl Frame {
         matches!(body.first(), Some(b'{' | b'['))
     }
 
+    /// The structural scan of a text frame under `limits` (depth, string,
+    /// array and object bounds), run at most once per frame and set of
+    /// limits: layers that guard their parse with it share the result.
+    /// `Ok` for binary frames, which are never parsed.
+    pub(crate) fn check_structure(&mut self, limits: &StructureLimits) -> Result<(), Violation> {
+        if let Some((checked, result)) = &self.structure
+            && checked == limits
+        {
+            return result.clone();
+        }
+        #[cfg(test)]
+        counters::SCANS.with(|c| c.set(c.get() + 1));
+        let result = match self.text() {
+            Some(text) => limits.check(text),
+            None => Ok(()),
+        };
+        self.structure = Some((*limits, result.clone()));
+        result
+    }
+
     /// Mutable access to the parsed JSON; marks the frame rewritten.
     pub fn json_mut(&mut self) -> Option<&mut Value> {
         self.parse();
+        self.structure = None;
         self.json = match std::mem::replace(&mut self.json, Json::Absent) {
             Json::Parsed(v) | Json::Rewritten(v) => Json::Rewritten(v),
             other => other,
@@ -343,6 +369,7 @@ impl Frame {
     /// Replaces the message with `value`, serialized when the frame leaves
     /// the pipeline. A binary frame becomes a text frame.
     pub fn set_json(&mut self, value: Value) {
+        self.structure = None;
         if let Payload::Binary(_) = self.payload {
             self.payload = Payload::Text(Utf8Bytes::default());
         }
@@ -404,11 +431,18 @@ pub(crate) mod counters {
     thread_local! {
         pub(crate) static PARSES: Cell<usize> = const { Cell::new(0) };
         pub(crate) static SERIALIZES: Cell<usize> = const { Cell::new(0) };
+        /// Structural scans ([`Frame::check_structure`](super::Frame::check_structure)).
+        pub(crate) static SCANS: Cell<usize> = const { Cell::new(0) };
     }
     /// Resets both counters and returns nothing; read them with `get`.
     pub(crate) fn reset() {
         PARSES.with(|c| c.set(0));
         SERIALIZES.with(|c| c.set(0));
+        SCANS.with(|c| c.set(0));
+    }
+
+    pub(crate) fn scans() -> usize {
+        SCANS.with(Cell::get)
     }
     pub(crate) fn get() -> (usize, usize) {
         (PARSES.with(Cell::get), SERIALIZES.with(Cell::get))

@@ -78,6 +78,30 @@ fn three_layers_reading_json_parse_it_once() {
     assert_eq!(counters::get(), (1, 0), "one parse, no serialization for an unchanged message");
 }
 
+/// The rate limit's per-type quota and the schema layer both guard their
+/// parse with the structural scan: it runs once per message.
+#[test]
+fn rate_limit_and_schema_share_one_structural_scan_and_one_parse() {
+    use std::num::NonZeroU32;
+
+    use crate::rate_limit::{Per, Quota, RateLimit, Unit};
+    use crate::schema::SchemaValidation;
+    let quota = Quota::per_second(NonZeroU32::new(100).unwrap());
+    let limit = RateLimit::builder().quota_for_type("chat", quota, Unit::Messages, Per::Connection).build().unwrap();
+    let schema = SchemaValidation::builder().schema("chat", serde_json::json!({"type": "object"})).build().unwrap();
+    let guard = Guard::builder().without_auth().rate_limit(limit).json_schema(schema).build().unwrap();
+    let mut session = guard.new_session(None);
+    counters::reset();
+    let message = Message::text(r#"{"type":"chat","text":"hi"}"#);
+    assert_eq!(guard.inbound(message.clone(), &mut session), Verdict::Deliver(message));
+    assert_eq!((counters::scans(), counters::get()), (1, (1, 0)), "one scan, one parse");
+    // A bomb is refused by the scan before anything parses it.
+    counters::reset();
+    let bomb = Message::text(format!("{}{}", "[".repeat(100), "]".repeat(100)));
+    assert!(matches!(guard.inbound(bomb, &mut session), Verdict::Drop { .. }));
+    assert_eq!((counters::scans(), counters::get()), (1, (0, 0)), "scanned once, never parsed");
+}
+
 #[test]
 fn a_rewrite_is_serialized_once_and_seen_by_later_layers() {
     let probes = [Probe::named("rewriter"), Probe::named("b"), Probe::named("c")];

@@ -370,7 +370,7 @@ impl Layer for RateLimit {
         let len = u32::try_from(frame.len()).unwrap_or(u32::MAX);
         // Parsed (once, shared with later layers) only within the structural
         // limits: schema validation runs after this layer.
-        let parsable = inner.typed && frame.text().is_some_and(|t| inner.structure.check(t).is_ok());
+        let parsable = inner.typed && !frame.is_binary() && frame.check_structure(&inner.structure).is_ok();
         let message_type = if parsable { frame.json().and_then(|v| inner.discriminator.message_type(v)) } else { None };
         let principal = session.principal().map(|p| p.id.as_str());
         let stale = session

@@ -90,7 +90,7 @@ use crate::session::Session;
 
 mod builder;
 mod sanitize;
-mod structure;
+pub(crate) mod structure;
 
 pub use builder::{Draft, SchemaBuilder};
 pub use sanitize::Sanitizer;
@@ -311,7 +311,7 @@ impl Layer for SchemaValidation {
         if !looks_like_json(text) {
             return self.non_json(&self.text_not_json, NOT_JSON, frame, session, now);
         }
-        if let Err(violation) = self.structure.check(text) {
+        if let Err(violation) = frame.check_structure(&self.structure) {
             let reply =
                 invalid_message("message failed validation", vec![(violation.path, violation.keyword.to_owned())]);
             return self.refuse(session, now, reply);

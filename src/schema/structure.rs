@@ -197,7 +197,7 @@ impl StructureLimits {
 
 /// A broken structural bound: the JSON Schema keyword that names it and
 /// the JSON pointer of the offending value.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Violation {
     pub(crate) keyword: &'static str,
     pub(crate) path: String,
