@@ -136,6 +136,18 @@ impl CloseFrame {
     }
 }
 
+impl From<CloseFrame> for tungstenite::protocol::CloseFrame {
+    fn from(frame: CloseFrame) -> Self {
+        frame.into_tungstenite()
+    }
+}
+
+impl From<tungstenite::protocol::CloseFrame> for CloseFrame {
+    fn from(frame: tungstenite::protocol::CloseFrame) -> Self {
+        Self::from_tungstenite(frame)
+    }
+}
+
 /// Cuts `reason` to at most [`MAX_REASON_BYTES`] bytes without splitting a
 /// character.
 pub(crate) fn truncate_reason(reason: &str) -> &str {

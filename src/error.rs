@@ -60,12 +60,19 @@ impl Error {
             other => Self::WebSocket(WebSocketError(Box::new(other))),
         }
     }
+
+    /// An error of another WebSocket implementation (axum's socket).
+    #[cfg(feature = "axum")]
+    pub(crate) fn from_other(error: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Self::WebSocket(WebSocketError(Box::new(error)))
+    }
 }
 
 /// An opaque protocol-level error from the WebSocket implementation.
 ///
-/// Kept opaque so that this crate's API does not change with tungstenite's.
-pub struct WebSocketError(Box<tungstenite::Error>);
+/// Kept opaque so that this crate's API does not change with tungstenite's
+/// (or axum's).
+pub struct WebSocketError(Box<dyn std::error::Error + Send + Sync>);
 
 impl fmt::Debug for WebSocketError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

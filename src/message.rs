@@ -167,6 +167,24 @@ impl Message {
     }
 }
 
+impl From<Message> for tungstenite::Message {
+    fn from(message: Message) -> Self {
+        message.into_tungstenite()
+    }
+}
+
+impl TryFrom<tungstenite::Message> for Message {
+    /// tungstenite's raw `Frame` variant, which a reader never yields.
+    type Error = tungstenite::Message;
+
+    fn try_from(message: tungstenite::Message) -> Result<Self, Self::Error> {
+        match message {
+            tungstenite::Message::Frame(frame) => Err(tungstenite::Message::Frame(frame)),
+            other => Self::from_tungstenite(other).ok_or(tungstenite::Message::Close(None)),
+        }
+    }
+}
+
 impl From<String> for Message {
     fn from(text: String) -> Self {
         Self::text(text)

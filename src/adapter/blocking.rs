@@ -93,7 +93,7 @@ where
         Handshake::AcceptThenClose { close, rejection, .. } => {
             if written.is_ok() {
                 let mut ws = WebSocket::from_partially_read(stream, tail, Role::Server, config);
-                let _ = ws.close(Some(close.into_tungstenite())).and_then(|()| ws.flush());
+                let _ = ws.close(Some(close.into())).and_then(|()| ws.flush());
             }
             Err(Error::HandshakeRejected(Box::new(rejection)))
         }
@@ -190,12 +190,10 @@ impl<S: Read + Write + PeerInfo> GuardedWebSocket<S> {
                     return Err(Error::from_tungstenite(e));
                 }
             };
-            let Some(message) = Message::from_tungstenite(message) else { continue };
+            let Ok(message) = Message::try_from(message) else { continue };
             match self.conn.handle_inbound(message) {
                 Verdict::Deliver(message) => return Ok(message),
-                Verdict::Drop { reply: Some(reply) } => {
-                    self.ws.send(reply.into_tungstenite()).map_err(Error::from_tungstenite)?
-                }
+                Verdict::Drop { reply: Some(reply) } => self.ws.send(reply.into()).map_err(Error::from_tungstenite)?,
                 Verdict::Drop { reply: None } => {}
                 Verdict::Close { frame, rejection } => return Err(self.send_close(frame, rejection)),
             }
@@ -237,7 +235,7 @@ impl<S: Read + Write + PeerInfo> GuardedWebSocket<S> {
     pub fn write(&mut self, message: Message) -> Result<(), Error> {
         match self.conn.send(message) {
             Verdict::Deliver(message) => {
-                let written = self.ws.write(message.into_tungstenite());
+                let written = self.ws.write(message.into());
                 self.stalled(written)
             }
             Verdict::Close { frame, rejection } => Err(self.send_close(frame, rejection)),
@@ -281,7 +279,7 @@ impl<S: Read + Write + PeerInfo> GuardedWebSocket<S> {
     /// As tungstenite's `close`.
     pub fn close(&mut self, frame: Option<CloseFrame>) -> Result<(), Error> {
         self.conn.close(frame.as_ref());
-        self.ws.close(frame.map(CloseFrame::into_tungstenite)).map_err(Error::from_tungstenite)
+        self.ws.close(frame.map(Into::into)).map_err(Error::from_tungstenite)
     }
 
     /// Whether messages may still be read.
@@ -323,7 +321,7 @@ impl<S: Read + Write + PeerInfo> GuardedWebSocket<S> {
 
     fn send_close(&mut self, frame: CloseFrame, rejection: Rejection) -> Error {
         // Best effort: the peer may be gone; the rejection is what matters.
-        let _ = self.ws.close(Some(frame.into_tungstenite())).and_then(|()| self.ws.flush());
+        let _ = self.ws.close(Some(frame.into())).and_then(|()| self.ws.flush());
         Error::Closed(Box::new(rejection))
     }
 }

@@ -14,6 +14,8 @@ pub(crate) mod blocking;
 #[cfg(feature = "tokio")]
 mod coalesce;
 #[cfg(feature = "tokio")]
+mod driver;
+#[cfg(feature = "tokio")]
 pub(crate) mod tokio;
 
 /// What the guard may learn about a connection from its stream.

@@ -1,21 +1,21 @@
 //! The tokio adapter over tokio-tungstenite's `WebSocketStream<S>`.
 
-use std::future::Future;
 use std::io;
 use std::pin::Pin;
-use std::task::{Context, Poll, ready};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use futures_util::{Sink, SinkExt, Stream};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::time::{Sleep, timeout};
+use tokio::time::timeout;
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::{self, protocol::Role, protocol::WebSocketConfig};
 
 use super::PeerInfo;
 use super::coalesce::Coalesce;
-use crate::connection::{Connection, Handshake, Head, Timeout};
-use crate::{CloseFrame, Error, Guard, Message, Rejection, Session, Verdict};
+use super::driver::{Driver, Transport};
+use crate::connection::{Connection, Handshake, Head, ReadFailure, Timeout};
+use crate::{CloseFrame, Error, Guard, Message, Session};
 
 /// How long a refused client gets to read its answer (HTTP error, or close
 /// frame in accept-then-close mode) before the connection is dropped.
@@ -111,7 +111,7 @@ where
                 Err(_elapsed) => return Err(Error::Io(io::ErrorKind::TimedOut.into())),
             }
             let ws = WebSocketStream::from_partially_read(Coalesce::new(stream), tail, Role::Server, config).await;
-            Ok(GuardedStream::new(ws, conn))
+            Ok(GuardedStream { driver: Driver::new(ws, conn) })
         }
         Handshake::Reject { response, rejection } => {
             let _ = timeout(REJECTION_GRACE, async {
@@ -125,7 +125,7 @@ where
             let _ = timeout(REJECTION_GRACE, async {
                 stream.write_all(&response).await?;
                 let mut ws = WebSocketStream::from_partially_read(stream, tail, Role::Server, config).await;
-                ws.close(Some(close.into_tungstenite())).await.map_err(io::Error::other)?;
+                ws.close(Some(close.into())).await.map_err(io::Error::other)?;
                 // Wait for the client's close reply, so that closing the TCP
                 // connection cannot reset it before the close frame is read.
                 while let Some(Ok(_)) = futures_util::StreamExt::next(&mut ws).await {}
@@ -192,54 +192,61 @@ fn remaining(conn: &Connection) -> Duration {
 /// keep polling to complete the closing handshake, or drop it.
 #[derive(Debug)]
 pub struct GuardedStream<S> {
-    ws: WebSocketStream<Coalesce<S>>,
-    conn: Connection,
-    /// A reply, ping or close frame produced while reading, not yet handed
-    /// to the sink.
-    pending: Option<tungstenite::Message>,
-    /// Whether replies may still sit in tungstenite's write buffer.
-    unflushed: bool,
-    /// A guard-initiated close to report once its frame is flushed.
-    closing: Option<Rejection>,
-    /// Fires at the connection's next deadline; `armed` is that deadline on
-    /// the guard's clock.
-    timer: Pin<Box<Sleep>>,
-    armed: Option<std::time::Instant>,
+    driver: Driver<WebSocketStream<Coalesce<S>>>,
+}
+
+impl<S> Transport for WebSocketStream<Coalesce<S>>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    type Wire = tungstenite::Message;
+    type Failure = tungstenite::Error;
+
+    fn to_wire(message: Message) -> tungstenite::Message {
+        message.into()
+    }
+
+    fn from_wire(wire: tungstenite::Message) -> Option<Message> {
+        Message::try_from(wire).ok()
+    }
+
+    fn read_failure(error: &tungstenite::Error) -> Option<ReadFailure> {
+        super::read_failure(error)
+    }
+
+    fn error(error: tungstenite::Error) -> Error {
+        Error::from_tungstenite(error)
+    }
 }
 
 impl<S> GuardedStream<S>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    fn new(ws: WebSocketStream<Coalesce<S>>, conn: Connection) -> Self {
-        let timer = Box::pin(tokio::time::sleep(Duration::ZERO));
-        Self { ws, conn, pending: None, unflushed: false, closing: None, timer, armed: None }
-    }
-
     /// This connection's session.
     pub fn session(&self) -> &Session {
-        self.conn.session()
+        self.driver.conn.session()
     }
 
     /// This connection's session, mutably.
     pub fn session_mut(&mut self) -> &mut Session {
-        self.conn.session_mut()
+        self.driver.conn.session_mut()
     }
 
     /// The connection core this adapter drives.
     pub fn connection(&self) -> &Connection {
-        &self.conn
+        &self.driver.conn
     }
 
     /// The underlying stream.
     pub fn get_ref(&self) -> &S {
-        &self.ws.get_ref().inner
+        &self.driver.ws.get_ref().inner
     }
 
     /// The underlying stream, mutably. Reading or writing it directly
     /// corrupts the WebSocket stream.
     pub fn get_mut(&mut self) -> &mut S {
-        &mut self.ws.get_mut().inner
+        &mut self.driver.ws.get_mut().inner
     }
 
     /// Sends a close frame and flushes it.
@@ -250,90 +257,6 @@ where
     pub async fn close(&mut self, frame: Option<CloseFrame>) -> Result<(), Error> {
         self.send(Message::Close(frame)).await
     }
-
-    /// Hands a pending reply, ping or close frame to tungstenite.
-    fn poll_send_pending(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
-        if let Some(message) = self.pending.take() {
-            match Pin::new(&mut self.ws).poll_ready(cx) {
-                Poll::Ready(Ok(())) => {
-                    Pin::new(&mut self.ws).start_send(message).map_err(Error::from_tungstenite)?;
-                    self.unflushed = true;
-                }
-                Poll::Ready(Err(e)) => return Poll::Ready(Err(Error::from_tungstenite(e))),
-                Poll::Pending => {
-                    self.pending = Some(message);
-                    return Poll::Pending;
-                }
-            }
-        }
-        Poll::Ready(Ok(()))
-    }
-
-    /// Once a guard-initiated close frame is flushed, the error to report.
-    fn poll_closing(&mut self, cx: &mut Context<'_>) -> Poll<Option<Error>> {
-        if self.closing.is_none() {
-            return Poll::Ready(None);
-        }
-        // Best effort: a flush failure must not hide the rejection.
-        let _ = ready!(Pin::new(&mut self.ws).poll_flush(cx));
-        self.unflushed = false;
-        Poll::Ready(self.closing.take().map(|r| Error::Closed(Box::new(r))))
-    }
-
-    /// Acts on what the connection has due (a ping, a close, an abort), and
-    /// otherwise arranges to be woken at its next deadline or revocation.
-    /// `Ready(None)` when something was queued (the caller loops),
-    /// `Ready(Some(error))` on an abort, `Pending` when nothing is due.
-    fn poll_deadlines(&mut self, cx: &mut Context<'_>) -> Poll<Option<Error>> {
-        self.conn.register_waker(cx.waker());
-        loop {
-            let now = self.conn.guard().now();
-            let due = self.conn.poll_timeout();
-            // A revocation has no deadline: the waker brought us here.
-            if due.is_some_and(|at| at <= now) || self.conn.session().is_revoked() {
-                match self.conn.handle_timeout(now) {
-                    Some(Timeout::Ping) => self.pending = Some(tungstenite::Message::Ping(Default::default())),
-                    Some(Timeout::Close { frame, rejection }) => self.start_close(frame, rejection),
-                    Some(Timeout::Abort(rejection)) => return Poll::Ready(Some(Error::Closed(Box::new(rejection)))),
-                    Some(Timeout::Refuse(_)) | None => return Poll::Pending,
-                }
-                return Poll::Ready(None);
-            }
-            let Some(at) = due else { return Poll::Pending };
-            // Activity only moves deadlines later, so a timer armed for an
-            // earlier one is left alone (it wakes us early once, and is
-            // re-armed then): no timer-wheel update per message.
-            if self.armed.is_none_or(|armed| armed > at) || self.timer.is_elapsed() {
-                let wait = at.saturating_duration_since(now);
-                self.timer.as_mut().reset(tokio::time::Instant::now() + wait);
-                self.armed = Some(at);
-            }
-            if self.timer.as_mut().poll(cx).is_pending() {
-                return Poll::Pending;
-            }
-            self.armed = None;
-        }
-    }
-
-    /// Records whether a send waits for the peer, and aborts a slow consumer
-    /// once it has waited the write timeout.
-    fn poll_stall(&mut self, cx: &mut Context<'_>, waiting: bool) -> Option<Error> {
-        if !waiting {
-            self.conn.set_write_blocked(None);
-            return None;
-        }
-        let now = self.conn.guard().now();
-        self.conn.set_write_blocked(Some(now));
-        match self.poll_deadlines(cx) {
-            Poll::Ready(Some(error)) => Some(error),
-            _ => None,
-        }
-    }
-
-    fn start_close(&mut self, frame: CloseFrame, rejection: Rejection) {
-        self.pending = Some(tungstenite::Message::Close(Some(frame.into_tungstenite())));
-        self.closing = Some(rejection);
-    }
 }
 
 impl<S> Stream for GuardedStream<S>
@@ -343,52 +266,7 @@ where
     type Item = Result<Message, Error>;
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        let this = self.get_mut();
-        loop {
-            if let Err(e) = ready!(this.poll_send_pending(cx)) {
-                return Poll::Ready(Some(Err(e)));
-            }
-            if let Some(error) = ready!(this.poll_closing(cx)) {
-                return Poll::Ready(Some(Err(error)));
-            }
-            if this.conn.is_open() {
-                match this.poll_deadlines(cx) {
-                    Poll::Ready(Some(error)) => return Poll::Ready(Some(Err(error))),
-                    Poll::Ready(None) => continue,
-                    Poll::Pending => {}
-                }
-            }
-            // Push replies out without holding up reading; a pending flush
-            // has registered the waker and is retried on the next poll.
-            if this.unflushed
-                && let Poll::Ready(flushed) = Pin::new(&mut this.ws).poll_flush(cx)
-            {
-                this.unflushed = false;
-                flushed.map_err(Error::from_tungstenite)?;
-            }
-            let message = match ready!(Pin::new(&mut this.ws).poll_next(cx)) {
-                Some(Ok(message)) => message,
-                Some(Err(e)) => {
-                    if let Some(failure) = super::read_failure(&e) {
-                        let (frame, rejection) = this.conn.handle_read_failure(failure);
-                        this.start_close(frame, rejection);
-                        continue;
-                    }
-                    this.conn.handle_closed();
-                    return Poll::Ready(Some(Err(Error::from_tungstenite(e))));
-                }
-                None => {
-                    this.conn.handle_closed();
-                    return Poll::Ready(None);
-                }
-            };
-            let Some(message) = Message::from_tungstenite(message) else { continue };
-            match this.conn.handle_inbound(message) {
-                Verdict::Deliver(message) => return Poll::Ready(Some(Ok(message))),
-                Verdict::Drop { reply } => this.pending = reply.map(Message::into_tungstenite),
-                Verdict::Close { frame, rejection } => this.start_close(frame, rejection),
-            }
-        }
+        self.get_mut().driver.poll_next(cx)
     }
 }
 
@@ -399,50 +277,19 @@ where
     type Error = Error;
 
     fn poll_ready(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
-        let this = self.get_mut();
-        ready!(this.poll_send_pending(cx))?;
-        let ready = Pin::new(&mut this.ws).poll_ready(cx);
-        if let Some(error) = this.poll_stall(cx, ready.is_pending()) {
-            return Poll::Ready(Err(error));
-        }
-        ready.map_err(Error::from_tungstenite)
+        self.get_mut().driver.poll_ready(cx)
     }
 
     fn start_send(self: Pin<&mut Self>, message: Message) -> Result<(), Error> {
-        let this = self.get_mut();
-        match this.conn.send(message) {
-            Verdict::Deliver(message) => {
-                Pin::new(&mut this.ws).start_send(message.into_tungstenite()).map_err(Error::from_tungstenite)
-            }
-            Verdict::Drop { .. } => Ok(()),
-            Verdict::Close { frame, rejection } => {
-                // Reported by the next flush, once the close frame is out.
-                this.start_close(frame, rejection);
-                Ok(())
-            }
-        }
+        self.get_mut().driver.start_send(message)
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
-        let this = self.get_mut();
-        ready!(this.poll_send_pending(cx))?;
-        if let Some(error) = ready!(this.poll_closing(cx)) {
-            return Poll::Ready(Err(error));
-        }
-        let flushed = Pin::new(&mut this.ws).poll_flush(cx);
-        if let Some(error) = this.poll_stall(cx, flushed.is_pending()) {
-            return Poll::Ready(Err(error));
-        }
-        ready!(flushed).map_err(Error::from_tungstenite)?;
-        this.unflushed = false;
-        Poll::Ready(Ok(()))
+        self.get_mut().driver.poll_flush(cx)
     }
 
     fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
-        let this = self.get_mut();
-        ready!(this.poll_send_pending(cx))?;
-        this.conn.handle_closed();
-        Pin::new(&mut this.ws).poll_close(cx).map_err(Error::from_tungstenite)
+        self.get_mut().driver.poll_close(cx)
     }
 }
 
