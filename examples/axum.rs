@@ -1,176 +1,119 @@
-//! The chat demo's guard used by hand from an axum WebSocket handler.
+//! The chat demo on axum, with wsguard's axum adapter (feature `axum`): the
+//! same guard, page and protocol as `examples/chat`.
 //!
 //! ```text
-//! cargo run --example axum                     # ws://127.0.0.1:8081/ws
-//! cargo run --example axum -- 127.0.0.1:9001   # another address
+//! cargo run --example axum                                     # http://127.0.0.1:8081
+//! cargo run --example axum -- 127.0.0.1:9001                   # another address
+//! cargo run --example axum -- 127.0.0.1:9001 --http-rejections # refuse with HTTP statuses
 //! ```
 //!
-//! axum owns the socket, so the adapters do not apply; the handler calls
-//! the guard's sans-IO API instead:
-//!
-//! 1. before upgrading, [`Guard::check_handshake`] on the request (a refusal
-//!    becomes the HTTP response, with its status and `Retry-After`);
-//! 2. after, [`Guard::inbound`] on every message from the client and
-//!    [`Guard::outbound`] on every message to it, acting on the
-//!    [`Verdict`]: deliver, drop (sending the reply, if any), or close;
-//! 3. at the end, [`Guard::notify_close`].
-//!
-//! Every chat message is broadcast to all connections, and each passes
-//! through its recipient's outbound hooks: users see emails masked, the
-//! admin sees them in full. Tokens as in the chat demo (`alice-token`,
-//! `bob-token`, `admin-token`), as `Authorization: Bearer` or the
-//! `bearer.` subprotocol. The liveness timers are the tokio adapter's, so
-//! here axum's own ping handling applies.
+//! `GuardedUpgrade` runs the guard's handshake as an extractor (origin,
+//! caps, rate limits, authentication, subprotocol selection; refusals as
+//! HTTP statuses, or accept-then-close for the browser page), and the
+//! handler gets a `GuardedSocket`: a `Stream + Sink` of wsguard messages with
+//! the tokio adapter's liveness, expiry, revocation and close behaviour.
+//! The chat itself (`examples/chat/rooms.rs`) is the demo's, unchanged.
 
 use std::net::SocketAddr;
+use std::process::ExitCode;
 use std::sync::Arc;
 
-use axum::body::Body;
-use axum::extract::ws::{self, WebSocket, WebSocketUpgrade};
-use axum::extract::{ConnectInfo, State};
-use axum::http::{HeaderMap, Uri};
-use axum::response::Response;
+use axum::extract::{FromRef, State};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use futures_util::{SinkExt, StreamExt};
-use serde_json::{Value, json};
-use tokio::sync::broadcast;
-use wsguard::{CloseFrame, Message, Session, Verdict};
+use wsguard::Guard;
+use wsguard::axum::GuardedUpgrade;
 
+#[path = "chat/rooms.rs"]
+mod rooms;
 #[path = "chat/setup.rs"]
 mod setup;
 
-struct App {
-    chat: setup::App,
-    /// Chat messages for every connection, before each one's outbound hooks.
-    feed: broadcast::Sender<String>,
-}
+/// The router's state: the demo's guard and its rooms.
+#[derive(Clone)]
+struct AppState(Arc<(setup::App, rooms::Shared)>);
 
-#[tokio::main]
-async fn main() {
-    let addr: SocketAddr =
-        std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(([127, 0, 0, 1], 8081).into());
-    // axum answers refused handshakes itself: HTTP statuses, not accept-then-close.
-    let options = setup::Options { http_rejections: true, ..setup::Options::default() };
-    let chat = setup::app(addr, &options).expect("the demo configuration is valid");
-    let app = Arc::new(App { chat, feed: broadcast::channel(256).0 });
-    let router = axum::Router::new().route("/ws", get(upgrade)).with_state(app);
-    let listener = tokio::net::TcpListener::bind(addr).await.expect("the address is free");
-    println!("axum chat on ws://{addr}/ws");
-    axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>()).await.expect("the server runs");
-}
-
-/// Step 1: the handshake checks, before upgrading.
-async fn upgrade(
-    State(app): State<Arc<App>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    uri: Uri,
-    headers: HeaderMap,
-    upgrade: WebSocketUpgrade,
-) -> Response {
-    let mut request = wsguard::HandshakeRequest::new(());
-    *request.uri_mut() = uri;
-    *request.headers_mut() = headers;
-    let mut session = app.chat.guard.new_session(Some(peer));
-    if let Err(rejection) = app.chat.guard.check_handshake(&request, &mut session) {
-        let (parts, body) = rejection.to_http_response().into_parts();
-        return Response::from_parts(parts, Body::from(body.unwrap_or_default()));
+impl FromRef<AppState> for Guard {
+    fn from_ref(state: &AppState) -> Guard {
+        state.0.0.guard.clone()
     }
-    // The guard chose the subprotocol (never the token): echo that one.
-    let upgrade = match session.selected_protocol() {
-        Some(protocol) => upgrade.protocols([protocol.to_owned()]),
-        None => upgrade,
-    };
-    upgrade.on_upgrade(move |socket| serve(socket, session, app))
 }
 
-/// Steps 2 and 3: every message through the guard, both ways.
-async fn serve(socket: WebSocket, mut session: Session, app: Arc<App>) {
-    let guard = &app.chat.guard;
-    let user = session.principal().map_or_else(String::new, |p| p.id.clone());
-    let (mut tx, mut rx) = socket.split();
-    let mut feed = app.feed.subscribe();
-    let code = loop {
-        // What to send the client this turn, after its outbound hooks.
-        let verdict = tokio::select! {
-            incoming = rx.next() => {
-                let Some(Ok(message)) = incoming else { break None };
-                let Some(message) = from_axum(message) else { continue };
-                match guard.inbound(message, &mut session) {
-                    Verdict::Deliver(Message::Text(text)) => match handle(&text, &user, &app) {
-                        Some(reply) => guard.outbound(Message::text(reply.to_string()), &mut session),
-                        None => continue,
-                    },
-                    Verdict::Deliver(Message::Close(frame)) => break frame.map(|f| f.code),
-                    Verdict::Deliver(_) => continue,
-                    // A refused message: its reply (the guard's own, not re-checked).
-                    Verdict::Drop { reply: Some(reply) } => Verdict::Deliver(reply),
-                    Verdict::Drop { reply: None } => continue,
-                    close @ Verdict::Close { .. } => close,
-                    _ => continue,
+fn main() -> ExitCode {
+    let mut addr: SocketAddr = ([127, 0, 0, 1], 8081).into();
+    let mut options = setup::Options::default();
+    for arg in std::env::args().skip(1) {
+        match arg.as_str() {
+            "--http-rejections" => options.http_rejections = true,
+            other => match other.parse() {
+                Ok(a) => addr = a,
+                Err(_) => {
+                    eprintln!("unknown argument {other:?}\nusage: axum [ADDR] [--http-rejections]");
+                    return ExitCode::from(2);
                 }
-            }
-            Ok(text) = feed.recv() => guard.outbound(Message::text(text), &mut session),
-        };
-        let sent = match verdict {
-            Verdict::Deliver(message) => tx.send(to_axum(message)).await.is_ok(),
-            Verdict::Close { frame, .. } => {
-                let code = frame.code;
-                let _ = tx.send(close(frame)).await;
-                break Some(code);
-            }
-            _ => true,
-        };
-        if !sent {
-            break None;
+            },
         }
-    };
-    guard.notify_close(&mut session, code);
-}
-
-/// The app itself: chat messages go to everyone (the sender gets its own
-/// copy through the feed, and a notice if the PII scrubber will mask it).
-fn handle(text: &str, user: &str, app: &App) -> Option<Value> {
-    let message: Value = serde_json::from_str(text).ok()?;
-    match message["type"].as_str() {
-        Some("join") => Some(json!({"type": "joined", "room": message["room"], "user": user})),
-        Some("chat") => {
-            let out = json!({"type": "chat", "room": message["room"], "from": user, "text": message["text"]});
-            let _ = app.feed.send(out.to_string());
-            let notice = app.chat.notices(message["text"].as_str().unwrap_or_default()).into_iter().next();
-            notice.map(|text| json!({"type": "notice", "text": text}))
-        }
-        Some("kick") => {
-            let target = message["user"].as_str().unwrap_or_default();
-            Some(
-                json!({"type": "kicked", "user": target, "sessions": app.chat.guard.sessions().revoke_principal(target)}),
-            )
-        }
-        _ => None,
     }
-}
-
-fn from_axum(message: ws::Message) -> Option<Message> {
-    Some(match message {
-        ws::Message::Text(text) => Message::text(text.as_str().to_owned()),
-        ws::Message::Binary(data) => Message::binary(data),
-        ws::Message::Close(frame) => {
-            Message::Close(frame.map(|f| CloseFrame::new(wsguard::CloseCode::new(f.code), f.reason.as_str())))
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("a tokio runtime");
+    runtime.block_on(async move {
+        let listener = match tokio::net::TcpListener::bind(addr).await {
+            Ok(listener) => listener,
+            Err(e) => {
+                eprintln!("cannot listen on {addr}: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
+        let addr = listener.local_addr().unwrap_or(addr);
+        let app = match setup::app(addr, &options) {
+            Ok(app) => app,
+            Err(e) => {
+                eprintln!("invalid configuration: {e}");
+                return ExitCode::from(2);
+            }
+        };
+        let state = AppState(Arc::new((app, rooms::Shared::default())));
+        let router = axum::Router::new().route("/ws", get(upgrade)).fallback(asset).with_state(state);
+        println!("axum chat on http://{addr} (tokens: alice-token, bob-token, admin-token)");
+        let service = router.into_make_service_with_connect_info::<SocketAddr>();
+        match axum::serve(listener, service).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("the server stopped: {e}");
+                ExitCode::FAILURE
+            }
         }
-        // axum answers pings itself.
-        ws::Message::Ping(_) | ws::Message::Pong(_) => return None,
     })
 }
 
-fn to_axum(message: Message) -> ws::Message {
-    match message {
-        Message::Text(text) => ws::Message::Text(text.as_str().into()),
-        Message::Binary(data) => ws::Message::Binary(data),
-        Message::Ping(data) => ws::Message::Ping(data),
-        Message::Pong(data) => ws::Message::Pong(data),
-        Message::Close(frame) => frame.map_or(ws::Message::Close(None), close),
+/// The guard has run by the time this handler does: a refused request was
+/// answered by the extractor.
+async fn upgrade(upgrade: GuardedUpgrade, State(state): State<AppState>) -> Response {
+    let user = upgrade.session().principal().map_or_else(|| "anonymous".to_owned(), |p| p.id.clone());
+    upgrade.on_upgrade(move |socket| async move {
+        let (app, rooms) = &*state.0;
+        rooms::serve(socket, user, app, rooms).await;
+    })
+}
+
+/// The page and its assets, with the demo's security headers; 404 otherwise.
+async fn asset(uri: Uri) -> Response {
+    let path = if uri.path() == "/index.html" { "/" } else { uri.path() };
+    let mut headers = security_headers();
+    match rooms::ASSETS.iter().find(|(p, _, _)| *p == path) {
+        Some((_, content_type, body)) => {
+            headers.insert(axum::http::header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+            (headers, *body).into_response()
+        }
+        None => (StatusCode::NOT_FOUND, headers).into_response(),
     }
 }
 
-fn close(frame: CloseFrame) -> ws::Message {
-    ws::Message::Close(Some(ws::CloseFrame { code: frame.code.get(), reason: frame.reason.as_str().into() }))
+/// `rooms::SECURITY_HEADERS` (one `name: value` per line) as a header map.
+fn security_headers() -> HeaderMap {
+    rooms::SECURITY_HEADERS
+        .split("\r\n")
+        .filter_map(|line| line.split_once(": "))
+        .filter_map(|(name, value)| Some((HeaderName::from_static(name), HeaderValue::from_str(value).ok()?)))
+        .collect()
 }

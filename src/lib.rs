@@ -273,5 +273,13 @@ pub mod tokio {
     pub use crate::adapter::tokio::{GuardedStream, accept, accept_with_config};
 }
 
+/// The axum adapter (feature `axum`, axum 0.8): an extractor that runs the
+/// guard's handshake and a guarded socket over axum's `WebSocket`.
+#[cfg(feature = "axum")]
+#[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
+pub mod axum {
+    pub use crate::adapter::axum::{GuardedSocket, GuardedUpgrade};
+}
+
 /// The tungstenite configuration type accepted by [`accept_with_config`].
 pub use tungstenite::protocol::WebSocketConfig;

@@ -75,7 +75,7 @@ fn a_peer_that_answers_pings_stays_connected(adapter: Adapter) {
     }
 }
 
-for_both_adapters!(a_peer_that_never_answers_pings_is_closed, a_peer_that_answers_pings_stays_connected);
+for_each_adapter!(a_peer_that_never_answers_pings_is_closed, a_peer_that_answers_pings_stays_connected);
 
 #[test]
 fn tokio_drops_a_slow_consumer_instead_of_buffering() {

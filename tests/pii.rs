@@ -238,7 +238,7 @@ mod sockets {
         expect_closed(&mut alice);
     }
 
-    for_both_adapters!(
+    for_each_adapter!(
         emails_are_masked_for_users_and_shown_to_admins,
         a_card_is_refused_with_a_reply_and_an_aws_key_closes_1008,
     );

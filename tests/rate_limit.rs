@@ -168,7 +168,7 @@ fn a_flood_in_flight_ends_in_a_clean_close() {
     assert_eq!(errors, ["error: connection closed by the guard (rate_limited: rate limit exceeded)"], "{seen:?}");
 }
 
-for_both_adapters!(
+for_each_adapter!(
     over_quota_messages_get_rate_limited_then_4429,
     a_principal_quota_is_shared_by_its_connections,
     new_connections_over_the_ip_quota_get_429,

@@ -68,7 +68,7 @@ fn repeated_denials_close_with_4403(adapter: Adapter) {
     expect_closed(&mut alice);
 }
 
-for_both_adapters!(
+for_each_adapter!(
     admin_may_write_and_user_may_only_read,
     each_client_sees_the_fields_its_role_allows,
     repeated_denials_close_with_4403,

@@ -115,7 +115,7 @@ fn outbound_schema_blocks_a_leaked_field(adapter: Adapter) {
     assert_eq!(client.read().unwrap(), clean, "the leaking echo never arrives");
 }
 
-for_both_adapters!(
+for_each_adapter!(
     valid_messages_echo_byte_for_byte,
     an_invalid_message_gets_its_pointer_and_the_connection_stays_open,
     a_depth_bomb_inside_the_size_limit_gets_max_depth,

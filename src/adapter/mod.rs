@@ -10,6 +10,8 @@ use std::time::Duration;
 
 use crate::connection::ReadFailure;
 
+#[cfg(feature = "axum")]
+pub(crate) mod axum;
 pub(crate) mod blocking;
 #[cfg(feature = "tokio")]
 mod coalesce;

@@ -47,7 +47,7 @@ use std::task::Waker;
 use std::time::Instant;
 
 use crate::close::{CloseCode, CloseFrame};
-use crate::guard::{Guard, HeadBuffer, Verdict};
+use crate::guard::{Guard, HeadBuffer, Verdict, too_large};
 use crate::layer::HandshakeRequest;
 use crate::message::{Direction, Message};
 use crate::rejection::{Rejection, RejectionKind};
@@ -224,12 +224,26 @@ impl Connection {
     }
 
     /// Answers the upgrade request: runs every layer's handshake check with
-    /// a synchronous verifier. The answer is a 101 (with the chosen
+    /// a synchronous verifier. A request whose head is larger than
+    /// [`Limits::max_header_bytes`](crate::layer::Limits::max_header_bytes)
+    /// is refused with 431, however it arrived. The answer is a 101 (with the chosen
     /// subprotocol, never a token), an HTTP error, or in accept-then-close
     /// mode a 101 followed by a close frame.
     pub fn handshake(&mut self, request: &HandshakeRequest) -> Handshake {
+        if let Some(refused) = self.oversized(request) {
+            return refused;
+        }
         let answer = self.guard.plan_handshake(request, &mut self.session);
         self.answered(answer)
+    }
+
+    /// A request that did not come through [`handle_head`](Self::handle_head)
+    /// (a framework parsed it) is held to the same head-size limit: 431.
+    fn oversized(&mut self, request: &HandshakeRequest) -> Option<Handshake> {
+        let target = request.uri().path_and_query().map_or(1, |p| p.as_str().len());
+        let headers: usize = request.headers().iter().map(|(name, value)| name.as_str().len() + value.len() + 4).sum();
+        let size = request.method().as_str().len() + target + " HTTP/1.1\r\n\r\n".len() + 1 + headers;
+        (size > self.guard.limits().max_header_bytes).then(|| self.refuse(too_large()))
     }
 
     /// Like [`handshake`](Self::handshake), awaiting an
@@ -237,6 +251,9 @@ impl Connection {
     /// of its own; bound it with the handshake deadline
     /// ([`poll_timeout`](Self::poll_timeout)).
     pub async fn handshake_async(&mut self, request: &HandshakeRequest) -> Handshake {
+        if let Some(refused) = self.oversized(request) {
+            return refused;
+        }
         let answer = self.guard.plan_handshake_async(request, &mut self.session).await;
         self.answered(answer)
     }

@@ -56,7 +56,7 @@ impl HeadBuffer {
     }
 }
 
-fn too_large() -> Rejection {
+pub(crate) fn too_large() -> Rejection {
     Rejection::new(RejectionKind::TooLarge, "request header too large")
 }
 

@@ -25,7 +25,7 @@ mod handshake;
 
 pub use builder::{AuthDecided, GuardBuilder, WantsAuth};
 pub use handshake::Handshake;
-pub(crate) use handshake::HeadBuffer;
+pub(crate) use handshake::{HeadBuffer, too_large};
 
 /// How a refused handshake is answered.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

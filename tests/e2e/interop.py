@@ -3,7 +3,6 @@ plain RFC 6455 implementation that knows nothing of wsguard.
 
     python3 tests/e2e/interop.py PORT          # the demo as `cargo run --example chat` starts it
     python3 tests/e2e/interop.py PORT http     # started with --http-rejections
-    python3 tests/e2e/interop.py PORT axum     # `cargo run --example axum` (the manual API)
 
 Exits non-zero with a message on the first failed check.
 """
@@ -135,21 +134,5 @@ async def http_rejections():
             check(refused.response.status_code == status, f"{what} is refused with HTTP {status}")
 
 
-async def axum():
-    """The same guard by hand in axum: no rooms to join, one broadcast feed."""
-    alice = await connect(URL, origin=ORIGIN, additional_headers={"Authorization": "Bearer alice-token"})
-    bob = await connect(URL, origin=ORIGIN, subprotocols=["chat.v1", "bearer.bob-token"])
-    admin = await connect(URL, origin=ORIGIN, additional_headers={"Authorization": "Bearer admin-token"})
-    check(bob.subprotocol == "chat.v1", "axum: the guard's subprotocol choice is echoed")
-    await alice.send(json.dumps({"type": "chat", "room": "lobby", "text": "mail jane.doe@example.com"}))
-    check((await next_of(bob, "chat"))["text"] == "mail j***@example.com", "axum: bob sees the email masked")
-    check((await next_of(admin, "chat"))["text"] == "mail jane.doe@example.com", "axum: admin sees it unmasked")
-    await alice.send(json.dumps({"type": "chat", "room": "Lobby!", "text": "x"}))
-    check((await next_of(alice, "error"))["code"] == "invalid_message", "axum: invalid_message")
-    await alice.send(json.dumps({"type": "kick", "user": "bob"}))
-    check((await next_of(alice, "error"))["code"] == "forbidden", "axum: alice may not kick")
-    await http_rejections()
-
-
-MODES = {"http": http_rejections, "axum": axum}
+MODES = {"http": http_rejections}
 asyncio.run(MODES[sys.argv[2]]() if len(sys.argv) > 2 else main())

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# End-to-end tests of the chat demo: a Python `websockets` client (interop)
-# and headless Debian Chromium driven by playwright-core (the browser test);
-# and of the axum example (the same guard through the manual API).
+# End-to-end tests of the chat demo, on the tokio adapter (examples/chat)
+# and on the axum adapter (examples/axum, the same page and protocol): a
+# Python `websockets` client (interop) and headless Debian Chromium driven
+# by playwright-core (the browser test), against each.
 # Installs what is missing (chromium from apt, playwright-core from npm,
 # websockets from PyPI); never downloads a browser. Screenshots land in
 # target/e2e/.
@@ -23,7 +24,7 @@ start() {
     local example=$1 port=$2; shift 2
     "./target/debug/examples/$example" "127.0.0.1:$port" "$@" >"target/e2e-$example-$port.log" 2>&1 &
     pids+=($!)
-    # Any HTTP answer means it is up (axum has no page at /).
+    # Any HTTP answer means it is up.
     for _ in $(seq 100); do
         curl -s -o /dev/null "http://127.0.0.1:$port/" && return
         sleep 0.1
@@ -32,16 +33,14 @@ start() {
     exit 1
 }
 
-port=$(free_port)
-start chat "$port"
-python3 tests/e2e/interop.py "$port"
-node tests/e2e/browser.mjs "$port" target/e2e
+for example in chat axum; do
+    port=$(free_port)
+    start "$example" "$port"
+    python3 tests/e2e/interop.py "$port"
+    node tests/e2e/browser.mjs "$port" "target/e2e/$example"
 
-http_port=$(free_port)
-start chat "$http_port" --http-rejections
-python3 tests/e2e/interop.py "$http_port" http
-
-axum_port=$(free_port)
-start axum "$axum_port"
-python3 tests/e2e/interop.py "$axum_port" axum
+    http_port=$(free_port)
+    start "$example" "$http_port" --http-rejections
+    python3 tests/e2e/interop.py "$http_port" http
+done
 echo "e2e: all passed (screenshots in target/e2e/)"

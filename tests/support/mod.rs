@@ -78,14 +78,21 @@ impl Layer for TestLayer {
 }
 
 /// Defines each listed vector, a `fn(Adapter)` in the calling module, as a
-/// test against the blocking adapter and one against the tokio adapter.
-macro_rules! for_both_adapters {
-    ($($(#[$meta:meta])* $name:ident),* $(,)?) => {
+/// test against the blocking, the tokio and the axum adapter. Vectors listed
+/// after `; not_axum:` run on the first two only: they test what happens
+/// before axum hands the request over (hyper reads the request head).
+macro_rules! for_each_adapter {
+    ($($(#[$meta:meta])* $name:ident),* $(,)? $(; not_axum: $($(#[$bmeta:meta])* $bname:ident),* $(,)?)?) => {
         mod blocking {
             $( $(#[$meta])* #[test] fn $name() { super::$name(super::Adapter::Blocking) } )*
+            $($( $(#[$bmeta])* #[test] fn $bname() { super::$bname(super::Adapter::Blocking) } )*)?
         }
         mod tokio {
             $( $(#[$meta])* #[test] fn $name() { super::$name(super::Adapter::Tokio) } )*
+            $($( $(#[$bmeta])* #[test] fn $bname() { super::$bname(super::Adapter::Tokio) } )*)?
+        }
+        mod axum {
+            $( $(#[$meta])* #[test] fn $name() { super::$name(super::Adapter::Axum) } )*
         }
     };
 }
@@ -95,6 +102,7 @@ macro_rules! for_both_adapters {
 pub enum Adapter {
     Blocking,
     Tokio,
+    Axum,
 }
 
 /// Starts a guarded echo server: it echoes text and binary messages and
@@ -103,7 +111,46 @@ pub fn spawn_echo(adapter: Adapter, guard: Guard) -> SocketAddr {
     match adapter {
         Adapter::Blocking => spawn_blocking_echo(guard),
         Adapter::Tokio => spawn_tokio_echo(guard),
+        Adapter::Axum => spawn_axum_echo(guard),
     }
+}
+
+/// The echo server on axum: every path goes to the guarded upgrade, and the
+/// peer address comes from `ConnectInfo`.
+fn spawn_axum_echo(guard: Guard) -> SocketAddr {
+    use futures_util::{SinkExt, StreamExt};
+    use wsguard::axum::GuardedUpgrade;
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    listener.set_nonblocking(true).unwrap();
+    async fn echo(upgrade: GuardedUpgrade) -> axum::response::Response {
+        upgrade.on_upgrade(|socket| async move {
+            let (mut tx, mut rx) = socket.split();
+            while let Some(result) = rx.next().await {
+                match result {
+                    Ok(message) if message.is_data() => {
+                        if tx.send(message).await.is_err() {
+                            break;
+                        }
+                    }
+                    Ok(_) => {}
+                    // The guard closed: keep reading to complete the closing handshake.
+                    Err(wsguard::Error::Closed(_)) => {}
+                    Err(_) => break,
+                }
+            }
+        })
+    }
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+        runtime.block_on(async move {
+            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+            let router = axum::Router::new().fallback(echo).with_state(guard);
+            let service = router.into_make_service_with_connect_info::<SocketAddr>();
+            let _ = axum::serve(listener, service).await;
+        });
+    });
+    addr
 }
 
 fn spawn_blocking_echo(guard: Guard) -> SocketAddr {
