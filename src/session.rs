@@ -232,7 +232,6 @@ impl Session {
     }
 
     /// The registration, once the guard has admitted the session.
-    #[cfg(feature = "tokio")]
     pub(crate) fn ticket(&self) -> Option<&Ticket> {
         self.ticket.as_ref()
     }
