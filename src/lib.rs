@@ -66,8 +66,9 @@
 //!   on the guard's [`time::Clock`].
 //! - The drivers, which use only the connection's public API:
 //!   [`accept`] / [`GuardedWebSocket`] (blocking; its timers run through the
-//!   stream's read timeouts) and `tokio::accept` / `GuardedStream` (feature
-//!   `tokio`). Your own driver is a loop over the same API (see "Manual use").
+//!   stream's read timeouts), `tokio::accept` / `GuardedStream` (feature
+//!   `tokio`) and `axum::GuardedUpgrade` / `GuardedSocket` (feature `axum`).
+//!   Your own driver is a loop over the same API (see "Manual use").
 //! - [`Layer`]: the hooks a layer implements (handshake, inbound, outbound, close).
 //! - [`Frame`]: a text or binary message with its JSON parsed at most once.
 //! - [`Outcome`] (a layer's decision), [`Verdict`] (the stack's), [`ErrorReply`].
@@ -191,6 +192,11 @@
 //! - `redis` (off by default): [`rate_limit::RedisConfig`], per-principal
 //!   and per-IP quotas shared across instances through Redis (the `redis`
 //!   crate, synchronous, from a background thread).
+//! - `axum` (off by default, implies `tokio`): [`axum::GuardedUpgrade`], an
+//!   axum 0.8 extractor that runs the guard's handshake, and
+//!   [`axum::GuardedSocket`], axum's `WebSocket` under the guard with the
+//!   tokio adapter's behaviour. It names the tungstenite that axum 0.8
+//!   already depends on, to tell its read errors apart (1009, 1007).
 //! - `tokio-rustls` (off by default, implies `tokio`): `tokio-rustls`
 //!   server streams report themselves as TLS to the guard, so
 //!   [`TransportPolicy::require_tls`](layer::TransportPolicy::require_tls)
