@@ -52,6 +52,8 @@ impl Error {
         }
     }
 
+    /// tungstenite's error: `ConnectionClosed` and `AlreadyClosed` as ours,
+    /// I/O errors as [`Error::Io`], the rest opaque.
     pub(crate) fn from_tungstenite(error: tungstenite::Error) -> Self {
         match error {
             tungstenite::Error::ConnectionClosed => Self::ConnectionClosed,
@@ -65,6 +67,12 @@ impl Error {
     #[cfg(feature = "axum")]
     pub(crate) fn from_other(error: impl std::error::Error + Send + Sync + 'static) -> Self {
         Self::WebSocket(WebSocketError(Box::new(error)))
+    }
+}
+
+impl From<tungstenite::Error> for Error {
+    fn from(error: tungstenite::Error) -> Self {
+        Self::from_tungstenite(error)
     }
 }
 

@@ -69,6 +69,18 @@ impl From<&str> for Utf8Bytes {
     }
 }
 
+impl From<tungstenite::Utf8Bytes> for Utf8Bytes {
+    fn from(text: tungstenite::Utf8Bytes) -> Self {
+        Self(text)
+    }
+}
+
+impl From<Utf8Bytes> for tungstenite::Utf8Bytes {
+    fn from(text: Utf8Bytes) -> Self {
+        text.0
+    }
+}
+
 impl From<Utf8Bytes> for Bytes {
     fn from(text: Utf8Bytes) -> Self {
         text.0.into()

@@ -252,7 +252,7 @@ impl Transport for WebSocket {
 fn text_from_axum(text: ws::Utf8Bytes) -> Utf8Bytes {
     let bytes = Bytes::from(text);
     match tungstenite::Utf8Bytes::try_from(bytes) {
-        Ok(text) => Utf8Bytes::from_tungstenite(text),
+        Ok(text) => Utf8Bytes::from(text),
         // Unreachable: axum's text is UTF-8.
         Err(_) => Utf8Bytes::default(),
     }
@@ -288,5 +288,30 @@ impl From<Message> for ws::Message {
                 Self::Close(frame.map(|f| ws::CloseFrame { code: f.code.get(), reason: text_to_axum(f.reason) }))
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_convert_between_wsguard_axum_and_tungstenite_without_loss() {
+        let messages = [
+            Message::text("héllo"),
+            Message::binary(vec![0, 159, 255]),
+            Message::Ping(Bytes::from_static(b"p")),
+            Message::Pong(Bytes::from_static(b"q")),
+            Message::Close(None),
+            Message::Close(Some(CloseFrame::new(CloseCode::from(4403), "session revoked"))),
+        ];
+        for message in messages {
+            let through_axum = Message::from(ws::Message::from(message.clone()));
+            assert_eq!(through_axum, message);
+            let through_tungstenite = Message::try_from(tungstenite::Message::from(message.clone())).unwrap();
+            assert_eq!(through_tungstenite, message);
+        }
+        let raw = tungstenite::Message::Frame(tungstenite::protocol::frame::Frame::ping(vec![]));
+        assert!(Message::try_from(raw).is_err(), "a raw frame is not a message");
     }
 }

@@ -187,13 +187,13 @@ impl<S: Read + Write + PeerInfo> GuardedWebSocket<S> {
                         return Err(self.send_close(frame, rejection));
                     }
                     self.conn.handle_closed();
-                    return Err(Error::from_tungstenite(e));
+                    return Err(Error::from(e));
                 }
             };
             let Ok(message) = Message::try_from(message) else { continue };
             match self.conn.handle_inbound(message) {
                 Verdict::Deliver(message) => return Ok(message),
-                Verdict::Drop { reply: Some(reply) } => self.ws.send(reply.into()).map_err(Error::from_tungstenite)?,
+                Verdict::Drop { reply: Some(reply) } => self.ws.send(reply.into()).map_err(Error::from)?,
                 Verdict::Drop { reply: None } => {}
                 Verdict::Close { frame, rejection } => return Err(self.send_close(frame, rejection)),
             }
@@ -203,9 +203,7 @@ impl<S: Read + Write + PeerInfo> GuardedWebSocket<S> {
     /// Acts on what is due: a ping, or a close.
     fn on_timeout(&mut self, now: Instant) -> Result<(), Error> {
         match self.conn.handle_timeout(now) {
-            Some(Timeout::Ping) => {
-                self.ws.send(tungstenite::Message::Ping(Default::default())).map_err(Error::from_tungstenite)
-            }
+            Some(Timeout::Ping) => self.ws.send(tungstenite::Message::Ping(Default::default())).map_err(Error::from),
             Some(Timeout::Close { frame, rejection }) => Err(self.send_close(frame, rejection)),
             Some(Timeout::Abort(rejection)) => Err(Error::Closed(Box::new(rejection))),
             _ => Ok(()),
@@ -267,7 +265,7 @@ impl<S: Read + Write + PeerInfo> GuardedWebSocket<S> {
                     _ => Err(Error::Io(e)),
                 }
             }
-            other => other.map_err(Error::from_tungstenite),
+            other => other.map_err(Error::from),
         }
     }
 
@@ -279,7 +277,7 @@ impl<S: Read + Write + PeerInfo> GuardedWebSocket<S> {
     /// As tungstenite's `close`.
     pub fn close(&mut self, frame: Option<CloseFrame>) -> Result<(), Error> {
         self.conn.close(frame.as_ref());
-        self.ws.close(frame.map(Into::into)).map_err(Error::from_tungstenite)
+        self.ws.close(frame.map(Into::into)).map_err(Error::from)
     }
 
     /// Whether messages may still be read.

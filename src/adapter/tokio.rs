@@ -215,7 +215,7 @@ where
     }
 
     fn error(error: tungstenite::Error) -> Error {
-        Error::from_tungstenite(error)
+        Error::from(error)
     }
 }
 
