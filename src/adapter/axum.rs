@@ -14,8 +14,8 @@ use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use futures_util::{Sink, Stream, StreamExt};
 
-use super::driver::{Driver, Transport};
-use crate::connection::{Connection, Handshake, ReadFailure, Timeout};
+use super::driver::{Driver, Transport, handshake_in_time};
+use crate::connection::{Connection, Handshake, ReadFailure};
 use crate::{CloseCode, CloseFrame, Error, Guard, Message, Rejection, Session, Utf8Bytes};
 
 /// How long a refused client gets to read its close frame in
@@ -83,10 +83,7 @@ where
         *request.uri_mut() = parts.uri.clone();
         *request.version_mut() = parts.version;
         *request.headers_mut() = parts.headers.clone();
-        let answer = match tokio::time::timeout(remaining(&conn), conn.handshake_async(&request)).await {
-            Ok(answer) => answer,
-            Err(_elapsed) => timed_out(&mut conn).await,
-        };
+        let answer = handshake_in_time(&mut conn, &request).await;
         let close = match answer {
             Handshake::Accept { .. } => None,
             Handshake::AcceptThenClose { close, .. } => Some(close),
@@ -95,22 +92,6 @@ where
         let upgrade = WebSocketUpgrade::from_request_parts(parts, state).await.map_err(IntoResponse::into_response)?;
         Ok(Self { upgrade, conn, close })
     }
-}
-
-/// Once the verifier outlived the handshake deadline: the refusal, when the
-/// guard's clock agrees (at once, unless it is a manual clock in a test).
-async fn timed_out(conn: &mut Connection) -> Handshake {
-    loop {
-        if let Some(Timeout::Refuse(answer)) = conn.handle_timeout(conn.guard().now()) {
-            return answer;
-        }
-        tokio::time::sleep(remaining(conn)).await;
-    }
-}
-
-/// Real time until the connection's next deadline on the guard's clock.
-fn remaining(conn: &Connection) -> Duration {
-    conn.poll_timeout().map_or(Duration::from_secs(3600), |at| at.saturating_duration_since(conn.guard().now()))
 }
 
 /// The rejection's HTTP answer as an axum response; the connection closes

@@ -12,8 +12,29 @@ use std::time::{Duration, Instant};
 use futures_util::{Sink, Stream};
 use tokio::time::Sleep;
 
-use crate::connection::{Connection, ReadFailure, Timeout};
+use crate::connection::{Connection, Handshake, ReadFailure, Timeout};
 use crate::{CloseFrame, Error, Message, Rejection, Verdict};
+
+/// Real time until the connection's next deadline on the guard's clock.
+pub(crate) fn remaining(conn: &Connection) -> Duration {
+    conn.poll_timeout().map_or(Duration::from_secs(3600), |at| at.saturating_duration_since(conn.guard().now()))
+}
+
+/// Answers the upgrade `request`, awaiting an async verifier, within the
+/// connection's handshake deadline. When the verifier outlives it, the
+/// refusal (408) comes once the guard's clock agrees (at once, unless it is
+/// a manual clock in a test).
+pub(crate) async fn handshake_in_time(conn: &mut Connection, request: &http::Request<()>) -> Handshake {
+    if let Ok(answer) = tokio::time::timeout(remaining(conn), conn.handshake_async(request)).await {
+        return answer;
+    }
+    loop {
+        if let Some(Timeout::Refuse(answer)) = conn.handle_timeout(conn.guard().now()) {
+            return answer;
+        }
+        tokio::time::sleep(remaining(conn)).await;
+    }
+}
 
 /// A WebSocket transport: its message type and errors, converted at the edge.
 pub(crate) trait Transport:

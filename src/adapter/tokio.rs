@@ -13,7 +13,7 @@ use tokio_tungstenite::tungstenite::{self, protocol::Role, protocol::WebSocketCo
 
 use super::PeerInfo;
 use super::coalesce::Coalesce;
-use super::driver::{Driver, Transport};
+use super::driver::{Driver, Transport, handshake_in_time, remaining};
 use crate::connection::{Connection, Handshake, Head, ReadFailure, Timeout};
 use crate::{CloseFrame, Error, Guard, Message, Session};
 
@@ -163,22 +163,7 @@ where
             Head::Refused(answer) => return Ok((answer, Vec::new())),
         }
     };
-    if let Ok(answer) = timeout(remaining(conn), conn.handshake_async(&request)).await {
-        return Ok((answer, tail));
-    }
-    // The verifier outlived the deadline: refuse once the guard's clock
-    // agrees (at once, unless it is a manual clock in a test).
-    loop {
-        if let Some(Timeout::Refuse(answer)) = conn.handle_timeout(conn.guard().now()) {
-            return Ok((answer, Vec::new()));
-        }
-        tokio::time::sleep(remaining(conn)).await;
-    }
-}
-
-/// Real time until the connection's next deadline on the guard's clock.
-fn remaining(conn: &Connection) -> Duration {
-    conn.poll_timeout().map_or(Duration::from_secs(3600), |at| at.saturating_duration_since(conn.guard().now()))
+    Ok((handshake_in_time(conn, &request).await, tail))
 }
 
 /// A guarded WebSocket over an async stream, returned by [`accept`].
