@@ -88,7 +88,7 @@ where
             written?;
             stream.set_write_timeout(Some(guard.liveness().write_timeout))?;
             let ws = WebSocket::from_partially_read(stream, tail, Role::Server, config);
-            Ok(GuardedWebSocket { ws, conn })
+            Ok(GuardedWebSocket { ws, conn, read_timeout: None })
         }
         Handshake::AcceptThenClose { close, rejection, .. } => {
             if written.is_ok() {
@@ -150,6 +150,8 @@ const REVOCATION_POLL: Duration = Duration::from_secs(1);
 pub struct GuardedWebSocket<S> {
     ws: WebSocket<S>,
     conn: Connection,
+    /// The stream's read timeout as last set (`None`: none set).
+    read_timeout: Option<Duration>,
 }
 
 impl<S: Read + Write + PeerInfo> GuardedWebSocket<S> {
@@ -173,7 +175,7 @@ impl<S: Read + Write + PeerInfo> GuardedWebSocket<S> {
                 self.on_timeout(now)?;
                 continue;
             }
-            self.ws.get_ref().set_read_timeout(read_timeout(&self.conn, now)).map_err(Error::Io)?;
+            self.arm_read_timeout(read_timeout(&self.conn, now))?;
             let message = match self.ws.read() {
                 Ok(message) => message,
                 Err(tungstenite::Error::Io(e)) if super::timed_out(&e) => {
@@ -198,6 +200,23 @@ impl<S: Read + Write + PeerInfo> GuardedWebSocket<S> {
                 Verdict::Close { frame, rejection } => return Err(self.send_close(frame, rejection)),
             }
         }
+    }
+
+    /// Sets the stream's read timeout to `wanted`, unless the one set already
+    /// fits: not longer (a read must come back by the deadline) and not less
+    /// than half (or reads would wake too often). A read then costs no
+    /// system call for the timeout in the common case.
+    fn arm_read_timeout(&mut self, wanted: Option<Duration>) -> Result<(), Error> {
+        let fits = match (self.read_timeout, wanted) {
+            (None, None) => true,
+            (Some(set), Some(wanted)) => set <= wanted && set >= wanted / 2,
+            _ => false,
+        };
+        if !fits {
+            self.ws.get_ref().set_read_timeout(wanted).map_err(Error::Io)?;
+            self.read_timeout = wanted;
+        }
+        Ok(())
     }
 
     /// Acts on what is due: a ping, or a close.

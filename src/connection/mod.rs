@@ -295,7 +295,7 @@ impl Connection {
             }
             _ => return Verdict::Drop { reply: None },
         }
-        let verdict = self.guard.inbound(message, &mut self.session);
+        let verdict = self.guard.verdict_at(Direction::Inbound, message, &mut self.session, now);
         self.after(&verdict);
         verdict
     }

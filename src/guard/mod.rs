@@ -382,7 +382,18 @@ impl Guard {
     }
 
     fn verdict(&self, direction: Direction, message: Message, session: &mut Session) -> Verdict {
-        let now = self.now();
+        self.verdict_at(direction, message, session, self.now())
+    }
+
+    /// [`inbound`](Self::inbound) or [`outbound`](Self::outbound) at a time
+    /// the caller already read from the clock.
+    pub(crate) fn verdict_at(
+        &self,
+        direction: Direction,
+        message: Message,
+        session: &mut Session,
+        now: Instant,
+    ) -> Verdict {
         if let Some((frame, rejection)) = self.session_close(session, direction, now) {
             return Verdict::Close { frame, rejection };
         }
