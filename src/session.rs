@@ -88,6 +88,9 @@ impl Principal {
 pub struct Session {
     id: ConnectionId,
     peer_addr: Option<SocketAddr>,
+    /// The trusted proxy the connection came through, when the client's
+    /// address came from its forwarding header.
+    proxy_addr: Option<SocketAddr>,
     tls: bool,
     connected_at: Instant,
     origin: Option<String>,
@@ -105,6 +108,7 @@ impl Session {
         Self {
             id,
             peer_addr,
+            proxy_addr: None,
             tls: false,
             connected_at,
             origin: None,
@@ -140,7 +144,27 @@ impl Session {
         self.id
     }
 
-    /// The peer's address, when the stream knows it.
+    /// The trusted proxy the connection came through, when
+    /// [`peer_addr`](Self::peer_addr) is the client's address from the
+    /// proxy's forwarding header (see
+    /// [`TrustedProxies`](crate::layer::TrustedProxies)).
+    pub fn proxy_addr(&self) -> Option<SocketAddr> {
+        self.proxy_addr
+    }
+
+    /// Records what a trusted proxy at `proxy` says of the client: its
+    /// address (if readable) and whether it used TLS.
+    pub(crate) fn set_forwarded(&mut self, proxy: SocketAddr, client: Option<SocketAddr>, tls: bool) {
+        self.proxy_addr = Some(proxy);
+        if let Some(client) = client {
+            self.peer_addr = Some(client);
+        }
+        self.tls |= tls;
+    }
+
+    /// The peer's address, when the stream knows it: the client's, read
+    /// from a trusted proxy's forwarding header once the handshake has been
+    /// checked (see [`proxy_addr`](Self::proxy_addr)).
     pub fn peer_addr(&self) -> Option<SocketAddr> {
         self.peer_addr
     }

@@ -9,6 +9,7 @@ mod liveness;
 mod pii;
 #[cfg(feature = "test-util")]
 mod pii_linear;
+mod proxies;
 mod rate_limit;
 #[cfg(feature = "redis")]
 mod rate_limit_redis;

@@ -9,7 +9,7 @@ use crate::audit::AuditIdentities;
 use crate::auth::Authenticator;
 use crate::close::CloseCode;
 use crate::error::ConfigError;
-use crate::layer::{Layer, Limits, OriginPolicy, TransportPolicy};
+use crate::layer::{Layer, Limits, OriginPolicy, TransportPolicy, TrustedProxies};
 use crate::liveness::Liveness;
 use crate::pii::Scrubber;
 use crate::rate_limit::RateLimit;
@@ -45,6 +45,7 @@ pub(crate) const DEFAULT_READ_BUFFER: usize = 8 * 1024;
 /// | [`websocket_config`](Self::websocket_config) | tungstenite's defaults with an 8 KiB read buffer |
 /// | [`handshake_rejection`](Self::handshake_rejection) | [`HandshakeRejection::Http`] |
 /// | [`close_code`](Self::close_code) | the table in [`RejectionKind::wire`] |
+/// | [`trusted_proxies`](Self::trusted_proxies) | none: the socket's peer is the client; forwarding headers are ignored |
 /// | [`audit_identities`](Self::audit_identities) | [`AuditIdentities::default()`]: principal ids and peer IPs pseudonymised |
 #[must_use]
 #[derive(Debug)]
@@ -62,6 +63,7 @@ pub struct GuardBuilder<State = WantsAuth> {
     handshake_rejection: HandshakeRejection,
     close_code_overrides: Vec<(RejectionKind, CloseCode)>,
     audit: AuditIdentities,
+    proxies: Option<TrustedProxies>,
     state: PhantomData<State>,
 }
 
@@ -89,6 +91,7 @@ impl GuardBuilder<WantsAuth> {
             handshake_rejection: HandshakeRejection::default(),
             close_code_overrides: Vec::new(),
             audit: AuditIdentities::default(),
+            proxies: None,
             state: PhantomData,
         }
     }
@@ -122,6 +125,7 @@ impl GuardBuilder<WantsAuth> {
             handshake_rejection: self.handshake_rejection,
             close_code_overrides: self.close_code_overrides,
             audit: self.audit,
+            proxies: self.proxies,
             state: PhantomData,
         }
     }
@@ -231,6 +235,15 @@ impl<State> GuardBuilder<State> {
         self
     }
 
+    /// Believes the forwarding headers of these proxies: the client's
+    /// address (for caps, rate limits, audit and the session) and protocol
+    /// come from `Forwarded` or `X-Forwarded-For` when the peer is one of
+    /// them. See [`TrustedProxies`].
+    pub fn trusted_proxies(mut self, proxies: TrustedProxies) -> Self {
+        self.proxies = Some(proxies);
+        self
+    }
+
     /// Chooses how audit events name principals and peers: pseudonymised
     /// by default (see [`AuditIdentities`]).
     pub fn audit_identities(mut self, identities: AuditIdentities) -> Self {
@@ -287,6 +300,7 @@ impl GuardBuilder<AuthDecided> {
                 handshake_rejection: self.handshake_rejection,
                 close_code_overrides: self.close_code_overrides,
                 audit: self.audit,
+                proxies: self.proxies,
                 next_id: AtomicU64::new(1),
             }),
         })

@@ -106,6 +106,7 @@ struct Inner {
     handshake_rejection: HandshakeRejection,
     close_code_overrides: Vec<(RejectionKind, CloseCode)>,
     audit: crate::audit::AuditIdentities,
+    proxies: Option<crate::layer::TrustedProxies>,
     next_id: AtomicU64,
 }
 
@@ -247,6 +248,13 @@ impl Guard {
         now: Instant,
     ) -> Result<Option<crate::auth::Credential>, Rejection> {
         session.record_request(request);
+        // The peer as the socket saw it (also when checked again), before
+        // the caps count it: behind a trusted proxy, the client.
+        if let (Some(proxies), Some(peer)) = (&self.inner.proxies, session.proxy_addr().or(session.peer_addr()))
+            && let Some((client, tls)) = proxies.client(peer, request)
+        {
+            session.set_forwarded(peer, client, tls);
+        }
         session.set_ticket(None);
         let ticket = self.inner.registry.register(session).map_err(|r| self.audited(session, "caps", r))?;
         session.set_ticket(Some(ticket));

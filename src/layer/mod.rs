@@ -12,6 +12,7 @@ use crate::session::Session;
 mod discriminator;
 mod limits;
 mod origin;
+mod proxies;
 mod strikes;
 mod transport;
 
@@ -19,6 +20,7 @@ pub use discriminator::Discriminator;
 pub(crate) use discriminator::unescape_segment;
 pub use limits::Limits;
 pub use origin::OriginPolicy;
+pub use proxies::TrustedProxies;
 pub use strikes::Strikes;
 pub(crate) use strikes::refuse;
 pub(crate) use transport::client_group;
