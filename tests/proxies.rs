@@ -57,4 +57,27 @@ fn forwarding_headers_from_an_untrusted_peer_are_ignored(adapter: Adapter) {
 for_each_adapter!(
     a_trusted_proxys_users_are_counted_by_their_own_addresses,
     forwarding_headers_from_an_untrusted_peer_are_ignored,
+    ; not_axum: proxy_protocol_from_a_trusted_balancer,
 );
+
+/// A load balancer in TCP mode (HAProxy `send-proxy`) on the byte-level
+/// adapters: the PROXY header names the client; its absence is refused.
+fn proxy_protocol_from_a_trusted_balancer(adapter: Adapter) {
+    use std::io::{Read, Write};
+    let proxies = TrustedProxies::new(["127.0.0.1"]).unwrap().proxy_protocol(true);
+    let guard = Guard::builder().without_auth().trusted_proxies(proxies).build().unwrap();
+    let addr = spawn_echo(adapter, guard.clone());
+    let head = "GET /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\
+        Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n";
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    stream.set_read_timeout(Some(crate::support::WATCHDOG)).unwrap();
+    stream.write_all(format!("PROXY TCP4 198.51.100.7 127.0.0.1 56324 {}\r\n{head}", addr.port()).as_bytes()).unwrap();
+    let mut answer = [0u8; 12];
+    stream.read_exact(&mut answer).unwrap();
+    assert_eq!(&answer, b"HTTP/1.1 101");
+    crate::support::eventually("the session to be listed", || {
+        guard.sessions().list().iter().any(|s| s.peer_addr == Some("198.51.100.7:56324".parse().unwrap()))
+    });
+    let refused = crate::support::raw_exchange(addr, head.as_bytes());
+    assert!(refused.starts_with("HTTP/1.1 400"), "no PROXY header from the balancer: {refused}");
+}

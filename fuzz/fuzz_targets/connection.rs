@@ -12,7 +12,8 @@
 //! `cargo +nightly fuzz run connection -- -timeout=2 -max_len=8192`
 //!
 //! Input: the first byte picks a valid head for alice (even) or raw head
-//! bytes up to the first 0xFE; the rest, split at 0xFF, are operations led
+//! bytes up to the first 0xFE (from a PROXY protocol balancer when above
+//! 128); the rest, split at 0xFF, are operations led
 //! by a byte: 0 inbound text, 1 inbound binary, 2 ping, 3 close, 4 send,
 //! 5 advance the clock by the next byte in seconds, 6 revoke.
 
@@ -29,11 +30,11 @@ use wsguard::{Guard, Message, Verdict};
 #[path = "common/mod.rs"]
 mod common;
 
-fn guard() -> &'static (Guard, ManualClock) {
-    static GUARD: OnceLock<(Guard, ManualClock)> = OnceLock::new();
-    GUARD.get_or_init(|| {
+fn guards() -> &'static (Guard, Guard, ManualClock) {
+    static GUARDS: OnceLock<(Guard, Guard, ManualClock)> = OnceLock::new();
+    GUARDS.get_or_init(|| {
         let clock = ManualClock::new();
-        (common::full_stack(clock.clone()), clock)
+        (common::full_stack(clock.clone()), common::full_stack_behind_proxy(clock.clone()), clock)
     })
 }
 
@@ -42,9 +43,11 @@ const HEAD: &str = "GET /ws HTTP/1.1\r\nHost: app.test\r\nConnection: Upgrade\r\
     Origin: http://app.test\r\nAuthorization: Bearer alice-token\r\n\r\n";
 
 fuzz_target!(|data: &[u8]| {
-    let (guard, clock) = guard();
+    let (direct, proxied, clock) = guards();
     clock.advance(Duration::from_secs(3600));
     let Some((&pick, rest)) = data.split_first() else { return };
+    // Odd picks above 128: raw bytes from a balancer that sends PROXY headers.
+    let guard = if pick % 2 == 1 && pick > 128 { proxied } else { direct };
     let mut conn = guard.connection(common::PEER.parse().ok());
     let (head, ops) = match pick % 2 {
         0 => (HEAD.as_bytes(), rest),

@@ -49,6 +49,7 @@ use std::time::Instant;
 use crate::close::{CloseCode, CloseFrame};
 use crate::guard::{Guard, HeadBuffer, Verdict, too_large};
 use crate::layer::HandshakeRequest;
+use crate::layer::{ProxyHeader, proxy_header};
 use crate::message::{Direction, Message};
 use crate::rejection::{Rejection, RejectionKind};
 use crate::session::Session;
@@ -151,6 +152,9 @@ pub struct Connection {
     guard: Guard,
     session: Session,
     head: Option<HeadBuffer>,
+    /// While a trusted proxy's PROXY protocol header is expected: the bytes
+    /// read so far.
+    proxy_header: Option<Vec<u8>>,
     phase: Phase,
     timers: Timers,
     close_notified: bool,
@@ -163,10 +167,14 @@ impl Guard {
     pub fn connection(&self, peer: Option<SocketAddr>) -> Connection {
         let now = self.now();
         let timers = Timers { opened: now, last_frame: now, last_data: now, ping_sent: None, write_blocked: None };
+        let expects_proxy_header = self
+            .trusted_proxies()
+            .is_some_and(|p| p.expects_proxy_protocol() && peer.is_some_and(|peer| p.contains(peer.ip())));
         Connection {
             guard: self.clone(),
             session: self.new_session(peer),
             head: None,
+            proxy_header: expects_proxy_header.then(Vec::new),
             phase: Phase::Handshake { deadline: now + self.limits().handshake_timeout },
             timers,
             close_notified: false,
@@ -204,10 +212,31 @@ impl Connection {
         self.phase == Phase::Open
     }
 
-    /// Feeds bytes of the request head, at most
+    /// Feeds bytes of the request head (after a trusted proxy's PROXY
+    /// protocol header, when [`TrustedProxies::proxy_protocol`](crate::layer::TrustedProxies::proxy_protocol)
+    /// is on), at most
     /// [`Limits::max_header_bytes`](crate::layer::Limits::max_header_bytes)
     /// in all.
     pub fn handle_head(&mut self, bytes: &[u8]) -> Head {
+        if let Some(mut read) = self.proxy_header.take() {
+            read.extend_from_slice(bytes);
+            return match proxy_header(&read) {
+                ProxyHeader::Partial => {
+                    self.proxy_header = Some(read);
+                    Head::Partial
+                }
+                ProxyHeader::Complete { len, client } => {
+                    if let Some(proxy) = self.session.peer_addr() {
+                        self.session.set_forwarded(proxy, client, false);
+                    }
+                    self.handle_head(&read[len..])
+                }
+                ProxyHeader::Invalid => {
+                    let rejection = Rejection::new(RejectionKind::BadRequest, "malformed proxy protocol header");
+                    Head::Refused(self.refuse(rejection))
+                }
+            };
+        }
         let max = self.guard.limits().max_header_bytes;
         let head = self.head.get_or_insert_with(|| HeadBuffer::new(max));
         match head.push(bytes) {

@@ -297,3 +297,27 @@ fn read_failures_close_with_1009_and_1007() {
     let (mut conn, _) = open(&guard, "");
     assert_eq!(conn.handle_read_failure(ReadFailure::InvalidUtf8).0.code.get(), 1007);
 }
+
+#[test]
+fn a_trusted_proxys_proxy_protocol_header_names_the_client() {
+    use crate::layer::TrustedProxies;
+    let proxies = TrustedProxies::new(["10.0.0.0/8"]).unwrap().proxy_protocol(true);
+    let guard = Guard::builder().without_auth().trusted_proxies(proxies).build().unwrap();
+    let head = format!("{HEAD}X-Forwarded-For: 203.0.113.66\r\n\r\n");
+    // In pieces: the PROXY line split, then the request.
+    let mut conn = guard.connection(Some("10.0.0.5:40000".parse().unwrap()));
+    assert!(matches!(conn.handle_head(b"PROXY TCP4 198.51.1"), Head::Partial));
+    let rest = format!("00.7 10.0.0.5 56324 443\r\n{head}");
+    let Head::Complete { request, .. } = conn.handle_head(rest.as_bytes()) else { panic!() };
+    assert!(conn.handshake(&request).is_accept());
+    assert_eq!(conn.session().peer_addr(), Some("198.51.100.7:56324".parse().unwrap()));
+    assert_eq!(conn.session().proxy_addr(), Some("10.0.0.5:40000".parse().unwrap()));
+    // A trusted proxy without the header, and anyone else with one: 400.
+    let mut conn = guard.connection(Some("10.0.0.5:40000".parse().unwrap()));
+    let Head::Refused(answer) = conn.handle_head(head.as_bytes()) else { panic!() };
+    assert_eq!(status(&answer), "HTTP/1.1 400 Bad Request");
+    let mut conn = guard.connection(Some("203.0.113.9:1".parse().unwrap()));
+    let spoof = format!("PROXY TCP4 1.1.1.1 10.0.0.5 1 443\r\n{head}");
+    let Head::Refused(answer) = conn.handle_head(spoof.as_bytes()) else { panic!() };
+    assert_eq!(status(&answer), "HTTP/1.1 400 Bad Request");
+}

@@ -141,6 +141,11 @@ impl Guard {
         Session::new(id, peer_addr, self.now()).with_audit_identities(self.inner.audit.clone())
     }
 
+    /// The trusted proxies, if any.
+    pub(crate) fn trusted_proxies(&self) -> Option<&crate::layer::TrustedProxies> {
+        self.inner.proxies.as_ref()
+    }
+
     /// The current instant, from the guard's clock.
     pub fn now(&self) -> Instant {
         self.inner.clock.now()

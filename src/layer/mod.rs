@@ -21,6 +21,7 @@ pub(crate) use discriminator::unescape_segment;
 pub use limits::Limits;
 pub use origin::OriginPolicy;
 pub use proxies::TrustedProxies;
+pub(crate) use proxies::{ProxyHeader, proxy_header};
 pub use strikes::Strikes;
 pub(crate) use strikes::refuse;
 pub(crate) use transport::client_group;

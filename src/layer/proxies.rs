@@ -45,6 +45,7 @@ use crate::layer::{HandshakeRequest, IpNet};
 #[derive(Clone, Debug, Default)]
 pub struct TrustedProxies {
     networks: Vec<IpNet>,
+    proxy_protocol: bool,
 }
 
 impl TrustedProxies {
@@ -59,7 +60,26 @@ impl TrustedProxies {
         N: AsRef<str>,
     {
         let networks = networks.into_iter().map(|n| n.as_ref().parse()).collect::<Result<_, _>>()?;
-        Ok(Self { networks })
+        Ok(Self { networks, proxy_protocol: false })
+    }
+
+    /// Expects a PROXY protocol header (v1 text or v2 binary, as HAProxy
+    /// and cloud load balancers in TCP mode send it) before the request
+    /// from every trusted proxy, and takes the client's address from it.
+    /// Forwarding headers are then ignored: a balancer in TCP mode passes
+    /// the client's own headers through. A connection from a trusted proxy
+    /// without the header, or a PROXY header from anyone else, is refused
+    /// with 400. The byte-level adapters (blocking, tokio) read it; axum's
+    /// server does not, so use a PROXY-aware listener there. Default: off.
+    #[must_use]
+    pub fn proxy_protocol(mut self, on: bool) -> Self {
+        self.proxy_protocol = on;
+        self
+    }
+
+    /// Whether connections from trusted proxies start with a PROXY header.
+    pub(crate) fn expects_proxy_protocol(&self) -> bool {
+        self.proxy_protocol
     }
 
     /// Whether `ip` is a trusted proxy.
@@ -70,7 +90,7 @@ impl TrustedProxies {
     /// The client's address and whether it used TLS, as the trusted proxy
     /// `peer` reports them; `None` when `peer` is not trusted.
     pub(crate) fn client(&self, peer: SocketAddr, request: &HandshakeRequest) -> Option<(Option<SocketAddr>, bool)> {
-        if !self.contains(peer.ip()) {
+        if self.proxy_protocol || !self.contains(peer.ip()) {
             return None;
         }
         let headers = request.headers();
@@ -109,6 +129,82 @@ impl TrustedProxies {
     }
 }
 
+/// What the start of a connection holds, read as a PROXY protocol header.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum ProxyHeader {
+    /// More bytes are needed.
+    Partial,
+    /// Not a valid PROXY header.
+    Invalid,
+    /// A header of `len` bytes naming the client (`None`: a health check's
+    /// `LOCAL` or `UNKNOWN`, the proxy itself).
+    Complete { len: usize, client: Option<SocketAddr> },
+}
+
+/// The v2 signature.
+const V2: &[u8; 12] = b"\r\n\r\n\0\r\nQUIT\n";
+
+/// Reads a PROXY protocol v1 or v2 header at the start of `bytes`.
+pub(crate) fn proxy_header(bytes: &[u8]) -> ProxyHeader {
+    let want = |prefix: &[u8]| bytes.len() < prefix.len() && prefix.starts_with(bytes);
+    if want(V2) || want(b"PROXY ") {
+        return ProxyHeader::Partial;
+    }
+    if bytes.starts_with(V2) {
+        return proxy_v2(bytes);
+    }
+    if !bytes.starts_with(b"PROXY ") {
+        return ProxyHeader::Invalid;
+    }
+    // v1: one line of at most 107 bytes.
+    let Some(end) = bytes.iter().take(107).position(|&b| b == b'\n') else {
+        return if bytes.len() < 107 { ProxyHeader::Partial } else { ProxyHeader::Invalid };
+    };
+    let Some(line) = bytes[..end].strip_suffix(b"\r").and_then(|l| std::str::from_utf8(l).ok()) else {
+        return ProxyHeader::Invalid;
+    };
+    let fields: Vec<&str> = line.split(' ').collect();
+    let client = match fields.as_slice() {
+        ["PROXY", "UNKNOWN", ..] => None,
+        ["PROXY", family @ ("TCP4" | "TCP6"), src, _dst, sport, _dport] => {
+            let (Ok(ip), Ok(port)) = (src.parse::<IpAddr>(), sport.parse::<u16>()) else {
+                return ProxyHeader::Invalid;
+            };
+            if ip.is_ipv4() != (*family == "TCP4") {
+                return ProxyHeader::Invalid;
+            }
+            Some(SocketAddr::new(ip, port))
+        }
+        _ => return ProxyHeader::Invalid,
+    };
+    ProxyHeader::Complete { len: end + 1, client }
+}
+
+fn proxy_v2(bytes: &[u8]) -> ProxyHeader {
+    let Some(header) = bytes.get(..16) else { return ProxyHeader::Partial };
+    let len = 16 + usize::from(u16::from_be_bytes([header[14], header[15]]));
+    let Some(body) = bytes.get(16..len) else { return ProxyHeader::Partial };
+    let client = match (header[12], header[13]) {
+        // LOCAL: the proxy's own connection (a health check).
+        (0x20, _) => None,
+        // PROXY over TCP or UDP, IPv4.
+        (0x21, 0x11 | 0x12) if body.len() >= 12 => {
+            let ip = IpAddr::from([body[0], body[1], body[2], body[3]]);
+            Some(SocketAddr::new(ip, u16::from_be_bytes([body[8], body[9]])))
+        }
+        // IPv6.
+        (0x21, 0x21 | 0x22) if body.len() >= 36 => {
+            let mut octets = [0u8; 16];
+            octets.copy_from_slice(&body[..16]);
+            Some(SocketAddr::new(IpAddr::from(octets).to_canonical(), u16::from_be_bytes([body[32], body[33]])))
+        }
+        // Unix sockets and unspecified families carry no client address.
+        (0x21, 0x00 | 0x31 | 0x32) => None,
+        _ => return ProxyHeader::Invalid,
+    };
+    ProxyHeader::Complete { len, client }
+}
+
 /// One hop: `198.51.100.7`, `198.51.100.7:4711`, `2001:db8::1`,
 /// `[2001:db8::1]:4711`. Obfuscated identifiers (`_hidden`, `unknown`) are
 /// not addresses. The port is 0 when none is given.
@@ -124,6 +220,46 @@ fn parse_hop(hop: &str) -> Option<SocketAddr> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn proxy_protocol_headers_v1_and_v2() {
+        let v1 = b"PROXY TCP4 198.51.100.7 10.0.0.1 56324 443\r\nGET / HTTP/1.1\r\n";
+        let client = Some("198.51.100.7:56324".parse().unwrap());
+        assert_eq!(proxy_header(v1), ProxyHeader::Complete { len: 44, client });
+        for cut in [1, 5, 20, 43] {
+            assert_eq!(proxy_header(&v1[..cut]), ProxyHeader::Partial, "{cut} bytes");
+        }
+        let v6 = b"PROXY TCP6 2001:db8::7 2001:db8::1 4711 443\r\n";
+        assert_eq!(
+            proxy_header(v6),
+            ProxyHeader::Complete { len: v6.len(), client: Some("[2001:db8::7]:4711".parse().unwrap()) }
+        );
+        assert_eq!(proxy_header(b"PROXY UNKNOWN\r\n"), ProxyHeader::Complete { len: 15, client: None });
+        for bad in [
+            &b"GET / HTTP/1.1\r\n"[..],
+            b"PROXY TCP4 nonsense 10.0.0.1 1 2\r\n",
+            b"PROXY TCP4 2001:db8::7 10.0.0.1 1 2\r\n",
+            &[b'P'; 200][..],
+        ] {
+            assert_eq!(proxy_header(bad), ProxyHeader::Invalid, "{:?}", String::from_utf8_lossy(bad));
+        }
+        assert_eq!(proxy_header(&[b'x'; 120]), ProxyHeader::Invalid);
+
+        let mut v2 = V2.to_vec();
+        v2.extend_from_slice(&[0x21, 0x11, 0, 12, 198, 51, 100, 7, 10, 0, 0, 1, 0xDC, 0x04, 0x01, 0xBB]);
+        v2.extend_from_slice(b"GET");
+        assert_eq!(
+            proxy_header(&v2),
+            ProxyHeader::Complete { len: 28, client: Some("198.51.100.7:56324".parse().unwrap()) }
+        );
+        assert_eq!(proxy_header(&v2[..20]), ProxyHeader::Partial);
+        let mut local = V2.to_vec();
+        local.extend_from_slice(&[0x20, 0x00, 0, 0]);
+        assert_eq!(proxy_header(&local), ProxyHeader::Complete { len: 16, client: None });
+        let mut wrong = V2.to_vec();
+        wrong.extend_from_slice(&[0x13, 0x11, 0, 0]);
+        assert_eq!(proxy_header(&wrong), ProxyHeader::Invalid, "version 1 in a v2 signature");
+    }
 
     fn client(peer: &str, headers: &[(&str, &str)]) -> Option<(Option<String>, bool)> {
         let proxies = TrustedProxies::new(["10.0.0.0/8", "fd00::/8"]).unwrap();

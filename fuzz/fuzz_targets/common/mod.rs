@@ -55,6 +55,17 @@ const KINDS: [Kind; 4] = [Kind::Email, Kind::CreditCard, Kind::Iban, Kind::Jwt];
 /// schemas, RBAC (inbound rules, an admin-only outbound type, a room
 /// template, a hidden field), the PII scrubber redacting both ways.
 pub fn full_stack(clock: ManualClock) -> Guard {
+    stack(clock, None)
+}
+
+/// The full stack behind a trusted balancer (the peer's network) that sends
+/// PROXY protocol headers.
+pub fn full_stack_behind_proxy(clock: ManualClock) -> Guard {
+    let proxies = wsguard::layer::TrustedProxies::new(["192.0.2.0/24"]).unwrap().proxy_protocol(true);
+    stack(clock, Some(proxies))
+}
+
+fn stack(clock: ManualClock, proxies: Option<wsguard::layer::TrustedProxies>) -> Guard {
     let n = |v| NonZeroU32::new(v).unwrap();
     let tokens = StaticTokens::new()
         .token("alice-token", Principal::new("alice@example.com").with_roles(["user"]))
@@ -81,7 +92,12 @@ pub fn full_stack(clock: ManualClock) -> Guard {
         .quota(Quota::per_second(n(50)).allow_burst(n(100)), Unit::Messages, Per::Principal)
         .build()
         .unwrap();
-    Guard::builder()
+    let builder = Guard::builder();
+    let builder = match proxies {
+        Some(proxies) => builder.trusted_proxies(proxies),
+        None => builder,
+    };
+    builder
         .with_authenticator(auth)
         .origin(OriginPolicy::new([ORIGIN]).unwrap())
         .rate_limit(limit)
