@@ -1,9 +1,29 @@
 //! Audit events: one `tracing` event per security decision that is not a pass.
 //!
 //! Events use the target `wsguard::audit`, so a subscriber can route them
-//! apart from application logs. Fields: `event`, `session` (connection id),
-//! `peer`, `principal`, `layer`, `direction`, `kind` / `code`, and for
-//! closes the close code.
+//! apart from application logs. Every event has the same five fields first:
+//! `conn_id` (the connection id), `peer`, `principal` (pseudonymised, see
+//! below; empty when unknown), `layer` (which layer decided) and `code`
+//! (the HTTP status, close code, reply code or action the peer saw), then
+//! its own.
+//!
+//! # Events
+//!
+//! | `event` | level | `layer` | `code` | other fields |
+//! |---------|-------|---------|--------|--------------|
+//! | `connection_opened` | info | `connection` | 101 | `tls`, `subprotocol` |
+//! | `connection_closed` | info | `connection` | close code sent or received (0: none) | `by` (`guard`, `peer`, `app`, `transport`), `duration_ms`, `messages_in`, `bytes_in`, `messages_out`, `bytes_out` |
+//! | `handshake_rejected` | warn | the refusing layer (`caps`, `auth`, `origin`, `transport`, ...) | HTTP status | `kind`, `reason`, `detail` |
+//! | `connection_closing` | warn | the closing layer (`session`, `liveness`, `limits`, `protocol`, ...) | close code | `kind`, `direction`, `reason`, `detail` |
+//! | `message_dropped` | info | the dropping layer | reply code (`none` without reply) | `direction` |
+//! | `access_denied` | warn | `rbac` | `forbidden` | `direction`, `message_type` (the policy's or `(other)`), `permission` (unfilled) |
+//! | `outbound_invalid` | warn | `schema` | `invalid_message` | `message_type`, `schema_path`, `keyword` |
+//! | `pii_detected` | warn | `pii` | the action (`rewritten`, `drop`, ...) | `direction`, `kinds` (`email:2,phone:1`), `count` |
+//! | `rate_limit_store_unavailable` / `_recovered` | warn / info | | | `store`, `error` (its kind) |
+//!
+//! `connection_opened` and `connection_closed` come from a
+//! [`Connection`](crate::Connection), so from every adapter; a hand-driven
+//! [`Guard::inbound`](crate::Guard::inbound) has no connection to report.
 //!
 //! # Free of personal data by construction
 //!
@@ -142,12 +162,12 @@ pub(crate) fn handshake_rejected(session: &Session, layer: &str, rejection: &Rej
     tracing::warn!(
         target: TARGET,
         event = "handshake_rejected",
-        session = session.id().get(),
+        conn_id = session.id().get(),
         peer = peer(session),
         principal = principal(session),
         layer,
+        code = rejection.http_status().as_u16(),
         kind = rejection.kind().as_str(),
-        status = rejection.http_status().as_u16(),
         reason = rejection.reason(),
         detail = rejection.detail().unwrap_or(""),
     );
@@ -157,16 +177,19 @@ pub(crate) fn message_dropped(session: &Session, layer: &str, direction: Directi
     tracing::info!(
         target: TARGET,
         event = "message_dropped",
-        session = session.id().get(),
+        conn_id = session.id().get(),
         peer = peer(session),
         principal = principal(session),
         layer,
-        direction = direction.as_str(),
         code = reply_code.unwrap_or("none"),
+        direction = direction.as_str(),
     );
 }
 
-pub(crate) fn connection_closed(
+/// A layer (or the session check, a read failure, a liveness timer)
+/// decided to close the connection; `connection_closed` follows when a
+/// [`Connection`](crate::Connection) drives it.
+pub(crate) fn connection_closing(
     session: &Session,
     layer: &str,
     direction: Direction,
@@ -175,17 +198,62 @@ pub(crate) fn connection_closed(
 ) {
     tracing::warn!(
         target: TARGET,
-        event = "connection_closed",
-        session = session.id().get(),
+        event = "connection_closing",
+        conn_id = session.id().get(),
         peer = peer(session),
         principal = principal(session),
         layer,
-        direction = direction.as_str(),
+        code = close_code.get(),
         kind = rejection.kind().as_str(),
-        close_code = close_code.get(),
+        direction = direction.as_str(),
         reason = rejection.reason(),
         detail = rejection.detail().unwrap_or(""),
     );
+}
+
+/// The upgrade was accepted.
+pub(crate) fn connection_opened(session: &Session) {
+    tracing::info!(
+        target: TARGET,
+        event = "connection_opened",
+        conn_id = session.id().get(),
+        peer = peer(session),
+        principal = principal(session),
+        layer = "connection",
+        code = 101,
+        tls = session.is_tls(),
+        subprotocol = session.selected_protocol().unwrap_or(""),
+    );
+}
+
+/// The end of an accepted connection: who closed it, with which code (0
+/// when no close frame), how long it lived and what it carried.
+pub(crate) fn connection_closed(session: &Session, code: Option<CloseCode>, by: &str, traffic: &Traffic) {
+    tracing::info!(
+        target: TARGET,
+        event = "connection_closed",
+        conn_id = session.id().get(),
+        peer = peer(session),
+        principal = principal(session),
+        layer = "connection",
+        code = code.map_or(0, CloseCode::get),
+        by,
+        duration_ms = traffic.duration_ms,
+        messages_in = traffic.messages_in,
+        bytes_in = traffic.bytes_in,
+        messages_out = traffic.messages_out,
+        bytes_out = traffic.bytes_out,
+    );
+}
+
+/// What one connection carried, for its `connection_closed` event.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Traffic {
+    pub(crate) duration_ms: u64,
+    pub(crate) messages_in: u64,
+    pub(crate) bytes_in: u64,
+    pub(crate) messages_out: u64,
+    pub(crate) bytes_out: u64,
 }
 
 /// Which schema rule an outbound message broke; the guard's
@@ -196,8 +264,11 @@ pub(crate) fn outbound_invalid(session: &Session, message_type: &str, schema_pat
     tracing::warn!(
         target: TARGET,
         event = "outbound_invalid",
-        session = session.id().get(),
+        conn_id = session.id().get(),
+        peer = peer(session),
         principal = principal(session),
+        layer = "schema",
+        code = "invalid_message",
         message_type,
         schema_path,
         keyword,
@@ -211,22 +282,29 @@ pub(crate) fn access_denied(session: &Session, direction: Direction, message_typ
     tracing::warn!(
         target: TARGET,
         event = "access_denied",
-        session = session.id().get(),
+        conn_id = session.id().get(),
+        peer = peer(session),
         principal = principal(session),
+        layer = "rbac",
+        code = "forbidden",
         direction = direction.as_str(),
         message_type,
         permission,
     );
 }
 
+/// Personal data found in a frame: the action taken (as `code`) and the
+/// kinds with their counts (`email:2,phone:1`), never the values.
 pub(crate) fn pii_detected(session: &Session, direction: Direction, action: &str, kinds: &str, count: usize) {
     tracing::warn!(
         target: TARGET,
         event = "pii_detected",
-        session = session.id().get(),
+        conn_id = session.id().get(),
+        peer = peer(session),
         principal = principal(session),
+        layer = "pii",
+        code = action,
         direction = direction.as_str(),
-        action,
         kinds,
         count,
     );

@@ -75,10 +75,10 @@ fn every_non_pass_outcome_emits_one_audit_event_without_the_payload() {
     let lines: Vec<_> = log.lines().collect();
     assert_eq!(lines.len(), 3, "passes are silent; drop, close and handshake rejection log once each:\n{log}");
     assert!(lines.iter().all(|l| l.contains("wsguard::audit") && l.contains("layer=\"probe\"")), "{log}");
-    assert!(lines.iter().all(|l| l.contains(&format!("session={}", session.id()))), "{log}");
+    assert!(lines.iter().all(|l| l.contains(&format!("conn_id={}", session.id()))), "{log}");
     assert!(lines[0].contains("event=\"message_dropped\"") && lines[0].contains("code=\"forbidden\""), "{log}");
-    assert!(lines[1].contains("event=\"connection_closed\"") && lines[1].contains("close_code=1008"), "{log}");
-    assert!(lines[2].contains("event=\"handshake_rejected\"") && lines[2].contains("status=403"), "{log}");
+    assert!(lines[1].contains("event=\"connection_closing\"") && lines[1].contains("code=1008"), "{log}");
+    assert!(lines[2].contains("event=\"handshake_rejected\"") && lines[2].contains("code=403"), "{log}");
     assert!(!log.contains("alice") && !log.contains("example.com"), "payload leaked into audit:\n{log}");
 
     captured.0.lock().unwrap().clear();
@@ -89,11 +89,65 @@ fn every_non_pass_outcome_emits_one_audit_event_without_the_payload() {
     rbac_denials_name_principal_type_and_permission(&captured);
     captured.0.lock().unwrap().clear();
     pii_findings_name_kinds_and_counts_never_the_values(&captured);
+    captured.0.lock().unwrap().clear();
+    a_connection_reports_its_opening_and_its_end(&captured);
     #[cfg(feature = "redis")]
     {
         captured.0.lock().unwrap().clear();
         rate_limit_store_outages_are_logged_once_without_the_url(&captured);
     }
+}
+
+/// The audit trail of a connection: opened, then closed with who closed
+/// it, its duration and what it carried; every event with the same leading
+/// fields.
+fn a_connection_reports_its_opening_and_its_end(captured: &Captured) {
+    use std::time::Duration;
+    use wsguard::connection::{Head, Timeout};
+    use wsguard::time::ManualClock;
+    use wsguard::{CloseCode, CloseFrame, Liveness};
+
+    let clock = ManualClock::new();
+    let liveness = Liveness::off().idle_timeout(Some(Duration::from_secs(60)));
+    let guard = Guard::builder().without_auth().liveness(liveness).clock(clock.clone()).build().unwrap();
+    let head = "GET /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\
+        Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n";
+    let open = || {
+        let mut conn = guard.connection(Some("192.0.2.1:1000".parse().unwrap()));
+        let Head::Complete { request, .. } = conn.handle_head(head.as_bytes()) else { panic!() };
+        assert!(conn.handshake(&request).is_accept());
+        conn
+    };
+    // The peer closes after two messages in and one out, 5 s later.
+    let mut conn = open();
+    let _ = conn.handle_inbound(Message::text("hello"));
+    let _ = conn.handle_inbound(Message::binary(vec![1, 2, 3]));
+    let _ = conn.send(Message::text("hi back"));
+    clock.advance(Duration::from_secs(5));
+    let _ = conn.handle_inbound(Message::Close(Some(CloseFrame::new(CloseCode::from(1000), "bye"))));
+    // The guard closes an idle one; the transport drops a third.
+    let mut idle = open();
+    clock.advance(Duration::from_secs(60));
+    assert!(matches!(idle.handle_timeout(guard.now()), Some(Timeout::Close { .. })));
+    let mut lost = open();
+    lost.handle_closed();
+    lost.handle_closed();
+
+    let log = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let opened = log.lines().filter(|l| l.contains("event=\"connection_opened\"")).count();
+    assert_eq!(opened, 3, "{log}");
+    let closed: Vec<_> = log.lines().filter(|l| l.contains("event=\"connection_closed\"")).collect();
+    assert_eq!(closed.len(), 3, "once per connection:\n{log}");
+    let fields = ["code=1000", "by=\"peer\"", "duration_ms=5000", "messages_in=2", "bytes_in=8", "messages_out=1", "bytes_out=7"];
+    assert!(fields.iter().all(|f| closed[0].contains(f)), "{}", closed[0]);
+    assert!(closed[1].contains("code=1001") && closed[1].contains("by=\"guard\""), "{}", closed[1]);
+    assert!(closed[2].contains("code=0") && closed[2].contains("by=\"transport\""), "{}", closed[2]);
+    for line in log.lines() {
+        for field in ["conn_id=", "peer=", "principal=", "layer=", "code="] {
+            assert!(line.contains(field), "{field} missing: {line}");
+        }
+    }
+    assert!(!log.contains("192.0.2.1"), "the peer is pseudonymised:\n{log}");
 }
 
 fn rbac_denials_name_principal_type_and_permission(captured: &Captured) {
@@ -219,10 +273,10 @@ fn auth_failures_name_reason_and_source_never_the_token(captured: &Captured) {
     let lines: Vec<_> = log.lines().collect();
     assert_eq!(lines.len(), 4, "one event per failure, none for success:\n{log}");
     assert!(lines.iter().all(|l| l.contains("event=\"handshake_rejected\"") && l.contains("layer=\"auth\"")), "{log}");
-    assert!(lines[0].contains("status=401") && lines[0].contains("detail=\"invalid token (source: query)\""), "{log}");
-    assert!(lines[1].contains("status=401") && lines[1].contains("detail=\"token expired (source: header)\""), "{log}");
-    assert!(lines[2].contains("status=403") && lines[2].contains("cookie credentials without an origin"), "{log}");
-    assert!(lines[3].contains("status=401") && lines[3].contains("missing credentials"), "{log}");
+    assert!(lines[0].contains("code=401") && lines[0].contains("detail=\"invalid token (source: query)\""), "{log}");
+    assert!(lines[1].contains("code=401") && lines[1].contains("detail=\"token expired (source: header)\""), "{log}");
+    assert!(lines[2].contains("code=403") && lines[2].contains("cookie credentials without an origin"), "{log}");
+    assert!(lines[3].contains("code=401") && lines[3].contains("missing credentials"), "{log}");
     for token in ["valid-query-token", "wrong-query-token", "stale-header-token", "cookie-token-without-origin"] {
         assert!(!log.contains(token), "token {token} leaked into the log:\n{log}");
     }
@@ -241,9 +295,9 @@ fn pii_findings_name_kinds_and_counts_never_the_values(captured: &Captured) {
     let log = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
     let pii: Vec<_> = log.lines().filter(|l| l.contains("event=\"pii_detected\"")).collect();
     assert_eq!(pii.len(), 2, "one event per frame with findings:\n{log}");
-    assert!(pii[0].contains("kinds=\"email:2,phone:1\"") && pii[0].contains("action=\"rewritten\""), "{log}");
+    assert!(pii[0].contains("kinds=\"email:2,phone:1\"") && pii[0].contains("code=\"rewritten\""), "{log}");
     assert!(pii[0].contains("direction=\"outbound\"") && pii[0].contains("count=3"), "{log}");
-    assert!(pii[1].contains("kinds=\"credit_card:1\"") && pii[1].contains("action=\"drop\""), "{log}");
+    assert!(pii[1].contains("kinds=\"credit_card:1\"") && pii[1].contains("code=\"drop\""), "{log}");
     // Whole values: short digit runs could match the log's own timestamps.
     for value in ["jane.doe", "example.com", "7946 0958", "4111 1111"] {
         assert!(!log.contains(value), "{value} leaked into the audit log:\n{log}");

@@ -46,6 +46,7 @@ use std::net::SocketAddr;
 use std::task::Waker;
 use std::time::Instant;
 
+use crate::audit::{self, Traffic};
 use crate::close::{CloseCode, CloseFrame};
 use crate::guard::{Guard, HeadBuffer, Verdict, too_large};
 use crate::layer::HandshakeRequest;
@@ -157,6 +158,8 @@ pub struct Connection {
     proxy_header: Option<Vec<u8>>,
     phase: Phase,
     timers: Timers,
+    /// What the connection carried, for its `connection_closed` event.
+    traffic: Traffic,
     close_notified: bool,
     waker: Option<Waker>,
 }
@@ -177,6 +180,7 @@ impl Guard {
             proxy_header: expects_proxy_header.then(Vec::new),
             phase: Phase::Handshake { deadline: now + self.limits().handshake_timeout },
             timers,
+            traffic: Traffic::default(),
             close_notified: false,
             waker: None,
         }
@@ -290,6 +294,7 @@ impl Connection {
     fn answered(&mut self, answer: Handshake) -> Handshake {
         if answer.is_accept() {
             let now = self.guard.now();
+            audit::connection_opened(&self.session);
             self.phase = Phase::Open;
             self.timers = Timers { opened: now, last_frame: now, last_data: now, ping_sent: None, write_blocked: None };
         } else {
@@ -314,25 +319,33 @@ impl Connection {
         self.timers.ping_sent = None;
         if message.is_data() {
             self.timers.last_data = now;
+            self.traffic.messages_in += 1;
+            self.traffic.bytes_in += message.len() as u64;
         }
         match (self.phase, &message) {
             (Phase::Open, _) => {}
             // The peer's answer to a close: nothing more to decide.
             (_, Message::Close(_)) => {
-                self.closing(None);
+                self.closing(None, "peer");
                 return Verdict::Deliver(message);
             }
             _ => return Verdict::Drop { reply: None },
         }
         let verdict = self.guard.verdict_at(Direction::Inbound, message, &mut self.session, now);
-        self.after(&verdict);
+        self.after(&verdict, "peer");
         verdict
     }
 
     /// Decides on a message the application sends: the outbound hooks.
     pub fn send(&mut self, message: Message) -> Verdict {
         let verdict = self.guard.outbound(message, &mut self.session);
-        self.after(&verdict);
+        if let Verdict::Deliver(message) = &verdict
+            && message.is_data()
+        {
+            self.traffic.messages_out += 1;
+            self.traffic.bytes_out += message.len() as u64;
+        }
+        self.after(&verdict, "app");
         verdict
     }
 
@@ -341,19 +354,19 @@ impl Connection {
     /// Audited like a close a layer decides.
     pub fn handle_read_failure(&mut self, failure: ReadFailure) -> (CloseFrame, Rejection) {
         let (frame, rejection) = self.guard.close_unreadable(&self.session, failure);
-        self.closing(Some(frame.code));
+        self.closing(Some(frame.code), "guard");
         (frame, rejection)
     }
 
     /// The application closes the connection (with `frame`, or none).
     pub fn close(&mut self, frame: Option<&CloseFrame>) {
-        self.closing(frame.map(|f| f.code));
+        self.closing(frame.map(|f| f.code), "app");
     }
 
     /// The connection ended (the peer went away, or an I/O error): tells
     /// every layer once.
     pub fn handle_closed(&mut self) {
-        self.closing(None);
+        self.closing(None, "transport");
     }
 
     /// Tells the connection since when a send has been waiting for the
@@ -421,14 +434,14 @@ impl Connection {
             }
         }
         if let Some((frame, rejection)) = self.guard.session_close(&self.session, Direction::Inbound, now) {
-            self.closing(Some(frame.code));
+            self.closing(Some(frame.code), "guard");
             return Some(Timeout::Close { frame, rejection });
         }
         let (liveness, timers) = (*self.guard.liveness(), self.timers);
         if timers.write_blocked.is_some_and(|at| now >= at + liveness.write_timeout) {
             // The peer is not reading: no close frame could reach it.
             let (frame, rejection) = self.guard.liveness_close(&self.session, "send timed out");
-            self.closing(Some(frame.code));
+            self.closing(Some(frame.code), "guard");
             return Some(Timeout::Abort(rejection));
         }
         let expired = [
@@ -438,7 +451,7 @@ impl Connection {
         ];
         if let Some((_, reason)) = expired.into_iter().find(|(at, _)| at.is_some_and(|at| now >= at)) {
             let (frame, rejection) = self.guard.liveness_close(&self.session, reason);
-            self.closing(Some(frame.code));
+            self.closing(Some(frame.code), "guard");
             return Some(Timeout::Close { frame, rejection });
         }
         let ping = liveness.ping_interval.filter(|_| timers.ping_sent.is_none()).map(|d| timers.last_frame + d);
@@ -449,19 +462,28 @@ impl Connection {
         None
     }
 
-    fn after(&mut self, verdict: &Verdict) {
+    /// Closes on a close frame delivered (by `sender`) or a close verdict
+    /// (by the guard).
+    fn after(&mut self, verdict: &Verdict, sender: &'static str) {
         match verdict {
-            Verdict::Deliver(Message::Close(frame)) => self.closing(frame.as_ref().map(|f| f.code)),
-            Verdict::Close { frame, .. } => self.closing(Some(frame.code)),
+            Verdict::Deliver(Message::Close(frame)) => self.closing(frame.as_ref().map(|f| f.code), sender),
+            Verdict::Close { frame, .. } => self.closing(Some(frame.code), "guard"),
             _ => {}
         }
     }
 
-    /// Enters the closing phase and tells every layer, once.
-    fn closing(&mut self, code: Option<CloseCode>) {
+    /// Enters the closing phase and, once, tells every layer and the audit
+    /// trail (`by`: who closed it).
+    fn closing(&mut self, code: Option<CloseCode>, by: &'static str) {
+        let was_open = self.phase == Phase::Open;
         self.phase = Phase::Closed;
         if !std::mem::replace(&mut self.close_notified, true) {
             self.guard.notify_close(&mut self.session, code);
+            if was_open {
+                let lived = self.guard.now().saturating_duration_since(self.timers.opened);
+                let traffic = Traffic { duration_ms: lived.as_millis().try_into().unwrap_or(u64::MAX), ..self.traffic };
+                audit::connection_closed(&self.session, code, by, &traffic);
+            }
         }
     }
 }

@@ -340,7 +340,7 @@ impl Guard {
     ) -> Option<(CloseFrame, Rejection)> {
         let rejection = self.check_session(session, now).err()?;
         let frame = self.close_frame(&rejection);
-        audit::connection_closed(session, "session", direction, &rejection, frame.code);
+        audit::connection_closing(session, "session", direction, &rejection, frame.code);
         Some((frame, rejection))
     }
 
@@ -369,7 +369,7 @@ impl Guard {
                 }
                 Outcome::Close(rejection) => {
                     let code = self.close_code(rejection);
-                    audit::connection_closed(session, layer.name(), direction, rejection, code);
+                    audit::connection_closing(session, layer.name(), direction, rejection, code);
                 }
             }
             return outcome;
@@ -447,7 +447,7 @@ impl Guard {
             ReadFailure::InvalidUtf8 => ("protocol", Rejection::new(RejectionKind::InvalidPayload, "invalid utf-8")),
         };
         let frame = self.close_frame(&rejection);
-        audit::connection_closed(session, layer, Direction::Inbound, &rejection, frame.code);
+        audit::connection_closing(session, layer, Direction::Inbound, &rejection, frame.code);
         (frame, rejection)
     }
 
@@ -455,7 +455,7 @@ impl Guard {
     pub(crate) fn liveness_close(&self, session: &Session, reason: &'static str) -> (CloseFrame, Rejection) {
         let rejection = Rejection::new(RejectionKind::Timeout, reason);
         let frame = self.close_frame(&rejection);
-        audit::connection_closed(session, "liveness", Direction::Outbound, &rejection, frame.code);
+        audit::connection_closing(session, "liveness", Direction::Outbound, &rejection, frame.code);
         (frame, rejection)
     }
 
