@@ -46,15 +46,17 @@ fn main() -> ExitCode {
     for arg in std::env::args().skip(1) {
         match arg.as_str() {
             "--http-rejections" => options.http_rejections = true,
+            "--log-json" => options.log_json = true,
             other => match other.parse() {
                 Ok(a) => addr = a,
                 Err(_) => {
-                    eprintln!("unknown argument {other:?}\nusage: axum [ADDR] [--http-rejections]");
+                    eprintln!("unknown argument {other:?}\nusage: axum [ADDR] [--http-rejections] [--log-json]");
                     return ExitCode::from(2);
                 }
             },
         }
     }
+    setup::logging(options.log_json);
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("a tokio runtime");
     runtime.block_on(async move {
         let listener = match tokio::net::TcpListener::bind(addr).await {

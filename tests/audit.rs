@@ -138,7 +138,15 @@ fn a_connection_reports_its_opening_and_its_end(captured: &Captured) {
     assert_eq!(opened, 3, "{log}");
     let closed: Vec<_> = log.lines().filter(|l| l.contains("event=\"connection_closed\"")).collect();
     assert_eq!(closed.len(), 3, "once per connection:\n{log}");
-    let fields = ["code=1000", "by=\"peer\"", "duration_ms=5000", "messages_in=2", "bytes_in=8", "messages_out=1", "bytes_out=7"];
+    let fields = [
+        "code=1000",
+        "by=\"peer\"",
+        "duration_ms=5000",
+        "messages_in=2",
+        "bytes_in=8",
+        "messages_out=1",
+        "bytes_out=7",
+    ];
     assert!(fields.iter().all(|f| closed[0].contains(f)), "{}", closed[0]);
     assert!(closed[1].contains("code=1001") && closed[1].contains("by=\"guard\""), "{}", closed[1]);
     assert!(closed[2].contains("code=0") && closed[2].contains("by=\"transport\""), "{}", closed[2]);

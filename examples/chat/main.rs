@@ -6,6 +6,7 @@
 //! cargo run --example chat -- --http-rejections   # refuse handshakes with HTTP statuses
 //! cargo run --example chat -- --no-guard          # every layer off (for the load run)
 //! cargo run --example chat -- --load-users 500    # tokens load-0-token .. load-499-token
+//! cargo run --example chat -- --log-json          # audit events as JSON lines (filter: RUST_LOG)
 //! ```
 //!
 //! Open the address in a browser, pick a token (`alice-token` and
@@ -50,6 +51,7 @@ fn main() -> ExitCode {
         match arg.as_str() {
             "--http-rejections" => options.http_rejections = true,
             "--no-guard" => options.guard = false,
+            "--log-json" => options.log_json = true,
             "--load-users" => match args.next().and_then(|n| n.parse().ok()) {
                 Some(n) => options.load_users = n,
                 None => {
@@ -61,13 +63,14 @@ fn main() -> ExitCode {
                 Ok(a) => addr = a,
                 Err(_) => {
                     eprintln!(
-                        "unknown argument {other:?}\nusage: chat [ADDR] [--http-rejections] [--no-guard] [--load-users N]"
+                        "unknown argument {other:?}\nusage: chat [ADDR] [--http-rejections] [--no-guard] [--load-users N] [--log-json]"
                     );
                     return ExitCode::from(2);
                 }
             },
         }
     }
+    setup::logging(options.log_json);
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("a tokio runtime");
     runtime.block_on(async move {
         let listener = match TcpListener::bind(addr).await {

@@ -15,6 +15,18 @@ use wsguard::{
     ConfigError, Guard, HandshakeRejection, HandshakeRequest, Layer, Liveness, Principal, Rejection, Session,
 };
 
+/// Logs to stderr with `tracing-subscriber`: the filter from `RUST_LOG`
+/// (default: the guard's audit events and warnings), as JSON lines with
+/// `--log-json`.
+#[allow(dead_code)] // the zap test includes this file without logging
+pub fn logging(json: bool) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn,wsguard::audit=info"));
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(ansi);
+    let _ = if json { builder.json().try_init() } else { builder.try_init() };
+}
+
 /// Command-line choices.
 #[derive(Debug)]
 pub struct Options {
@@ -24,11 +36,13 @@ pub struct Options {
     pub guard: bool,
     /// Extra users `load-<i>` with tokens `load-<i>-token`, for the load run.
     pub load_users: usize,
+    /// Audit and log lines as JSON (`--log-json`).
+    pub log_json: bool,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Self { http_rejections: false, guard: true, load_users: 0 }
+        Self { http_rejections: false, guard: true, load_users: 0, log_json: false }
     }
 }
 

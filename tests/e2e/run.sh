@@ -39,8 +39,14 @@ for example in chat axum; do
     python3 tests/e2e/interop.py "$port"
     node tests/e2e/browser.mjs "$port" "target/e2e/$example"
 
+    # The audit trail reached the log: connections opened and closed.
+    grep -q 'event="connection_opened"' "target/e2e-$example-$port.log"
+    grep -q 'event="connection_closed".*by="peer"' "target/e2e-$example-$port.log"
+
     http_port=$(free_port)
-    start "$example" "$http_port" --http-rejections
+    start "$example" "$http_port" --http-rejections --log-json
     python3 tests/e2e/interop.py "$http_port" http
+    # As JSON lines with --log-json: one per refused handshake.
+    grep -q '"event":"handshake_rejected"' "target/e2e-$example-$http_port.log"
 done
 echo "e2e: all passed (screenshots in target/e2e/)"
