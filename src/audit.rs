@@ -64,6 +64,7 @@ use crate::session::Session;
 /// |-------------|-------------|--------|
 /// | [`default`](Self::default) | `p-` + keyed hash, key drawn once per process | `ip-` + keyed hash of the IP |
 /// | [`pseudonymous`](Self::pseudonymous) | the same, under your key: pseudonyms agree across instances and restarts | the same |
+/// | [`with_peers_in_clear`](Self::with_peers_in_clear) on either of the above | keyed hash | `ip:port` |
 /// | [`in_clear`](Self::in_clear) | the id as is | `ip:port` |
 ///
 /// To find the events of one user, compute their pseudonym with
@@ -76,13 +77,15 @@ use crate::session::Session;
 pub struct AuditIdentities {
     /// `None` logs identities in clear.
     key: Option<Arc<Keyed>>,
+    /// Peers in clear even with a key.
+    peers_in_clear: bool,
 }
 
 impl AuditIdentities {
     /// Pseudonyms under `key`: give every instance the same key (from your
     /// secret store) to correlate events across them and across restarts.
     pub fn pseudonymous(key: &[u8; 32]) -> Self {
-        Self { key: Some(Arc::new(keyed(key))) }
+        Self { key: Some(Arc::new(keyed(key))), peers_in_clear: false }
     }
 
     /// Principal ids and peer addresses in clear.
@@ -91,7 +94,17 @@ impl AuditIdentities {
     /// personal data in much of the world: your logs then hold personal
     /// data, with the retention and access duties that come with it.
     pub fn in_clear() -> Self {
-        Self { key: None }
+        Self { key: None, peers_in_clear: true }
+    }
+
+    /// Peer addresses in clear (as `ip:port`), principal ids still
+    /// pseudonymised: for operators who block abusive addresses from the
+    /// audit log. The warning of [`in_clear`](Self::in_clear) applies to
+    /// the addresses.
+    #[must_use]
+    pub fn with_peers_in_clear(mut self) -> Self {
+        self.peers_in_clear = true;
+        self
     }
 
     /// How a principal id appears in audit events.
@@ -103,8 +116,8 @@ impl AuditIdentities {
     /// in clear).
     pub fn peer(&self, peer: SocketAddr) -> String {
         match self.key {
-            None => peer.to_string(),
-            Some(_) => self.name("ip-", b"peer", peer.ip().to_string().as_bytes()),
+            Some(_) if !self.peers_in_clear => self.name("ip-", b"peer", peer.ip().to_string().as_bytes()),
+            _ => peer.to_string(),
         }
     }
 
@@ -343,5 +356,8 @@ mod tests {
         assert!(a.peer(one).starts_with("ip-") && !a.peer(one).contains("198"));
         assert_eq!(AuditIdentities::in_clear().peer(one), "198.51.100.7:1000");
         assert_eq!(AuditIdentities::in_clear().principal(id), id);
+        let operator = AuditIdentities::pseudonymous(&[1; 32]).with_peers_in_clear();
+        assert_eq!(operator.peer(one), "198.51.100.7:1000");
+        assert_eq!(operator.principal(id), a.principal(id), "principals stay pseudonymised");
     }
 }
