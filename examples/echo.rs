@@ -66,11 +66,10 @@ fn main() -> ExitCode {
 }
 
 fn serve(stream: TcpStream, guard: &Guard) -> Result<(), Error> {
-    // The blocking adapter cannot time out a slow handshake by itself.
-    stream.set_read_timeout(Some(guard.limits().handshake_timeout))?;
     stream.set_nodelay(true)?;
+    // The adapter sets the stream's read and write timeouts itself (the
+    // handshake timeout, the heartbeat, idle and expiry deadlines).
     let mut ws = wsguard::accept(stream, guard)?;
-    ws.get_mut().set_read_timeout(None)?;
     loop {
         match ws.read() {
             Ok(message) if message.is_data() => ws.send(message)?,

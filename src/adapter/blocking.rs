@@ -315,7 +315,8 @@ impl<S: Read + Write + PeerInfo> GuardedWebSocket<S> {
     }
 
     /// The underlying stream, mutably. Reading or writing it directly
-    /// corrupts the WebSocket stream.
+    /// corrupts the WebSocket stream; its read and write timeouts belong to
+    /// the adapter (they carry the connection's deadlines).
     pub fn get_mut(&mut self) -> &mut S {
         self.ws.get_mut()
     }

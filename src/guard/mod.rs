@@ -156,7 +156,7 @@ impl Guard {
         &self.inner.limits
     }
 
-    /// The heartbeat and timeouts the tokio adapter enforces.
+    /// The heartbeat and timeouts every connection runs under.
     pub fn liveness(&self) -> &Liveness {
         &self.inner.liveness
     }

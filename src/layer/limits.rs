@@ -26,7 +26,7 @@ use crate::session::Session;
 /// | `max_frame_size` | 64 KiB | close 1009 |
 /// | `allow_binary` | `true` | close 1003 when `false` |
 /// | `max_header_bytes` | 16 KiB | HTTP 431 |
-/// | `handshake_timeout` | 10 s | HTTP 408 (tokio adapter) |
+/// | `handshake_timeout` | 10 s | HTTP 408 (blocking and tokio adapters) |
 ///
 /// Why these defaults: see [`manual::defaults`](crate::manual::defaults).
 ///
@@ -47,8 +47,9 @@ pub struct Limits {
     /// bytes. Default: 16,384 (16 KiB).
     pub max_header_bytes: usize,
     /// Time allowed from accepting the TCP connection to the end of the
-    /// upgrade. Default: 10 seconds. Enforced by the tokio adapter; for the
-    /// blocking adapter set a read timeout on the stream.
+    /// upgrade. Default: 10 seconds. Kept by the connection core and
+    /// enforced by the blocking and tokio adapters (under axum, hyper reads
+    /// the request head first and its own limits apply).
     #[serde(rename = "handshake_timeout_ms", with = "super::millis")]
     pub handshake_timeout: Duration,
 }
