@@ -30,10 +30,14 @@
 //! abuse within 10% of before it, the server and every idle connection
 //! still up.
 
+#[path = "load/server.rs"]
+mod server;
+
+use server::rss;
 use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
-use std::process::{Child, Command, ExitCode, Stdio};
+use std::process::{Command, ExitCode, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -75,11 +79,7 @@ async fn run(server: PathBuf, idle: u32, users: u32, window: Duration) -> ExitCo
         .stderr(Stdio::null())
         .spawn()
         .expect("the chat server starts");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while TcpStream::connect(("127.0.0.1", port)).await.is_err() {
-        assert!(Instant::now() < deadline, "the chat server did not start");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    server::wait_until_listening(port).await;
     let mut goals = Vec::new();
     let baseline = rss(&child);
     println!("server baseline RSS {:.1} MiB", mib(baseline));
@@ -372,16 +372,6 @@ async fn flood(ws: Ws, f: u32) -> String {
         }
     }
     reader.await.unwrap_or_else(|_| "reader failed".into())
-}
-
-/// The server's resident memory in bytes.
-fn rss(child: &Child) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{}/status", child.id())).unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-        .map_or(0, |kb| kb * 1024)
 }
 
 fn mib(bytes: u64) -> f64 {

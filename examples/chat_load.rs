@@ -21,8 +21,12 @@
 //! demo's per-principal and per-IP caps (5 and 20) and its 10 handshakes
 //! per second per IP admit them, as they would real users.
 
+#[path = "load/server.rs"]
+mod server;
+
+use server::rss;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -82,11 +86,7 @@ async fn run(server: &PathBuf, flags: &[&str], clients: u64, rooms: u64, duratio
         .stderr(Stdio::null())
         .spawn()
         .expect("the chat server starts");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_err() {
-        assert!(Instant::now() < deadline, "the chat server did not start");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    server::wait_until_listening(port).await;
     let before = rss(&child);
     let delivered = Arc::new(AtomicU64::new(0));
     let mut connections = Vec::new();
@@ -182,14 +182,4 @@ where
         }
     }
     (sent, latencies)
-}
-
-/// The server's resident memory in bytes.
-fn rss(child: &Child) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{}/status", child.id())).unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-        .map_or(0, |kb| kb * 1024)
 }

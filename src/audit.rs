@@ -128,12 +128,7 @@ impl AuditIdentities {
         mac.update(&[0]);
         mac.update(value);
         let digest = mac.finalize().into_bytes();
-        let mut name = String::with_capacity(prefix.len() + 16);
-        name.push_str(prefix);
-        for byte in &digest[..8] {
-            name.push_str(&format!("{byte:02x}"));
-        }
-        name
+        format!("{prefix}{}", crate::hex::hex(&digest, 16))
     }
 }
 
@@ -160,6 +155,23 @@ impl fmt::Debug for AuditIdentities {
     }
 }
 
+/// Emits one audit event at `level`: the five fields every event starts
+/// with (`conn_id`, `peer`, `principal`, `layer`, `code`), then its own.
+macro_rules! audit_event {
+    ($level:ident, $session:expr, $event:literal, $layer:expr, $code:expr $(, $($field:tt)+)?) => {
+        tracing::$level!(
+            target: TARGET,
+            event = $event,
+            conn_id = $session.id().get(),
+            peer = peer($session),
+            principal = principal($session),
+            layer = $layer,
+            code = $code,
+            $($($field)+)?
+        )
+    };
+}
+
 fn principal(session: &Session) -> String {
     session.principal().map_or_else(String::new, |p| session.audit_identities().principal(&p.id))
 }
@@ -172,31 +184,20 @@ fn peer(session: &Session) -> String {
 pub const TARGET: &str = "wsguard::audit";
 
 pub(crate) fn handshake_rejected(session: &Session, layer: &str, rejection: &Rejection) {
-    tracing::warn!(
-        target: TARGET,
-        event = "handshake_rejected",
-        conn_id = session.id().get(),
-        peer = peer(session),
-        principal = principal(session),
+    audit_event!(
+        warn,
+        session,
+        "handshake_rejected",
         layer,
-        code = rejection.http_status().as_u16(),
+        rejection.http_status().as_u16(),
         kind = rejection.kind().as_str(),
         reason = rejection.reason(),
-        detail = rejection.detail().unwrap_or(""),
+        detail = rejection.detail().unwrap_or("")
     );
 }
 
 pub(crate) fn message_dropped(session: &Session, layer: &str, direction: Direction, reply_code: Option<&str>) {
-    tracing::info!(
-        target: TARGET,
-        event = "message_dropped",
-        conn_id = session.id().get(),
-        peer = peer(session),
-        principal = principal(session),
-        layer,
-        code = reply_code.unwrap_or("none"),
-        direction = direction.as_str(),
-    );
+    audit_event!(info, session, "message_dropped", layer, reply_code.unwrap_or("none"), direction = direction.as_str());
 }
 
 /// A layer (or the session check, a read failure, a liveness timer)
@@ -209,53 +210,47 @@ pub(crate) fn connection_closing(
     rejection: &Rejection,
     close_code: CloseCode,
 ) {
-    tracing::warn!(
-        target: TARGET,
-        event = "connection_closing",
-        conn_id = session.id().get(),
-        peer = peer(session),
-        principal = principal(session),
+    audit_event!(
+        warn,
+        session,
+        "connection_closing",
         layer,
-        code = close_code.get(),
+        close_code.get(),
         kind = rejection.kind().as_str(),
         direction = direction.as_str(),
         reason = rejection.reason(),
-        detail = rejection.detail().unwrap_or(""),
+        detail = rejection.detail().unwrap_or("")
     );
 }
 
 /// The upgrade was accepted.
 pub(crate) fn connection_opened(session: &Session) {
-    tracing::info!(
-        target: TARGET,
-        event = "connection_opened",
-        conn_id = session.id().get(),
-        peer = peer(session),
-        principal = principal(session),
-        layer = "connection",
-        code = 101,
+    audit_event!(
+        info,
+        session,
+        "connection_opened",
+        "connection",
+        101,
         tls = session.is_tls(),
-        subprotocol = session.selected_protocol().unwrap_or(""),
+        subprotocol = session.selected_protocol().unwrap_or("")
     );
 }
 
 /// The end of an accepted connection: who closed it, with which code (0
 /// when no close frame), how long it lived and what it carried.
 pub(crate) fn connection_closed(session: &Session, code: Option<CloseCode>, by: &str, traffic: &Traffic) {
-    tracing::info!(
-        target: TARGET,
-        event = "connection_closed",
-        conn_id = session.id().get(),
-        peer = peer(session),
-        principal = principal(session),
-        layer = "connection",
-        code = code.map_or(0, CloseCode::get),
+    audit_event!(
+        info,
+        session,
+        "connection_closed",
+        "connection",
+        code.map_or(0, CloseCode::get),
         by,
         duration_ms = traffic.duration_ms,
         messages_in = traffic.messages_in,
         bytes_in = traffic.bytes_in,
         messages_out = traffic.messages_out,
-        bytes_out = traffic.bytes_out,
+        bytes_out = traffic.bytes_out
     );
 }
 
@@ -274,53 +269,29 @@ pub(crate) struct Traffic {
 /// `(other)`, `schema_path` a location in the configured schema: never the
 /// offending value or a key of the message.
 pub(crate) fn outbound_invalid(session: &Session, message_type: &str, schema_path: &str, keyword: &str) {
-    tracing::warn!(
-        target: TARGET,
-        event = "outbound_invalid",
-        conn_id = session.id().get(),
-        peer = peer(session),
-        principal = principal(session),
-        layer = "schema",
-        code = "invalid_message",
-        message_type,
-        schema_path,
-        keyword,
-    );
+    audit_event!(warn, session, "outbound_invalid", "schema", "invalid_message", message_type, schema_path, keyword);
 }
 
 /// An RBAC denial: who, which message type, which permission was missing.
 /// Both come from the policy (`(other)` for a type it does not name), never
 /// from the message.
 pub(crate) fn access_denied(session: &Session, direction: Direction, message_type: &str, permission: &str) {
-    tracing::warn!(
-        target: TARGET,
-        event = "access_denied",
-        conn_id = session.id().get(),
-        peer = peer(session),
-        principal = principal(session),
-        layer = "rbac",
-        code = "forbidden",
+    audit_event!(
+        warn,
+        session,
+        "access_denied",
+        "rbac",
+        "forbidden",
         direction = direction.as_str(),
         message_type,
-        permission,
+        permission
     );
 }
 
 /// Personal data found in a frame: the action taken (as `code`) and the
 /// kinds with their counts (`email:2,phone:1`), never the values.
 pub(crate) fn pii_detected(session: &Session, direction: Direction, action: &str, kinds: &str, count: usize) {
-    tracing::warn!(
-        target: TARGET,
-        event = "pii_detected",
-        conn_id = session.id().get(),
-        peer = peer(session),
-        principal = principal(session),
-        layer = "pii",
-        code = action,
-        direction = direction.as_str(),
-        kinds,
-        count,
-    );
+    audit_event!(warn, session, "pii_detected", "pii", action, direction = direction.as_str(), kinds, count);
 }
 
 /// The shared rate-limit store became unreachable (`error` is the error's

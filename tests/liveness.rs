@@ -28,6 +28,20 @@ fn set_read_timeout(client: &mut Client, timeout: Duration) {
     }
 }
 
+/// What a server that kept sending to a reader that never reads reports:
+/// the write timeout's close, before it buffered 64 MiB.
+fn assert_dropped_as_slow_consumer(rx: &std::sync::mpsc::Receiver<(Error, usize)>) {
+    let (error, sent) = rx.recv_timeout(Duration::from_secs(30)).expect("the server gave up on the slow consumer");
+    match error {
+        Error::Closed(rejection) => {
+            assert_eq!((rejection.kind(), rejection.reason()), (RejectionKind::Timeout, "send timed out"));
+        }
+        other => panic!("{other:?}"),
+    }
+    println!("the server sent {} KiB before the write timeout", sent / 1024);
+    assert!(sent < 64 * 1024 * 1024, "buffered {sent} bytes");
+}
+
 fn read_until_close(client: &mut Client) -> (u16, String, usize) {
     let mut pings = 0;
     loop {
@@ -94,15 +108,7 @@ fn tokio_drops_a_slow_consumer_instead_of_buffering() {
         }
     });
     let _client = connect(addr); // connected, never reads
-    let (error, sent) = rx.recv_timeout(Duration::from_secs(30)).expect("the server gave up on the slow consumer");
-    match error {
-        Error::Closed(rejection) => {
-            assert_eq!((rejection.kind(), rejection.reason()), (RejectionKind::Timeout, "send timed out"));
-        }
-        other => panic!("{other:?}"),
-    }
-    println!("the server sent {} KiB before the write timeout", sent / 1024);
-    assert!(sent < 64 * 1024 * 1024, "buffered {sent} bytes");
+    assert_dropped_as_slow_consumer(&rx);
 }
 
 /// The blocking adapter's writes time out after the write timeout (set on
@@ -131,14 +137,7 @@ fn blocking_drops_a_slow_consumer_instead_of_buffering() {
         let _ = tx.send((error, sent));
     });
     let _client = connect(addr); // connected, never reads
-    let (error, sent) = rx.recv_timeout(Duration::from_secs(30)).expect("the server gave up on the slow consumer");
-    match error {
-        Error::Closed(rejection) => {
-            assert_eq!((rejection.kind(), rejection.reason()), (RejectionKind::Timeout, "send timed out"));
-        }
-        other => panic!("{other:?}"),
-    }
-    assert!(sent < 64 * 1024 * 1024, "buffered {sent} bytes");
+    assert_dropped_as_slow_consumer(&rx);
 }
 
 /// The task awaiting `accept` keeps its size for the whole connection, so

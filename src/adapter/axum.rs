@@ -3,24 +3,17 @@
 //! the guard, with the same behaviour as the tokio adapter.
 
 use std::net::SocketAddr;
-use std::pin::Pin;
-use std::task::{Context, Poll};
-use std::time::Duration;
 
 use axum::extract::ws::{self, WebSocket, WebSocketUpgrade};
 use axum::extract::{ConnectInfo, FromRef, FromRequestParts};
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
-use futures_util::{Sink, Stream, StreamExt};
+use futures_util::StreamExt;
 
-use super::driver::{Driver, Transport, handshake_in_time};
+use super::driver::{Driver, REJECTION_GRACE, Transport, handshake_in_time};
 use crate::connection::{Connection, Handshake, ReadFailure};
 use crate::{CloseCode, CloseFrame, Error, Guard, Message, Rejection, Session, Utf8Bytes};
-
-/// How long a refused client gets to read its close frame in
-/// accept-then-close mode.
-const REJECTION_GRACE: Duration = Duration::from_secs(2);
 
 /// An axum extractor that runs the guard's handshake: limits, transport and
 /// origin policies, connection caps, the rate limit on new connections,
@@ -146,8 +139,8 @@ impl GuardedUpgrade {
     }
 }
 
-/// axum's `WebSocket` under the guard: a [`Stream`] of the messages every
-/// layer passed and a [`Sink`] of messages to send through the outbound
+/// axum's `WebSocket` under the guard: a [`Stream`](futures_util::Stream) of the messages every
+/// layer passed and a [`Sink`](futures_util::Sink) of messages to send through the outbound
 /// hooks, with the tokio adapter's behaviour (error replies, closes with
 /// codes, pings and every [`Liveness`](crate::Liveness) timer, token expiry,
 /// revocation, slow consumers). Made by [`GuardedUpgrade::on_upgrade`].
@@ -173,33 +166,7 @@ impl GuardedSocket {
     }
 }
 
-impl Stream for GuardedSocket {
-    type Item = Result<Message, Error>;
-
-    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        self.get_mut().driver.poll_next(cx)
-    }
-}
-
-impl Sink<Message> for GuardedSocket {
-    type Error = Error;
-
-    fn poll_ready(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
-        self.get_mut().driver.poll_ready(cx)
-    }
-
-    fn start_send(self: Pin<&mut Self>, message: Message) -> Result<(), Error> {
-        self.get_mut().driver.start_send(message)
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
-        self.get_mut().driver.poll_flush(cx)
-    }
-
-    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
-        self.get_mut().driver.poll_close(cx)
-    }
-}
+super::driver::delegate_to_driver!(impl[] GuardedSocket);
 
 impl Transport for WebSocket {
     type Wire = ws::Message;

@@ -15,6 +15,58 @@ use tokio::time::Sleep;
 use crate::connection::{Connection, Handshake, ReadFailure, Timeout};
 use crate::{CloseFrame, Error, Message, Rejection, Verdict};
 
+/// How long a refused client gets to read its answer (an HTTP error, or a
+/// close frame in accept-then-close mode) before the connection is dropped.
+pub(crate) const REJECTION_GRACE: Duration = Duration::from_secs(2);
+
+/// Implements `Stream` and `Sink` of [`Message`] for a public socket type
+/// by handing every call to its `driver` field: one behaviour for every
+/// async adapter.
+macro_rules! delegate_to_driver {
+    (impl[$($generics:tt)*] $socket:ty $(where $($bounds:tt)+)?) => {
+        impl<$($generics)*> futures_util::Stream for $socket $(where $($bounds)+)? {
+            type Item = Result<crate::Message, crate::Error>;
+
+            fn poll_next(
+                self: std::pin::Pin<&mut Self>,
+                cx: &mut std::task::Context<'_>,
+            ) -> std::task::Poll<Option<Self::Item>> {
+                self.get_mut().driver.poll_next(cx)
+            }
+        }
+
+        impl<$($generics)*> futures_util::Sink<crate::Message> for $socket $(where $($bounds)+)? {
+            type Error = crate::Error;
+
+            fn poll_ready(
+                self: std::pin::Pin<&mut Self>,
+                cx: &mut std::task::Context<'_>,
+            ) -> std::task::Poll<Result<(), crate::Error>> {
+                self.get_mut().driver.poll_ready(cx)
+            }
+
+            fn start_send(self: std::pin::Pin<&mut Self>, message: crate::Message) -> Result<(), crate::Error> {
+                self.get_mut().driver.start_send(message)
+            }
+
+            fn poll_flush(
+                self: std::pin::Pin<&mut Self>,
+                cx: &mut std::task::Context<'_>,
+            ) -> std::task::Poll<Result<(), crate::Error>> {
+                self.get_mut().driver.poll_flush(cx)
+            }
+
+            fn poll_close(
+                self: std::pin::Pin<&mut Self>,
+                cx: &mut std::task::Context<'_>,
+            ) -> std::task::Poll<Result<(), crate::Error>> {
+                self.get_mut().driver.poll_close(cx)
+            }
+        }
+    };
+}
+pub(crate) use delegate_to_driver;
+
 /// Real time until the connection's next deadline on the guard's clock.
 pub(crate) fn remaining(conn: &Connection) -> Duration {
     conn.poll_timeout().map_or(Duration::from_secs(3600), |at| at.saturating_duration_since(conn.guard().now()))

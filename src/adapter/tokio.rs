@@ -1,11 +1,8 @@
 //! The tokio adapter over tokio-tungstenite's `WebSocketStream<S>`.
 
 use std::io;
-use std::pin::Pin;
-use std::task::{Context, Poll};
-use std::time::Duration;
 
-use futures_util::{Sink, SinkExt, Stream};
+use futures_util::SinkExt;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::time::timeout;
 use tokio_tungstenite::WebSocketStream;
@@ -13,13 +10,9 @@ use tokio_tungstenite::tungstenite::{self, protocol::Role, protocol::WebSocketCo
 
 use super::PeerInfo;
 use super::coalesce::Coalesce;
-use super::driver::{Driver, Transport, handshake_in_time, remaining};
+use super::driver::{Driver, REJECTION_GRACE, Transport, handshake_in_time, remaining};
 use crate::connection::{Connection, Handshake, Head, ReadFailure, Timeout};
 use crate::{CloseFrame, Error, Guard, Message, Session};
-
-/// How long a refused client gets to read its answer (HTTP error, or close
-/// frame in accept-then-close mode) before the connection is dropped.
-const REJECTION_GRACE: Duration = Duration::from_secs(2);
 
 /// Accepts a WebSocket connection on `stream`, guarded by `guard`, with the
 /// guard's [`websocket_config`](Guard::websocket_config).
@@ -168,7 +161,7 @@ where
 
 /// A guarded WebSocket over an async stream, returned by [`accept`].
 ///
-/// It is a [`Stream`] of the messages every layer passed and a [`Sink`] of
+/// It is a [`Stream`](futures_util::Stream) of the messages every layer passed and a [`Sink`](futures_util::Sink) of
 /// messages to send through the outbound hooks, like tokio-tungstenite's
 /// `WebSocketStream`, and can be [`split`](futures_util::StreamExt::split).
 /// Dropped inbound messages never reach the application; their error replies
@@ -244,39 +237,7 @@ where
     }
 }
 
-impl<S> Stream for GuardedStream<S>
-where
-    S: AsyncRead + AsyncWrite + Unpin,
-{
-    type Item = Result<Message, Error>;
-
-    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        self.get_mut().driver.poll_next(cx)
-    }
-}
-
-impl<S> Sink<Message> for GuardedStream<S>
-where
-    S: AsyncRead + AsyncWrite + Unpin,
-{
-    type Error = Error;
-
-    fn poll_ready(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
-        self.get_mut().driver.poll_ready(cx)
-    }
-
-    fn start_send(self: Pin<&mut Self>, message: Message) -> Result<(), Error> {
-        self.get_mut().driver.start_send(message)
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
-        self.get_mut().driver.poll_flush(cx)
-    }
-
-    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
-        self.get_mut().driver.poll_close(cx)
-    }
-}
+super::driver::delegate_to_driver!(impl[S] GuardedStream<S> where S: AsyncRead + AsyncWrite + Unpin);
 
 impl PeerInfo for tokio::net::TcpStream {
     fn peer_addr(&self) -> Option<std::net::SocketAddr> {

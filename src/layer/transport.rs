@@ -6,7 +6,7 @@ use std::str::FromStr;
 use std::time::Instant;
 
 use crate::error::ConfigError;
-use crate::layer::{HandshakeRequest, Layer};
+use crate::layer::{HandshakeRequest, Layer, TrustedProxies};
 use crate::rejection::{Rejection, RejectionKind};
 use crate::session::Session;
 
@@ -117,14 +117,14 @@ impl fmt::Display for IpNet {
 /// ```
 #[derive(Clone, Debug)]
 pub struct TransportPolicy {
-    trusted_proxies: Vec<IpNet>,
+    trusted_proxies: TrustedProxies,
     refusal: RejectionKind,
 }
 
 impl TransportPolicy {
     /// Requires TLS; trusts no proxy.
     pub fn require_tls() -> Self {
-        Self { trusted_proxies: Vec::new(), refusal: RejectionKind::Forbidden }
+        Self { trusted_proxies: TrustedProxies::default(), refusal: RejectionKind::Forbidden }
     }
 
     /// Trusts the forwarding headers of peers in these networks.
@@ -137,9 +137,7 @@ impl TransportPolicy {
         I: IntoIterator<Item = N>,
         N: AsRef<str>,
     {
-        for network in networks {
-            self.trusted_proxies.push(network.as_ref().parse()?);
-        }
+        self.trusted_proxies = TrustedProxies::new(networks)?;
         Ok(self)
     }
 
@@ -151,21 +149,11 @@ impl TransportPolicy {
         self
     }
 
+    /// Whether a proxy trusted here says the client used `https` (read as
+    /// [`TrustedProxies`] reads it, from the peer the socket saw).
     fn forwarded_https(&self, request: &HandshakeRequest, session: &Session) -> bool {
-        let trusted =
-            session.peer_addr().is_some_and(|peer| self.trusted_proxies.iter().any(|n| n.contains(peer.ip())));
-        if !trusted {
-            return false;
-        }
-        let headers = request.headers();
-        let last =
-            |name| headers.get_all(name).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(',')).last();
-        if let Some(element) = last(http::header::FORWARDED) {
-            return element.split(';').filter_map(|pair| pair.trim().split_once('=')).any(|(key, value)| {
-                key.eq_ignore_ascii_case("proto") && value.trim_matches('"').eq_ignore_ascii_case("https")
-            });
-        }
-        last(http::HeaderName::from_static("x-forwarded-proto")).is_some_and(|v| v.trim().eq_ignore_ascii_case("https"))
+        let peer = session.proxy_addr().or(session.peer_addr());
+        peer.and_then(|peer| self.trusted_proxies.client(peer, request)).is_some_and(|(_, https)| https)
     }
 }
 
@@ -244,5 +232,30 @@ mod tests {
 
         let upgrade = TransportPolicy::require_tls().refuse_with(RejectionKind::UpgradeRequired);
         assert_eq!(check(&upgrade, stranger, false, &[]).unwrap_err().http_status(), 426);
+    }
+
+    /// The guard's trusted proxies serve "TLS required" too: the policy
+    /// needs no list of its own, and a client behind them cannot vouch.
+    #[test]
+    fn the_guards_trusted_proxies_mark_forwarded_https() {
+        let proxies = TrustedProxies::new(["10.0.0.0/8"]).unwrap();
+        let guard = crate::Guard::builder()
+            .without_auth()
+            .trusted_proxies(proxies)
+            .transport(TransportPolicy::require_tls())
+            .build()
+            .unwrap();
+        let attempt = |peer: &str, proto: &str| {
+            let mut session = guard.new_session(Some(peer.parse().unwrap()));
+            let request = http::Request::get("/ws")
+                .header("x-forwarded-for", "198.51.100.7")
+                .header("x-forwarded-proto", proto)
+                .body(())
+                .unwrap();
+            guard.check_handshake(&request, &mut session).map(|()| session.is_tls())
+        };
+        assert_eq!(attempt("10.0.0.5:4000", "https"), Ok(true));
+        assert!(attempt("10.0.0.5:4000", "http").is_err());
+        assert!(attempt("203.0.113.9:4000", "https").is_err(), "a client cannot vouch for itself");
     }
 }

@@ -117,29 +117,37 @@ pub fn spawn_echo(adapter: Adapter, guard: Guard) -> SocketAddr {
 
 /// The echo server on axum: every path goes to the guarded upgrade, and the
 /// peer address comes from `ConnectInfo`.
-fn spawn_axum_echo(guard: Guard) -> SocketAddr {
+/// The async echo over any guarded socket (the tokio adapter's stream or
+/// axum's), through split halves as applications commonly do.
+async fn echo_messages<W>(ws: W)
+where
+    W: futures_util::Stream<Item = Result<wsguard::Message, wsguard::Error>>
+        + futures_util::Sink<wsguard::Message, Error = wsguard::Error>,
+{
     use futures_util::{SinkExt, StreamExt};
+    let (mut tx, mut rx) = ws.split();
+    while let Some(result) = rx.next().await {
+        match result {
+            Ok(message) if message.is_data() => {
+                if tx.send(message).await.is_err() {
+                    break;
+                }
+            }
+            Ok(_) => {}
+            // The guard closed: keep reading to complete the closing handshake.
+            Err(wsguard::Error::Closed(_)) => {}
+            Err(_) => break,
+        }
+    }
+}
+
+fn spawn_axum_echo(guard: Guard) -> SocketAddr {
     use wsguard::axum::GuardedUpgrade;
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
     listener.set_nonblocking(true).unwrap();
     async fn echo(upgrade: GuardedUpgrade) -> axum::response::Response {
-        upgrade.on_upgrade(|socket| async move {
-            let (mut tx, mut rx) = socket.split();
-            while let Some(result) = rx.next().await {
-                match result {
-                    Ok(message) if message.is_data() => {
-                        if tx.send(message).await.is_err() {
-                            break;
-                        }
-                    }
-                    Ok(_) => {}
-                    // The guard closed: keep reading to complete the closing handshake.
-                    Err(wsguard::Error::Closed(_)) => {}
-                    Err(_) => break,
-                }
-            }
-        })
+        upgrade.on_upgrade(echo_messages)
     }
     std::thread::spawn(move || {
         let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
@@ -182,7 +190,6 @@ fn spawn_blocking_echo(guard: Guard) -> SocketAddr {
 }
 
 fn spawn_tokio_echo(guard: Guard) -> SocketAddr {
-    use futures_util::{SinkExt, StreamExt};
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
     listener.set_nonblocking(true).unwrap();
@@ -194,21 +201,7 @@ fn spawn_tokio_echo(guard: Guard) -> SocketAddr {
                 let guard = guard.clone();
                 tokio::spawn(async move {
                     let Ok(ws) = wsguard::tokio::accept(stream, &guard).await else { return };
-                    // Echo through split halves, as applications commonly do.
-                    let (mut tx, mut rx) = ws.split();
-                    while let Some(result) = rx.next().await {
-                        match result {
-                            Ok(message) if message.is_data() => {
-                                if tx.send(message).await.is_err() {
-                                    break;
-                                }
-                            }
-                            Ok(_) => {}
-                            // The guard closed: keep reading to complete the closing handshake.
-                            Err(wsguard::Error::Closed(_)) => {}
-                            Err(_) => break,
-                        }
-                    }
+                    echo_messages(ws).await;
                 });
             }
         });
