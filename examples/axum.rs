@@ -5,6 +5,7 @@
 //! cargo run --example axum                                     # http://127.0.0.1:8081
 //! cargo run --example axum -- 127.0.0.1:9001                   # another address
 //! cargo run --example axum -- 127.0.0.1:9001 --http-rejections # refuse with HTTP statuses
+//! cargo run --example axum -- --metrics 127.0.0.1:9899          # Prometheus metrics (default :9898)
 //! ```
 //!
 //! `GuardedUpgrade` runs the guard's handshake as an extractor (origin,
@@ -29,6 +30,8 @@ use wsguard::axum::GuardedUpgrade;
 mod rooms;
 #[path = "chat/setup.rs"]
 mod setup;
+#[path = "chat/stats.rs"]
+mod stats;
 
 /// The router's state: the demo's guard and its rooms.
 #[derive(Clone)]
@@ -43,14 +46,25 @@ impl FromRef<AppState> for Guard {
 fn main() -> ExitCode {
     let mut addr: SocketAddr = ([127, 0, 0, 1], 8081).into();
     let mut options = setup::Options::default();
-    for arg in std::env::args().skip(1) {
+    let mut metrics_addr: SocketAddr = ([127, 0, 0, 1], 9898).into();
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
         match arg.as_str() {
             "--http-rejections" => options.http_rejections = true,
             "--log-json" => options.log_json = true,
+            "--metrics" => match args.next().and_then(|a| a.parse().ok()) {
+                Some(a) => metrics_addr = a,
+                None => {
+                    eprintln!("--metrics needs an address");
+                    return ExitCode::from(2);
+                }
+            },
             other => match other.parse() {
                 Ok(a) => addr = a,
                 Err(_) => {
-                    eprintln!("unknown argument {other:?}\nusage: axum [ADDR] [--http-rejections] [--log-json]");
+                    eprintln!(
+                        "unknown argument {other:?}\nusage: axum [ADDR] [--http-rejections] [--log-json] [--metrics ADDR]"
+                    );
                     return ExitCode::from(2);
                 }
             },
@@ -59,6 +73,7 @@ fn main() -> ExitCode {
     setup::logging(options.log_json);
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("a tokio runtime");
     runtime.block_on(async move {
+        stats::install(metrics_addr);
         let listener = match tokio::net::TcpListener::bind(addr).await {
             Ok(listener) => listener,
             Err(e) => {
@@ -75,7 +90,11 @@ fn main() -> ExitCode {
             }
         };
         let state = AppState(Arc::new((app, rooms::Shared::default())));
-        let router = axum::Router::new().route("/ws", get(upgrade)).fallback(asset).with_state(state);
+        let router = axum::Router::new()
+            .route("/ws", get(upgrade))
+            .route("/stats", get(guard_stats))
+            .fallback(asset)
+            .with_state(state);
         println!("axum chat on http://{addr} (tokens: alice-token, bob-token, admin-token)");
         let service = router.into_make_service_with_connect_info::<SocketAddr>();
         match axum::serve(listener, service).await {
@@ -109,6 +128,13 @@ async fn asset(uri: Uri) -> Response {
         }
         None => (StatusCode::NOT_FOUND, headers).into_response(),
     }
+}
+
+/// The guard's metrics, summed for the page's panel.
+async fn guard_stats() -> Response {
+    let mut headers = security_headers();
+    headers.insert(axum::http::header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    (headers, stats::json()).into_response()
 }
 
 /// `rooms::SECURITY_HEADERS` (one `name: value` per line) as a header map.

@@ -76,6 +76,8 @@
 //! - [`Session`]: per-connection state (peer, origin, subprotocol, principal, extensions).
 //! - [`layer::Limits`] and [`Liveness`]: the size limits and the timers every
 //!   connection runs under.
+//! - [`metrics`] (feature `metrics`): counters, a gauge and a histogram
+//!   through the `metrics` facade, every label from a bounded set.
 //! - [`layer::OriginPolicy`] and [`layer::TransportPolicy`]: cross-site
 //!   hijacking and "TLS required" at the handshake.
 //! - [`auth`]: token sources, [`auth::StaticTokens`], JWT (feature `jwt`),
@@ -229,6 +231,7 @@ pub mod layer;
 mod liveness;
 pub mod manual;
 mod message;
+pub mod metrics;
 mod outcome;
 pub mod pii;
 pub mod rate_limit;

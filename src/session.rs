@@ -129,6 +129,10 @@ impl Session {
         self
     }
 
+    pub(crate) fn set_tls(&mut self, tls: bool) {
+        self.tls = tls;
+    }
+
     pub(crate) fn with_audit_identities(mut self, audit: AuditIdentities) -> Self {
         self.audit = audit;
         self

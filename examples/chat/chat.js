@@ -95,3 +95,24 @@ $("text").onkeydown = (e) => {
 $("sendRaw").onclick = () => send($("raw").value);
 $("kick").onclick = () => send({type: "kick", user: $("kickUser").value});
 $("flood").onclick = () => { for (let i = 0; i < 40; i++) send({type: "chat", room: $("room").value, text: `flood ${i}`}); };
+
+// The guard panel: its metrics, summed per outcome, every 2 s.
+const sum = (o) => Object.values(o || {}).reduce((a, b) => a + b, 0);
+async function refreshGuard() {
+  let stats;
+  try { stats = await (await fetch("/stats")).json(); } catch { return; }
+  if (!stats.enabled) { $("by-layer").textContent = "metrics are off"; return; }
+  const counts = {passed: stats.passed, refused: sum(stats.refused), masked: stats.masked, closed: sum(stats.closed)};
+  const max = Math.max(1, ...Object.values(counts));
+  for (const [name, n] of Object.entries(counts)) {
+    $(`n-${name}`).textContent = n;
+    $(`bar-${name}`).style.width = `${(20 * n) / max}em`;
+  }
+  const layers = (o, what) => Object.entries(o || {}).map(([layer, n]) => `${what} ${layer}: ${n}`);
+  $("by-layer").textContent = [
+    ...layers(stats.refused, "refused by"), ...layers(stats.closed, "closed by"),
+    `handshakes refused: ${(stats.handshakes || {}).rejected || 0}`, `open connections: ${stats.connections}`,
+  ].join(" · ");
+}
+refreshGuard();
+setInterval(refreshGuard, 2000);

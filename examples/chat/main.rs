@@ -7,6 +7,7 @@
 //! cargo run --example chat -- --no-guard          # every layer off (for the load run)
 //! cargo run --example chat -- --load-users 500    # tokens load-0-token .. load-499-token
 //! cargo run --example chat -- --log-json          # audit events as JSON lines (filter: RUST_LOG)
+//! cargo run --example chat -- --metrics 127.0.0.1:9899  # Prometheus metrics elsewhere (default :9898)
 //! ```
 //!
 //! Open the address in a browser, pick a token (`alice-token` and
@@ -14,6 +15,11 @@
 //! serves the page (no external assets); `/ws` is the WebSocket endpoint.
 //! The page offers `["chat.v1", "bearer.<token>"]` as subprotocols; other
 //! clients may send `Authorization: Bearer <token>`.
+//!
+//! The guard's metrics are served in Prometheus text format on their own
+//! port (`http://127.0.0.1:9898/metrics`); the page's panel polls a JSON
+//! summary of them (`/stats`) and charts what the guard passed, refused,
+//! masked and closed.
 //!
 //! Messages in: `{"type":"join","room":"lobby"}`,
 //! `{"type":"chat","room":"lobby","text":"..."}`,
@@ -40,18 +46,27 @@ use wsguard::Error;
 
 mod rooms;
 mod setup;
+mod stats;
 
 use rooms::{ASSETS, SECURITY_HEADERS, Shared};
 
 fn main() -> ExitCode {
     let mut addr: SocketAddr = ([127, 0, 0, 1], 8080).into();
     let mut options = setup::Options::default();
+    let mut metrics_addr: SocketAddr = ([127, 0, 0, 1], 9898).into();
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--http-rejections" => options.http_rejections = true,
             "--no-guard" => options.guard = false,
             "--log-json" => options.log_json = true,
+            "--metrics" => match args.next().and_then(|a| a.parse().ok()) {
+                Some(a) => metrics_addr = a,
+                None => {
+                    eprintln!("--metrics needs an address");
+                    return ExitCode::from(2);
+                }
+            },
             "--load-users" => match args.next().and_then(|n| n.parse().ok()) {
                 Some(n) => options.load_users = n,
                 None => {
@@ -63,7 +78,7 @@ fn main() -> ExitCode {
                 Ok(a) => addr = a,
                 Err(_) => {
                     eprintln!(
-                        "unknown argument {other:?}\nusage: chat [ADDR] [--http-rejections] [--no-guard] [--load-users N] [--log-json]"
+                        "unknown argument {other:?}\nusage: chat [ADDR] [--http-rejections] [--no-guard] [--load-users N] [--log-json] [--metrics ADDR]"
                     );
                     return ExitCode::from(2);
                 }
@@ -73,6 +88,7 @@ fn main() -> ExitCode {
     setup::logging(options.log_json);
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("a tokio runtime");
     runtime.block_on(async move {
+        stats::install(metrics_addr);
         let listener = match TcpListener::bind(addr).await {
             Ok(l) => l,
             Err(e) => {
@@ -118,14 +134,15 @@ async fn route(mut stream: TcpStream, app: &setup::App, rooms: &Shared) {
         return;
     }
     let path = if path == "/index.html" { "/" } else { path.as_str() };
-    let head = match ASSETS.iter().find(|(p, _, _)| *p == path) {
-        Some((_, content_type, body)) => {
-            format!("HTTP/1.1 200 OK\r\ncontent-type: {content_type}\r\ncontent-length: {}\r\n", body.len())
-        }
-        None => "HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\n".to_owned(),
+    let (status, content_type, body) = match ASSETS.iter().find(|(p, _, _)| *p == path) {
+        Some((_, content_type, body)) => ("200 OK", *content_type, (*body).to_owned()),
+        None if path == "/stats" => ("200 OK", "application/json", stats::json()),
+        None => ("404 Not Found", "text/plain", String::new()),
     };
-    let body = ASSETS.iter().find(|(p, _, _)| *p == path).map_or("", |(_, _, body)| body);
-    let answer = format!("{head}{SECURITY_HEADERS}connection: close\r\n\r\n{body}");
+    let answer = format!(
+        "HTTP/1.1 {status}\r\ncontent-type: {content_type}\r\ncontent-length: {}\r\n{SECURITY_HEADERS}connection: close\r\n\r\n{body}",
+        body.len()
+    );
     let _ = stream.write_all(answer.as_bytes()).await;
     let _ = stream.shutdown().await;
 }

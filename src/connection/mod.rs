@@ -191,7 +191,7 @@ impl Connection {
     /// Marks the transport as TLS (drivers do this for TLS streams).
     #[must_use]
     pub fn with_tls(mut self, tls: bool) -> Self {
-        self.session = self.session.with_tls(tls);
+        self.session.set_tls(tls);
         self
     }
 
@@ -292,6 +292,7 @@ impl Connection {
     }
 
     fn answered(&mut self, answer: Handshake) -> Handshake {
+        crate::metrics::handshake(answer.rejection());
         if answer.is_accept() {
             let now = self.guard.now();
             audit::connection_opened(&self.session);
@@ -304,6 +305,7 @@ impl Connection {
     }
 
     fn refuse(&mut self, rejection: Rejection) -> Handshake {
+        crate::metrics::handshake(Some(&rejection));
         self.phase = Phase::Closed;
         self.guard.plan_transport_rejection(&self.session, rejection)
     }
@@ -483,7 +485,19 @@ impl Connection {
                 let lived = self.guard.now().saturating_duration_since(self.timers.opened);
                 let traffic = Traffic { duration_ms: lived.as_millis().try_into().unwrap_or(u64::MAX), ..self.traffic };
                 audit::connection_closed(&self.session, code, by, &traffic);
+                crate::metrics::closed(code, by == "peer");
             }
+        }
+    }
+}
+
+impl Drop for Connection {
+    /// An open connection dropped without a close (a driver's task ended):
+    /// closed by the transport, so layers, the audit trail and the
+    /// connection gauge hear of it once.
+    fn drop(&mut self) {
+        if self.phase == Phase::Open {
+            self.handle_closed();
         }
     }
 }

@@ -302,6 +302,7 @@ impl GuardBuilder<AuthDecided> {
                 audit: self.audit,
                 proxies: self.proxies,
                 next_id: AtomicU64::new(1),
+                metrics: crate::metrics::Metrics::default(),
             }),
         })
     }

@@ -14,6 +14,7 @@ use crate::connection::ReadFailure;
 use crate::layer::{HandshakeRequest, Layer, Limits};
 use crate::liveness::Liveness;
 use crate::message::{Direction, Frame, Message};
+use crate::metrics;
 use crate::outcome::Outcome;
 use crate::registry::SessionRegistry;
 use crate::rejection::{Rejection, RejectionKind};
@@ -108,6 +109,7 @@ struct Inner {
     audit: crate::audit::AuditIdentities,
     proxies: Option<crate::layer::TrustedProxies>,
     next_id: AtomicU64,
+    metrics: crate::metrics::Metrics,
 }
 
 impl fmt::Debug for Guard {
@@ -366,14 +368,17 @@ impl Guard {
                 Outcome::Pass => continue,
                 Outcome::Drop { reply } => {
                     audit::message_dropped(session, layer.name(), direction, reply.as_ref().map(|r| r.code()));
+                    metrics::refused(direction, layer.name(), "dropped");
                 }
                 Outcome::Close(rejection) => {
                     let code = self.close_code(rejection);
                     audit::connection_closing(session, layer.name(), direction, rejection, code);
+                    metrics::refused(direction, layer.name(), "closed");
                 }
             }
             return outcome;
         }
+        self.inner.metrics.passed(direction);
         Outcome::Pass
     }
 
@@ -408,13 +413,14 @@ impl Guard {
         now: Instant,
     ) -> Verdict {
         if let Some((frame, rejection)) = self.session_close(session, direction, now) {
+            metrics::refused(direction, "session", "closed");
             return Verdict::Close { frame, rejection };
         }
         let mut frame = match Frame::from_message(message) {
             Ok(frame) => frame,
             Err(control) => return Verdict::Deliver(control),
         };
-        match self.check(direction, &mut frame, session, now) {
+        match self.inner.metrics.timed(direction, || self.check(direction, &mut frame, session, now)) {
             Outcome::Pass => Verdict::Deliver(frame.into_message()),
             Outcome::Drop { reply } => Verdict::Drop {
                 reply: reply.filter(|_| direction == Direction::Inbound).map(|r| Message::text(r.to_json())),
@@ -448,6 +454,7 @@ impl Guard {
         };
         let frame = self.close_frame(&rejection);
         audit::connection_closing(session, layer, Direction::Inbound, &rejection, frame.code);
+        metrics::refused(Direction::Inbound, layer, "closed");
         (frame, rejection)
     }
 

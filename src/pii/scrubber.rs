@@ -440,6 +440,17 @@ impl Scrubber {
                 && value.split_whitespace().all(|p| output(p) || keys::is_scheme(p.as_bytes())))
     }
 
+    /// What `kind`'s findings got in a frame that was not blocked: its
+    /// action for `direction`, or a report for an exempt reader.
+    #[cfg(feature = "metrics")]
+    fn kind_action(&self, kind: &str, direction: Direction, session: &Session) -> Action {
+        let Some(tag) = self.inner.names.iter().position(|name| *name == kind) else { return Action::Report };
+        if direction == Direction::Outbound && self.exempt(tag, session) {
+            return Action::Report;
+        }
+        self.inner.actions[direction_index(direction)][tag]
+    }
+
     fn exempt(&self, tag: usize, session: &Session) -> bool {
         match (&self.inner.exemptions[tag], &self.inner.rbac) {
             (Some(permission), Some(rbac)) => rbac.permits(session, permission),
@@ -485,6 +496,15 @@ impl Scrubber {
             (_, None, None) => "report",
         };
         audit::pii_detected(session, direction, action, &summary, findings.len());
+        #[cfg(feature = "metrics")]
+        for (kind, n) in found.iter() {
+            let action = match (self.inner.report_only, blocked) {
+                (true, _) => Action::Report,
+                (_, Some(blocked)) => blocked,
+                _ => self.kind_action(kind, direction, session),
+            };
+            crate::metrics::pii_findings(kind, action.as_str(), direction, n);
+        }
         match blocked {
             Some(Action::Close) => {
                 Outcome::Close(Rejection::new(RejectionKind::PolicyViolation, "personal data not allowed"))

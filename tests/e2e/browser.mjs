@@ -109,6 +109,21 @@ try {
   });
   await alice.screenshot({ path: join(shots, "chat-alice-flood.png"), fullPage: true });
 
+  await check("the guard panel charts what the guard passed, refused, masked and closed", async () => {
+    // The panel polls /stats (the guard's metrics) every 2 s.
+    await admin.locator("#by-layer", { hasText: "refused by rate_limit" }).waitFor({ timeout });
+    await admin.locator("#by-layer", { hasText: "closed by rate_limit" }).waitFor({ timeout });
+    await admin.locator("#by-layer", { hasText: "refused by rbac" }).waitFor({ timeout });
+    await admin.locator("#by-layer", { hasText: "refused by schema" }).waitFor({ timeout });
+    for (const bar of ["passed", "refused", "masked", "closed"]) {
+      const n = Number(await admin.textContent(`#n-${bar}`));
+      if (!(n > 0)) throw new Error(`${bar}: ${n}`);
+    }
+    const width = await admin.evaluate(() => document.getElementById("bar-passed").getBoundingClientRect().width);
+    if (!(width > 10)) throw new Error(`passed bar ${width}px`);
+  });
+  await admin.screenshot({ path: join(shots, "chat-guard-panel.png"), fullPage: true });
+
   await check("a wrong token shows 4401 on the page", async () => {
     const wrong = await open("mallory-token");
     await statusIs(wrong, "closed: 4401");

@@ -35,16 +35,19 @@ start() {
 
 for example in chat axum; do
     port=$(free_port)
-    start "$example" "$port"
+    start "$example" "$port" --metrics "127.0.0.1:$(free_port)"
     python3 tests/e2e/interop.py "$port"
     node tests/e2e/browser.mjs "$port" "target/e2e/$example"
 
     # The audit trail reached the log: connections opened and closed.
     grep -q 'event="connection_opened"' "target/e2e-$example-$port.log"
     grep -q 'event="connection_closed".*by="peer"' "target/e2e-$example-$port.log"
+    # Prometheus text on the metrics port.
+    metrics_url=$(grep -o 'http://[0-9.:]*/metrics' "target/e2e-$example-$port.log")
+    curl -sf "$metrics_url" | grep -q 'wsguard_messages_total{direction="inbound",layer="rate_limit",outcome="dropped"}'
 
     http_port=$(free_port)
-    start "$example" "$http_port" --http-rejections --log-json
+    start "$example" "$http_port" --http-rejections --log-json --metrics "127.0.0.1:$(free_port)"
     python3 tests/e2e/interop.py "$http_port" http
     # As JSON lines with --log-json: one per refused handshake.
     grep -q '"event":"handshake_rejected"' "target/e2e-$example-$http_port.log"
