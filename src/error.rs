@@ -212,4 +212,23 @@ pub enum ConfigError {
         /// What is wrong (never key material).
         reason: String,
     },
+    /// A field of a [`GuardConfig`](crate::config::GuardConfig) is
+    /// malformed or cannot be read.
+    #[error("{path}: {reason}")]
+    Invalid {
+        /// The field's path, e.g. `rate_limit.quotas[2].quota.burst`
+        /// (empty for the top level).
+        path: String,
+        /// What is wrong (the deserializer's message, never a secret's value).
+        reason: String,
+    },
+    /// A section of a [`GuardConfig`](crate::config::GuardConfig) that
+    /// deserialized but does not build.
+    #[error("{path}: {source}")]
+    At {
+        /// The section's or field's path, e.g. `rbac` or `origin.allow`.
+        path: String,
+        /// The layer's own error.
+        source: Box<ConfigError>,
+    },
 }

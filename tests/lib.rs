@@ -5,6 +5,7 @@
 mod support;
 
 mod auth;
+mod config;
 mod liveness;
 mod pii;
 #[cfg(feature = "test-util")]

@@ -14,8 +14,9 @@ use crate::error::ConfigError;
 use crate::session::Principal;
 
 /// The signature algorithms a [`JwtVerifier`] may accept. There is no
-/// `none`: an unsigned token can never verify.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+/// `none`: an unsigned token can never verify. In configuration, written
+/// as here (`"RS256"`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Deserialize)]
 #[non_exhaustive]
 pub enum JwtAlgorithm {
     /// HMAC with SHA-256 (shared secret).

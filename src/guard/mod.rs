@@ -22,14 +22,19 @@ use crate::session::{ConnectionId, Principal, Session};
 use crate::time::Clock;
 
 mod builder;
+mod handle;
 mod handshake;
 
 pub use builder::{AuthDecided, GuardBuilder, WantsAuth};
+pub use handle::GuardHandle;
 pub use handshake::Handshake;
 pub(crate) use handshake::{HeadBuffer, too_large};
 
 /// How a refused handshake is answered.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+///
+/// In configuration: `"http"` or `"accept_then_close"`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum HandshakeRejection {
     /// An HTTP error response (401, 403, 429, ...) before any upgrade. The

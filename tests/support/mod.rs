@@ -119,7 +119,7 @@ pub fn spawn_echo(adapter: Adapter, guard: Guard) -> SocketAddr {
 /// peer address comes from `ConnectInfo`.
 /// The async echo over any guarded socket (the tokio adapter's stream or
 /// axum's), through split halves as applications commonly do.
-async fn echo_messages<W>(ws: W)
+pub async fn echo_messages<W>(ws: W)
 where
     W: futures_util::Stream<Item = Result<wsguard::Message, wsguard::Error>>
         + futures_util::Sink<wsguard::Message, Error = wsguard::Error>,
