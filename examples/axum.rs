@@ -6,6 +6,7 @@
 //! cargo run --example axum -- 127.0.0.1:9001                   # another address
 //! cargo run --example axum -- 127.0.0.1:9001 --http-rejections # refuse with HTTP statuses
 //! cargo run --example axum -- --metrics 127.0.0.1:9899          # Prometheus metrics (default :9898)
+//! cargo run --example axum -- --config examples/chat/chat.toml  # the guard's file (the default)
 //! ```
 //!
 //! `GuardedUpgrade` runs the guard's handshake as an extractor (origin,
@@ -52,6 +53,13 @@ fn main() -> ExitCode {
         match arg.as_str() {
             "--http-rejections" => options.http_rejections = true,
             "--log-json" => options.log_json = true,
+            "--config" => match args.next() {
+                Some(path) => options.config = Some(path.into()),
+                None => {
+                    eprintln!("--config needs a file");
+                    return ExitCode::from(2);
+                }
+            },
             "--metrics" => match args.next().and_then(|a| a.parse().ok()) {
                 Some(a) => metrics_addr = a,
                 None => {
@@ -63,7 +71,7 @@ fn main() -> ExitCode {
                 Ok(a) => addr = a,
                 Err(_) => {
                     eprintln!(
-                        "unknown argument {other:?}\nusage: axum [ADDR] [--http-rejections] [--log-json] [--metrics ADDR]"
+                        "unknown argument {other:?}\nusage: axum [ADDR] [--http-rejections] [--log-json] [--metrics ADDR] [--config FILE]"
                     );
                     return ExitCode::from(2);
                 }

@@ -76,6 +76,8 @@
 //! - [`Session`]: per-connection state (peer, origin, subprotocol, principal, extensions).
 //! - [`layer::Limits`] and [`Liveness`]: the size limits and the timers every
 //!   connection runs under.
+//! - [`config::GuardConfig`]: the whole guard from one serde file, with
+//!   [`Guard::from_config`]; [`GuardHandle`] to reload it while serving.
 //! - [`metrics`] (feature `metrics`): counters, a gauge and a histogram
 //!   through the `metrics` facade, every label from a bounded set.
 //! - [`layer::OriginPolicy`] and [`layer::TransportPolicy`]: cross-site

@@ -8,6 +8,7 @@
 //! cargo run --example chat -- --load-users 500    # tokens load-0-token .. load-499-token
 //! cargo run --example chat -- --log-json          # audit events as JSON lines (filter: RUST_LOG)
 //! cargo run --example chat -- --metrics 127.0.0.1:9899  # Prometheus metrics elsewhere (default :9898)
+//! cargo run --example chat -- --config examples/chat/chat.toml  # the guard from a file (this one is the default)
 //! ```
 //!
 //! Open the address in a browser, pick a token (`alice-token` and
@@ -67,6 +68,13 @@ fn main() -> ExitCode {
                     return ExitCode::from(2);
                 }
             },
+            "--config" => match args.next() {
+                Some(path) => options.config = Some(path.into()),
+                None => {
+                    eprintln!("--config needs a file");
+                    return ExitCode::from(2);
+                }
+            },
             "--load-users" => match args.next().and_then(|n| n.parse().ok()) {
                 Some(n) => options.load_users = n,
                 None => {
@@ -78,7 +86,7 @@ fn main() -> ExitCode {
                 Ok(a) => addr = a,
                 Err(_) => {
                     eprintln!(
-                        "unknown argument {other:?}\nusage: chat [ADDR] [--http-rejections] [--no-guard] [--load-users N] [--log-json] [--metrics ADDR]"
+                        "unknown argument {other:?}\nusage: chat [ADDR] [--http-rejections] [--no-guard] [--load-users N] [--log-json] [--metrics ADDR] [--config FILE]"
                     );
                     return ExitCode::from(2);
                 }

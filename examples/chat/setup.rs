@@ -1,19 +1,13 @@
-//! The demo's guard: every layer, configured as the README describes.
+//! The demo's guard: every layer, from `chat.toml` (a `GuardConfig`).
 
 use std::net::SocketAddr;
-use std::num::NonZeroU32;
+use std::path::PathBuf;
 use std::time::Instant;
 
-use serde_json::json;
-use wsguard::auth::{Authenticator, StaticTokens};
-use wsguard::layer::OriginPolicy;
-use wsguard::pii::{Action, Kind, Scrubber};
-use wsguard::rate_limit::{Per, Quota, RateLimit, Unit};
-use wsguard::rbac::Policy;
-use wsguard::schema::SchemaValidation;
-use wsguard::{
-    ConfigError, Guard, HandshakeRejection, HandshakeRequest, Layer, Liveness, Principal, Rejection, Session,
-};
+use sha2::{Digest, Sha256};
+use wsguard::config::{GuardConfig, StaticTokenConfig};
+use wsguard::pii::Scrubber;
+use wsguard::{Guard, HandshakeRejection, HandshakeRequest, Layer, Liveness, Rejection, Session};
 
 /// Logs to stderr with `tracing-subscriber`: the filter from `RUST_LOG`
 /// (default: the guard's audit events and warnings), as JSON lines with
@@ -38,11 +32,14 @@ pub struct Options {
     pub load_users: usize,
     /// Audit and log lines as JSON (`--log-json`).
     pub log_json: bool,
+    /// The guard's configuration file (`--config`); default: `chat.toml`
+    /// next to this file, built in.
+    pub config: Option<PathBuf>,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Self { http_rejections: false, guard: true, load_users: 0, log_json: false }
+        Self { http_rejections: false, guard: true, load_users: 0, log_json: false, config: None }
     }
 }
 
@@ -53,94 +50,43 @@ pub struct App {
     scrubber: Option<Scrubber>,
 }
 
-/// Kinds shown masked to users (admins see them: `pii:read`).
-const MASKED: [Kind; 14] = [
-    Kind::Email,
-    Kind::Phone,
-    Kind::CreditCard,
-    Kind::UsSsn,
-    Kind::Iban,
-    Kind::Ipv4,
-    Kind::Ipv6,
-    Kind::Mac,
-    Kind::AwsAccessKey,
-    Kind::GithubToken,
-    Kind::SlackToken,
-    Kind::StripeKey,
-    Kind::Jwt,
-    Kind::PrivateKey,
-];
+/// The demo's configuration, `chat.toml`.
+const CHAT_TOML: &str = include_str!("chat.toml");
 
-pub fn app(addr: SocketAddr, options: &Options) -> Result<App, ConfigError> {
+/// The guard from `chat.toml` (or `--config`), with the demo's own layer;
+/// `{port}` in the file is the port the demo listens on.
+pub fn app(addr: SocketAddr, options: &Options) -> Result<App, String> {
     if !options.guard {
-        let guard = Guard::builder().without_auth().liveness(Liveness::off()).build()?;
+        let guard = Guard::builder().without_auth().liveness(Liveness::off()).build().map_err(|e| e.to_string())?;
         return Ok(App { guard, scrubber: None });
     }
-    let n = |v| NonZeroU32::new(v).unwrap_or(NonZeroU32::MIN);
-    let mut tokens = StaticTokens::new()
-        .token("alice-token", Principal::new("alice").with_roles(["user"]))
-        .token("bob-token", Principal::new("bob").with_roles(["user"]))
-        .token("admin-token", Principal::new("admin").with_roles(["admin"]));
+    let (text, dir) = match &options.config {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+            (text, path.parent().map(PathBuf::from).unwrap_or_default())
+        }
+        None => (CHAT_TOML.to_owned(), PathBuf::from(".")),
+    };
+    let text = text.replace("{port}", &addr.port().to_string());
+    let parsed = toml::Deserializer::parse(&text).map_err(|e| e.to_string())?;
+    let mut config = GuardConfig::from_deserializer(parsed).map_err(|e| e.to_string())?.base_dir(dir);
     for i in 0..options.load_users {
-        tokens = tokens.token(format!("load-{i}-token"), Principal::new(format!("load-{i}")).with_roles(["user"]));
+        let digest = Sha256::digest(format!("load-{i}-token"));
+        let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+        config.auth.static_tokens.push(StaticTokenConfig::new(hex, format!("load-{i}"), ["user"]));
     }
-    let auth = Authenticator::builder().protocol("bearer.").bearer_header().build(tokens)?;
-    let port = addr.port();
-    let origin = OriginPolicy::new([format!("http://127.0.0.1:{port}"), format!("http://localhost:{port}")])?;
-    let room = json!({"type": "string", "pattern": "^[a-z0-9-]{1,32}$"});
-    let schemas = SchemaValidation::builder()
-        .schema(
-            "join",
-            json!({"type": "object", "required": ["type", "room"], "additionalProperties": false,
-            "properties": {"type": {}, "room": room}}),
-        )
-        .schema(
-            "chat",
-            json!({"type": "object", "required": ["type", "room", "text"], "additionalProperties": false,
-            "properties": {"type": {}, "room": room, "text": {"type": "string", "minLength": 1, "maxLength": 2000}}}),
-        )
-        .schema(
-            "typing",
-            json!({"type": "object", "required": ["type", "room"], "additionalProperties": false,
-            "properties": {"type": {}, "room": room}}),
-        )
-        .schema(
-            "kick",
-            json!({"type": "object", "required": ["type", "user"], "additionalProperties": false,
-            "properties": {"type": {}, "user": {"type": "string", "pattern": "^[a-z0-9-]{1,32}$"}}}),
-        )
-        .build()?;
-    let rbac = Policy::new()
-        .role("user", ["chat:join", "chat:send", "chat:typing"])
-        .role_inheriting("admin", ["user"], ["chat:kick", "pii:read"])
-        .inbound("join", "chat:join")
-        .inbound("chat", "chat:send")
-        .inbound("typing", "chat:typing")
-        .inbound("kick", "chat:kick")
-        .build()?;
-    let mut scrubber = Scrubber::builder().only(MASKED).default_action(Action::Report).rbac(rbac.clone());
-    for kind in MASKED {
-        scrubber = scrubber.outbound_action(kind, Action::Mask).exempt(kind, "pii:read");
+    if options.http_rejections {
+        config.handshake_rejection = HandshakeRejection::Http;
     }
-    let scrubber = scrubber.build()?;
-    let limit = RateLimit::builder()
-        .quota_for_type("chat", Quota::per_second(n(5)).allow_burst(n(10)), Unit::Messages, Per::Connection)
-        .quota_for_type("typing", Quota::per_second(n(2)), Unit::Messages, Per::Connection)
-        .quota_for_type("join", Quota::per_second(n(1)).allow_burst(n(10)), Unit::Messages, Per::Connection)
-        .build()?;
-    let rejection =
-        if options.http_rejections { HandshakeRejection::Http } else { HandshakeRejection::AcceptThenClose };
-    let guard = Guard::builder()
-        .with_authenticator(auth)
-        .origin(origin)
-        .rate_limit(limit)
-        .json_schema(schemas)
-        .rbac(rbac)
-        .scrub_pii(scrubber.clone())
-        .layer(ChatProtocol)
-        .handshake_rejection(rejection)
-        .build()?;
-    Ok(App { guard, scrubber: Some(scrubber) })
+    // The scrubber again, to tell senders what others will see.
+    let scrubber = match (&config.pii, &config.rbac) {
+        (Some(pii), Some(rbac)) => Some(pii.clone().rbac(rbac.build().map_err(|e| e.to_string())?)),
+        (Some(pii), None) => Some(pii.clone()),
+        _ => None,
+    };
+    let scrubber = scrubber.map(|s| s.build()).transpose().map_err(|e| e.to_string())?;
+    let guard = config.builder().and_then(|b| b.layer(ChatProtocol).build()).map_err(|e| e.to_string())?;
+    Ok(App { guard, scrubber })
 }
 
 impl App {

@@ -336,6 +336,17 @@ pub enum SchemaSource {
     Inline(serde_json::Value),
 }
 
+impl StaticTokenConfig {
+    /// A token by its SHA-256 (hex), for principal `id` with `roles`.
+    pub fn new<R: Into<String>>(
+        sha256: impl Into<String>,
+        id: impl Into<String>,
+        roles: impl IntoIterator<Item = R>,
+    ) -> Self {
+        Self { sha256: sha256.into(), id: id.into(), roles: roles.into_iter().map(Into::into).collect() }
+    }
+}
+
 fn yes() -> bool {
     true
 }

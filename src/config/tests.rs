@@ -1,4 +1,5 @@
 use super::*;
+use std::path::Path;
 
 fn toml(text: &str) -> Result<GuardConfig, ConfigError> {
     GuardConfig::from_deserializer(toml::Deserializer::parse(text).unwrap())
@@ -118,4 +119,48 @@ fn every_section_reaches_the_guard() {
     // Without base_dir, the relative schema file is not found.
     assert!(Guard::from_config(&toml(text).unwrap()).is_err());
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[cfg(feature = "jwt")]
+#[test]
+fn jwt_keys_come_from_files_and_the_environment() {
+    use jsonwebtoken::{Algorithm, EncodingKey, Header, encode};
+
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/jwt");
+    let jwt = |keys: &str| {
+        let text = format!(
+            "[auth]\nbearer_header = true\n[auth.jwt]\nalgorithms = [\"ES256\", \"RS256\"]\n\
+             issuers = [\"https://idp.example\"]\nleeway_ms = 0\nkeys = [{keys}]\n"
+        );
+        toml(&text).map(|c| c.base_dir(&dir)).and_then(|c| Guard::from_config(&c))
+    };
+    let guard = jwt(r#"{ format = "ec_pem", kid = "ec1", file = "ec_public.pem" },
+                       { format = "jwk_set", file = "jwks.json" }"#)
+    .unwrap();
+    let mut header = Header::new(Algorithm::ES256);
+    header.kid = Some("ec1".into());
+    let exp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() + 600;
+    let claims = serde_json::json!({"sub": "alice", "iss": "https://idp.example", "exp": exp, "roles": ["user"]});
+    let private = std::fs::read(dir.join("ec_private.pem")).unwrap();
+    let token = encode(&header, &claims, &EncodingKey::from_ec_pem(&private).unwrap()).unwrap();
+    let request =
+        |token: &str| http::Request::get("/ws").header("authorization", format!("Bearer {token}")).body(()).unwrap();
+    let mut session = guard.new_session(None);
+    guard.check_handshake(&request(&token), &mut session).unwrap();
+    assert_eq!(session.principal().unwrap().id, "alice");
+    let wrong_issuer = serde_json::json!({"sub": "alice", "iss": "https://other.example", "exp": exp});
+    let token = encode(&header, &wrong_issuer, &EncodingKey::from_ec_pem(&private).unwrap()).unwrap();
+    assert!(guard.check_handshake(&request(&token), &mut guard.new_session(None)).is_err());
+
+    // Secrets from the environment (cargo sets CARGO_PKG_NAME: 7 bytes, too short).
+    let e = jwt(r#"{ format = "hmac_secret", env = "CARGO_PKG_NAME" }"#).unwrap_err().to_string();
+    assert!(e.starts_with("auth.jwt: invalid jwt setup: hmac secret"), "{e}");
+    let e = jwt(r#"{ format = "hmac_secret", env = "WSGUARD_NO_SUCH_VARIABLE" }"#).unwrap_err().to_string();
+    assert!(e.starts_with("auth.jwt.keys[0]: environment variable WSGUARD_NO_SUCH_VARIABLE is not set"), "{e}");
+    let e = jwt(r#"{ format = "rsa_pem", file = "rsa_public.pem", env = "X" }"#).unwrap_err().to_string();
+    assert!(e.starts_with("auth.jwt.keys[0]: give exactly one of `file` and `env`"), "{e}");
+    let e = jwt(r#"{ format = "rsa_pem", file = "missing.pem" }"#).unwrap_err().to_string();
+    assert!(e.starts_with("auth.jwt.keys[0]: cannot read missing.pem"), "{e}");
+    let e = jwt(r#"{ format = "pgp", file = "x" }"#).unwrap_err().to_string();
+    assert!(e.starts_with("auth.jwt.keys[0].format: "), "{e}");
 }

@@ -47,7 +47,7 @@ for example in chat axum; do
     curl -sf "$metrics_url" | grep -q 'wsguard_messages_total{direction="inbound",layer="rate_limit",outcome="dropped"}'
 
     http_port=$(free_port)
-    start "$example" "$http_port" --http-rejections --log-json --metrics "127.0.0.1:$(free_port)"
+    start "$example" "$http_port" --http-rejections --log-json --metrics "127.0.0.1:$(free_port)" --config examples/chat/chat.toml
     python3 tests/e2e/interop.py "$http_port" http
     # As JSON lines with --log-json: one per refused handshake.
     grep -q '"event":"handshake_rejected"' "target/e2e-$example-$http_port.log"
