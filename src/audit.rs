@@ -20,6 +20,7 @@
 //! | `outbound_invalid` | warn | `schema` | `invalid_message` | `message_type`, `schema_path`, `keyword` |
 //! | `pii_detected` | warn | `pii` | the action (`rewritten`, `drop`, ...) | `direction`, `kinds` (`email:2,phone:1`), `count` |
 //! | `rate_limit_store_unavailable` / `_recovered` | warn / info | | | `store`, `error` (its kind) |
+//! | `jwks_fetch_failed` | warn | | | `error` (its kind: `timeout`, `tls`, `connection`, `http status`, `invalid jwk set`, ...) |
 //!
 //! `connection_opened` and `connection_closed` come from a
 //! [`Connection`](crate::Connection), so from every adapter; a hand-driven
@@ -303,6 +304,13 @@ pub(crate) fn rate_limit_store(available: bool, error: &str) {
     } else {
         tracing::warn!(target: TARGET, event = "rate_limit_store_unavailable", store = "redis", error);
     }
+}
+
+/// A background fetch of a JWK set failed (`error`: its kind, never the
+/// URL); the last good set stays in use.
+#[cfg(feature = "jwks")]
+pub(crate) fn jwks_fetch_failed(error: &str) {
+    tracing::warn!(target: TARGET, event = "jwks_fetch_failed", error);
 }
 
 #[cfg(test)]

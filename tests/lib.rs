@@ -6,6 +6,8 @@ mod support;
 
 mod auth;
 mod config;
+#[cfg(all(feature = "jwks", feature = "tokio-rustls"))]
+mod jwks;
 mod liveness;
 mod pii;
 #[cfg(feature = "test-util")]

@@ -59,9 +59,36 @@ fn family(alg: Algorithm) -> AlgorithmFamily {
 
 /// A verification key and the key id (`kid`) it is published under.
 #[derive(Clone)]
-struct Key {
-    kid: Option<String>,
-    key: DecodingKey,
+pub(crate) struct Key {
+    pub(crate) kid: Option<String>,
+    pub(crate) key: DecodingKey,
+}
+
+/// The key for a token's header: of the algorithm's family, under the
+/// header's `kid` (or the first of the family without one).
+fn find_key<'k>(keys: &'k [Key], header: &jsonwebtoken::Header) -> Option<&'k DecodingKey> {
+    let family = family(header.alg);
+    let mut candidates = keys.iter().filter(|k| k.key.family() == family);
+    let key = match &header.kid {
+        Some(kid) => candidates.find(|k| k.kid.as_deref() == Some(kid.as_str())),
+        None => candidates.next(),
+    };
+    key.map(|k| &k.key)
+}
+
+/// The usable keys of a JWK set (JSON text), and a description of each
+/// unusable one; `Err` when the text is not a JWK set.
+pub(crate) fn parse_jwk_set(json: &str) -> Result<(Vec<Key>, Vec<String>), String> {
+    let set: JwkSet = serde_json::from_str(json).map_err(|e| format!("jwk set is not valid json: {e}"))?;
+    let mut keys = Vec::new();
+    let mut unusable = Vec::new();
+    for jwk in &set.keys {
+        match DecodingKey::from_jwk(jwk) {
+            Ok(key) => keys.push(Key { kid: jwk.common.key_id.clone(), key }),
+            Err(_) => unusable.push(format!("unusable jwk {}", jwk.common.key_id.as_deref().unwrap_or("-"))),
+        }
+    }
+    Ok((keys, unusable))
 }
 
 /// Verifies JSON Web Tokens: signature, algorithm, `exp`, and optionally
@@ -108,6 +135,8 @@ pub struct JwtVerifier {
     validations: Vec<(Algorithm, Validation)>,
     roles_claim: String,
     leeway: Duration,
+    #[cfg(feature = "jwks")]
+    remote: Option<super::Jwks>,
 }
 
 impl fmt::Debug for JwtVerifier {
@@ -146,6 +175,8 @@ pub struct JwtBuilder {
     audiences: Vec<String>,
     leeway: Duration,
     roles_claim: String,
+    #[cfg(feature = "jwks")]
+    remote: Option<super::Jwks>,
 }
 
 impl fmt::Debug for JwtBuilder {
@@ -167,17 +198,30 @@ impl JwtVerifier {
             audiences: Vec::new(),
             leeway: Duration::from_secs(30),
             roles_claim: "roles".into(),
+            #[cfg(feature = "jwks")]
+            remote: None,
         }
     }
 
-    fn key_for(&self, header: &jsonwebtoken::Header) -> Result<&DecodingKey, AuthError> {
-        let family = family(header.alg);
-        let mut candidates = self.keys.iter().filter(|k| k.key.family() == family);
-        let key = match &header.kid {
-            Some(kid) => candidates.find(|k| k.kid.as_deref() == Some(kid.as_str())),
-            None => candidates.next(),
-        };
-        key.map(|k| &k.key).ok_or(AuthError::UnknownKey)
+    /// Runs `verify` with the token's key: from the keys given, else from
+    /// the [`Jwks`](super::Jwks), whose refetch an unknown `kid` requests.
+    fn with_key<R>(
+        &self,
+        header: &jsonwebtoken::Header,
+        verify: impl FnOnce(&DecodingKey) -> R,
+    ) -> Result<R, AuthError> {
+        if let Some(key) = find_key(&self.keys, header) {
+            return Ok(verify(key));
+        }
+        #[cfg(feature = "jwks")]
+        if let Some(remote) = &self.remote {
+            let keys = remote.keys();
+            if let Some(key) = find_key(&keys, header) {
+                return Ok(verify(key));
+            }
+            remote.unknown_kid();
+        }
+        Err(AuthError::UnknownKey)
     }
 
     fn principal(&self, claims: Map<String, Value>) -> Result<Principal, AuthError> {
@@ -220,8 +264,9 @@ impl Verifier for JwtVerifier {
         let Some((_, validation)) = self.validations.iter().find(|(alg, _)| *alg == header.alg) else {
             return Err(AuthError::Algorithm);
         };
-        let key = self.key_for(&header)?;
-        let data = jsonwebtoken::decode::<Map<String, Value>>(token, key, validation).map_err(|e| match e.kind() {
+        let decoded =
+            self.with_key(&header, |key| jsonwebtoken::decode::<Map<String, Value>>(token, key, validation))?;
+        let data = decoded.map_err(|e| match e.kind() {
             ErrorKind::ExpiredSignature => AuthError::Expired,
             ErrorKind::ImmatureSignature => AuthError::NotYetValid,
             ErrorKind::InvalidAlgorithm => AuthError::Algorithm,
@@ -314,19 +359,22 @@ impl JwtBuilder {
     /// Adds every key of a JWK set (JSON text, as served at a
     /// `jwks_uri`), each under its `kid`.
     pub fn jwk_set(mut self, json: &str) -> Self {
-        let set: JwkSet = match serde_json::from_str(json) {
-            Ok(set) => set,
-            Err(e) => {
-                self.errors.push(format!("jwk set is not valid json: {e}"));
-                return self;
+        match parse_jwk_set(json) {
+            Ok((keys, unusable)) => {
+                self.keys.extend(keys);
+                self.errors.extend(unusable);
             }
-        };
-        for jwk in &set.keys {
-            match DecodingKey::from_jwk(jwk) {
-                Ok(key) => self.keys.push(Key { kid: jwk.common.key_id.clone(), key }),
-                Err(_) => self.errors.push(format!("unusable jwk {}", jwk.common.key_id.as_deref().unwrap_or("-"))),
-            }
+            Err(error) => self.errors.push(error),
         }
+        self
+    }
+
+    /// Also verifies with the keys of a [`Jwks`](super::Jwks): an
+    /// identity provider's set, fetched over HTTPS and refreshed in the
+    /// background (feature `jwks`). Keys given directly are tried first.
+    #[cfg(feature = "jwks")]
+    pub fn jwks(mut self, jwks: super::Jwks) -> Self {
+        self.remote = Some(jwks);
         self
     }
 
@@ -389,11 +437,16 @@ impl JwtBuilder {
         let Some(first) = self.algorithms.first() else {
             return fail("no algorithm allowed".into());
         };
-        if self.keys.is_empty() {
+        #[cfg(feature = "jwks")]
+        let remote_keys = self.remote.as_ref().map(super::Jwks::keys).unwrap_or_default();
+        #[cfg(not(feature = "jwks"))]
+        let remote_keys: Vec<Key> = Vec::new();
+        let all: Vec<&Key> = self.keys.iter().chain(remote_keys.iter()).collect();
+        if all.is_empty() {
             return fail("no verification key".into());
         }
         let algorithms: Vec<Algorithm> = self.algorithms.iter().map(|a| a.to_jsonwebtoken()).collect();
-        if let Some(alg) = algorithms.iter().find(|a| !self.keys.iter().any(|k| k.key.family() == family(**a))) {
+        if let Some(alg) = algorithms.iter().find(|a| !all.iter().any(|k| k.key.family() == family(**a))) {
             return fail(format!("no key for allowed algorithm {alg:?}"));
         }
         let mut validation = Validation::new(first.to_jsonwebtoken());
@@ -420,7 +473,14 @@ impl JwtBuilder {
                 (alg, validation)
             })
             .collect();
-        Ok(JwtVerifier { keys: self.keys, validations, roles_claim: self.roles_claim, leeway: self.leeway })
+        Ok(JwtVerifier {
+            keys: self.keys,
+            validations,
+            roles_claim: self.roles_claim,
+            leeway: self.leeway,
+            #[cfg(feature = "jwks")]
+            remote: self.remote,
+        })
     }
 }
 

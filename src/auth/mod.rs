@@ -48,12 +48,17 @@ use crate::outcome::{ErrorReply, Outcome};
 use crate::rejection::{Rejection, RejectionKind};
 use crate::session::{Principal, Session};
 
+#[cfg(feature = "jwks")]
+mod jwks;
 #[cfg(feature = "jwt")]
 mod jwt;
 mod source;
 mod static_tokens;
 mod verifier;
 
+#[cfg(feature = "jwks")]
+#[cfg_attr(docsrs, doc(cfg(feature = "jwks")))]
+pub use jwks::{Jwks, JwksBuilder};
 #[cfg(feature = "jwt")]
 #[cfg_attr(docsrs, doc(cfg(feature = "jwt")))]
 pub use jwt::{DangerousJwtOptions, JwtAlgorithm, JwtBuilder, JwtVerifier, MIN_HMAC_SECRET};

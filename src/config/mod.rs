@@ -237,6 +237,15 @@ pub struct KeyConfig {
     /// Read from this environment variable.
     #[serde(default)]
     pub env: Option<String>,
+    /// Fetch a JWK set from this `https://` URL and keep it fresh
+    /// ([`Jwks`](crate::auth::Jwks) with its defaults; feature `jwks`).
+    #[cfg(feature = "jwks")]
+    #[serde(default)]
+    pub url: Option<String>,
+    /// Also trust this CA certificate (PEM file) for `url`.
+    #[cfg(feature = "jwks")]
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
 }
 
 /// The format of a [`KeyConfig`].
@@ -545,6 +554,18 @@ impl GuardConfig {
         }
         for (i, key) in jwt.keys.iter().enumerate() {
             let field = format!("auth.jwt.keys[{i}]");
+            #[cfg(feature = "jwks")]
+            if let Some(url) = &key.url {
+                if key.format != KeyFormat::JwkSet || key.file.is_some() || key.env.is_some() {
+                    return Err(invalid(&field, "a `url` is a `jwk_set`, without `file` or `env`"));
+                }
+                let mut jwks = crate::auth::Jwks::builder(url.as_str());
+                if let Some(ca) = &key.ca_file {
+                    jwks = jwks.root_certificate(self.read(&field, ca)?.as_bytes());
+                }
+                builder = builder.jwks(jwks.build().map_err(|e| at(&field, e))?);
+                continue;
+            }
             let material = match (&key.file, &key.env) {
                 (Some(file), None) => self.read(&field, file)?,
                 (None, Some(var)) => {

@@ -1,5 +1,4 @@
 use super::*;
-use std::path::Path;
 
 fn toml(text: &str) -> Result<GuardConfig, ConfigError> {
     GuardConfig::from_deserializer(toml::Deserializer::parse(text).unwrap())
