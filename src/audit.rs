@@ -20,6 +20,7 @@
 //! | `outbound_invalid` | warn | `schema` | `invalid_message` | `message_type`, `schema_path`, `keyword` |
 //! | `pii_detected` | warn | `pii` | the action (`rewritten`, `drop`, ...) | `direction`, `kinds` (`email:2,phone:1`), `count` |
 //! | `rate_limit_store_unavailable` / `_recovered` | warn / info | | | `store`, `error` (its kind) |
+//! | `fleet_unavailable` / `fleet_recovered` | warn / info | | | `store`, `error` (its kind) |
 //! | `jwks_fetch_failed` | warn | | | `error` (its kind: `timeout`, `tls`, `connection`, `http status`, `invalid jwk set`, ...) |
 //!
 //! `connection_opened` and `connection_closed` come from a
@@ -303,6 +304,17 @@ pub(crate) fn rate_limit_store(available: bool, error: &str) {
         tracing::info!(target: TARGET, event = "rate_limit_store_recovered", store = "redis");
     } else {
         tracing::warn!(target: TARGET, event = "rate_limit_store_unavailable", store = "redis", error);
+    }
+}
+
+/// The link to the fleet's Redis went down (`error`: its kind, never the
+/// URL) or came back.
+#[cfg(feature = "redis")]
+pub(crate) fn fleet_link(available: bool, error: &str) {
+    if available {
+        tracing::info!(target: TARGET, event = "fleet_recovered", store = "redis");
+    } else {
+        tracing::warn!(target: TARGET, event = "fleet_unavailable", store = "redis", error);
     }
 }
 

@@ -228,6 +228,9 @@ mod close;
 pub mod config;
 pub mod connection;
 mod error;
+#[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+pub mod fleet;
 mod guard;
 mod hex;
 pub mod layer;

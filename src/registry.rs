@@ -199,7 +199,7 @@ impl Control {
         }
     }
 
-    fn revoke(&self) {
+    pub(crate) fn revoke(&self) {
         self.revoked.store(true, Ordering::Release);
         if let Some(waker) = self.waker.lock().unwrap_or_else(PoisonError::into_inner).take() {
             waker.wake();

@@ -6,6 +6,8 @@ mod support;
 
 mod auth;
 mod config;
+#[cfg(feature = "redis")]
+mod fleet;
 #[cfg(all(feature = "jwks", feature = "tokio-rustls"))]
 mod jwks;
 mod liveness;

@@ -1,0 +1,521 @@
+//! Many instances, one policy: revocations and a token deny-list shared
+//! through Redis (feature `redis`).
+//!
+//! A [`Fleet`] is a [`Layer`]: add the same one to every guard of an
+//! instance, and point every instance at the same Redis.
+//!
+//! - [`Fleet::revoke_principal`] on any instance closes that principal's
+//!   sessions on this instance at once (4403) and on every other instance
+//!   within milliseconds (Redis pub/sub), and refuses the principal's new
+//!   handshakes everywhere (403, or 4403 in accept-then-close mode) until
+//!   the deny-list entry ends: by default when the revoked token would
+//!   have expired (the latest expiry among the principal's sessions here),
+//!   else after [`FleetBuilder::default_deny`].
+//! - [`Fleet::deny_token`] does the same for one token, by its `jti` claim.
+//!
+//! # The hot path never waits on Redis
+//!
+//! Handshakes read a local copy of the deny-list; messages never look at
+//! it (a revoked session is closed through its registry, the same way a
+//! local revocation is). A background thread keeps the copy in sync: it
+//! subscribes to the revocation channel and, on every (re)connection and
+//! every [`resync_interval`](FleetBuilder::resync_interval), loads the whole
+//! list from Redis, so revocations published while it was disconnected are
+//! applied when it comes back.
+//!
+//! # When Redis is unreachable
+//!
+//! A revocation still takes effect on the instance that made it, and is
+//! kept and published when Redis is reachable again (no operator action).
+//! Other instances learn of it then. Meanwhile handshakes are admitted by
+//! the local copy ([`OnUnavailable::FailOpen`], the default) or refused with
+//! 503 ([`OnUnavailable::FailClosed`]). The audit events `fleet_unavailable`
+//! and `fleet_recovered` mark the outage.
+//!
+//! # Keys
+//!
+//! `{<prefix>}:deny` (a sorted set: entry → end of the entry, Unix ms) and
+//! the channel `{<prefix>}:revoked`. Entries are `p:` or `j:` and a SHA-256
+//! prefix of the principal id or `jti`: Redis holds no ids in clear. The
+//! prefix is a hash tag, so on Redis Cluster every key is in one slot.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
+use std::time::{Duration, Instant, SystemTime};
+
+use sha2::{Digest, Sha256};
+
+use crate::error::ConfigError;
+use crate::hex::hex;
+use crate::layer::{HandshakeRequest, Layer};
+use crate::rate_limit::OnUnavailable;
+use crate::registry::Control;
+use crate::rejection::{Rejection, RejectionKind};
+use crate::session::Session;
+
+/// Configures a [`Fleet`].
+///
+/// | setting | default |
+/// |---------|---------|
+/// | [`key_prefix`](Self::key_prefix) | `wsguard` |
+/// | [`default_deny`](Self::default_deny) | 1 hour, for principals without a known token expiry |
+/// | [`resync_interval`](Self::resync_interval) | 5 s |
+/// | [`timeout`](Self::timeout) | 250 ms (connect, read, write) |
+/// | [`on_unavailable`](Self::on_unavailable) | [`OnUnavailable::FailOpen`] |
+#[must_use]
+#[derive(Debug, Clone)]
+pub struct FleetBuilder {
+    url: String,
+    prefix: String,
+    default_deny: Duration,
+    resync: Duration,
+    timeout: Duration,
+    on_unavailable: OnUnavailable,
+}
+
+/// Revocations and a deny-list shared by every instance through Redis. See
+/// the [module docs](self).
+///
+/// ```no_run
+/// use wsguard::{Guard, fleet::Fleet};
+///
+/// let fleet = Fleet::builder("redis://redis.internal:6379/").build()?;
+/// let guard = Guard::builder().without_auth().layer(fleet.clone()).build()?;
+/// // An operator's kick, on any instance:
+/// fleet.revoke_principal("alice", None);
+/// # Ok::<(), wsguard::ConfigError>(())
+/// ```
+#[derive(Clone)]
+pub struct Fleet {
+    shared: Arc<Shared>,
+    /// Stops the background thread when the last clone goes.
+    _owner: Arc<Owner>,
+}
+
+struct Shared {
+    client: redis::Client,
+    settings: FleetBuilder,
+    deny_key: String,
+    channel: String,
+    /// Entry → end of its denial (Unix ms).
+    deny: Mutex<HashMap<String, u64>>,
+    /// Entry → the live sessions it names on this instance.
+    live: Mutex<HashMap<String, Vec<Weak<Control>>>>,
+    /// Latest token expiry seen per principal entry (Unix ms).
+    expiry: Mutex<HashMap<String, u64>>,
+    /// Revocations not yet written to Redis.
+    pending: Mutex<Vec<(String, u64)>>,
+    /// The connection for writes.
+    conn: Mutex<Option<redis::Connection>>,
+    available: AtomicBool,
+    stop: AtomicBool,
+}
+
+struct Owner(Arc<Shared>);
+
+impl Drop for Owner {
+    fn drop(&mut self) {
+        self.0.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+impl std::fmt::Debug for Fleet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Not the URL: it may hold a password.
+        f.debug_struct("Fleet")
+            .field("available", &self.shared.available.load(Ordering::Relaxed))
+            .field("denied", &lock(&self.shared.deny).len())
+            .finish_non_exhaustive()
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn unix_ms(time: SystemTime) -> u64 {
+    let since = time.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default();
+    u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
+}
+
+fn now_ms() -> u64 {
+    unix_ms(SystemTime::now())
+}
+
+/// The deny-list entry of a principal id (`p`) or a token id (`j`).
+fn entry(kind: &str, id: &str) -> String {
+    let digest = Sha256::new().chain_update(kind).chain_update(":").chain_update(id).finalize();
+    format!("{kind}:{}", hex(&digest, 16))
+}
+
+/// The entries naming `session`: its principal, and its token's `jti`.
+fn entries(session: &Session) -> Vec<String> {
+    let Some(principal) = session.principal() else { return Vec::new() };
+    let mut entries = vec![entry("p", &principal.id)];
+    if let Some(jti) = principal.claims.get("jti").and_then(serde_json::Value::as_str) {
+        entries.push(entry("j", jti));
+    }
+    entries
+}
+
+impl Fleet {
+    /// Starts configuring a fleet around the Redis at `url`
+    /// (`redis://[user:password@]host:port/db`; ACL users are given in the
+    /// URL).
+    pub fn builder(url: impl Into<String>) -> FleetBuilder {
+        FleetBuilder {
+            url: url.into(),
+            prefix: "wsguard".into(),
+            default_deny: Duration::from_secs(3600),
+            resync: Duration::from_secs(5),
+            timeout: Duration::from_millis(250),
+            on_unavailable: OnUnavailable::FailOpen,
+        }
+    }
+
+    /// Revokes principal `id` on every instance: closes its sessions here
+    /// now and elsewhere on receipt, and refuses its handshakes until
+    /// `until` (default: the latest expiry of its tokens seen here, else
+    /// now plus [`default_deny`](FleetBuilder::default_deny)). Returns how
+    /// many sessions it closed on this instance.
+    ///
+    /// Never fails: when Redis is unreachable the revocation is kept and
+    /// published once it is back.
+    pub fn revoke_principal(&self, id: &str, until: Option<SystemTime>) -> usize {
+        let entry = entry("p", id);
+        let until = until.map(unix_ms).or_else(|| lock(&self.shared.expiry).get(&entry).copied());
+        self.shared.revoke(entry, until.unwrap_or_else(|| now_ms() + millis(self.shared.settings.default_deny)))
+    }
+
+    /// Refuses the token whose `jti` claim is `jti` on every instance until
+    /// `until`, and closes the sessions it opened. Returns how many on this
+    /// instance.
+    pub fn deny_token(&self, jti: &str, until: SystemTime) -> usize {
+        self.shared.revoke(entry("j", jti), unix_ms(until))
+    }
+
+    /// Whether the link to Redis is up (the last write or sync succeeded).
+    pub fn is_available(&self) -> bool {
+        self.shared.available.load(Ordering::Relaxed)
+    }
+
+    /// Denials in force on this instance's copy.
+    pub fn denied(&self) -> usize {
+        let now = now_ms();
+        lock(&self.shared.deny).values().filter(|until| **until > now).count()
+    }
+}
+
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+impl FleetBuilder {
+    /// The prefix of the keys and channel (default `wsguard`).
+    pub fn key_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.prefix = prefix.into();
+        self
+    }
+
+    /// How long a revoked principal is refused when no token expiry is
+    /// known for it (default 1 hour).
+    pub fn default_deny(mut self, duration: Duration) -> Self {
+        self.default_deny = duration;
+        self
+    }
+
+    /// How often the whole deny-list is reloaded, besides the pub/sub
+    /// messages (default 5 s); also the longest a dropped subscription
+    /// goes unnoticed.
+    pub fn resync_interval(mut self, interval: Duration) -> Self {
+        self.resync = interval;
+        self
+    }
+
+    /// The connect, read and write timeout (default 250 ms).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// What handshakes do while Redis is unreachable (default
+    /// [`OnUnavailable::FailOpen`]: trust the local copy).
+    pub fn on_unavailable(mut self, policy: OnUnavailable) -> Self {
+        self.on_unavailable = policy;
+        self
+    }
+
+    /// Connects, loads the deny-list and starts the background thread. An
+    /// unreachable Redis at start is not an error: the fleet starts
+    /// unavailable and keeps trying.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::RateLimit`] for an invalid URL or zero intervals.
+    pub fn build(self) -> Result<Fleet, ConfigError> {
+        let client = redis::Client::open(self.url.as_str())
+            .map_err(|e| ConfigError::RateLimit { reason: format!("invalid redis url: {:?}", e.kind()) })?;
+        if self.resync.is_zero() || self.timeout.is_zero() {
+            return Err(ConfigError::RateLimit { reason: "fleet intervals must be positive".into() });
+        }
+        let shared = Arc::new(Shared {
+            client,
+            deny_key: format!("{{{}}}:deny", self.prefix),
+            channel: format!("{{{}}}:revoked", self.prefix),
+            settings: self,
+            deny: Mutex::default(),
+            live: Mutex::default(),
+            expiry: Mutex::default(),
+            pending: Mutex::default(),
+            conn: Mutex::new(None),
+            available: AtomicBool::new(true),
+            stop: AtomicBool::new(false),
+        });
+        if shared.load().is_err() {
+            shared.set_available(false, "connect");
+        }
+        let thread = shared.clone();
+        std::thread::Builder::new()
+            .name("wsguard-fleet".into())
+            .spawn(move || thread.run())
+            .map_err(|e| ConfigError::RateLimit { reason: format!("cannot start the fleet thread: {}", e.kind()) })?;
+        Ok(Fleet { _owner: Arc::new(Owner(shared.clone())), shared })
+    }
+}
+
+impl Shared {
+    /// Denies `entry` until `until` here, closes its sessions here, and
+    /// publishes it (or keeps it for when Redis is back).
+    fn revoke(&self, entry: String, until: u64) -> usize {
+        let closed = self.apply(&entry, until);
+        if self.publish(&entry, until).is_err() {
+            lock(&self.pending).push((entry, until));
+        }
+        closed
+    }
+
+    /// Records a denial and revokes the live sessions it names.
+    fn apply(&self, entry: &str, until: u64) -> usize {
+        if until <= now_ms() {
+            return 0;
+        }
+        let mut deny = lock(&self.deny);
+        let known = deny.entry(entry.to_owned()).or_insert(0);
+        *known = (*known).max(until);
+        drop(deny);
+        let live = lock(&self.live);
+        let controls = live.get(entry).map(Vec::as_slice).unwrap_or_default();
+        controls.iter().filter_map(Weak::upgrade).filter(|c| !c.is_revoked()).inspect(|c| c.revoke()).count()
+    }
+
+    fn connect(&self) -> redis::RedisResult<redis::Connection> {
+        let timeout = self.settings.timeout;
+        let conn = self.client.get_connection_with_timeout(timeout)?;
+        conn.set_read_timeout(Some(timeout))?;
+        conn.set_write_timeout(Some(timeout))?;
+        Ok(conn)
+    }
+
+    /// Runs `f` on the write connection, reconnecting once if needed.
+    fn with_conn<T>(&self, f: impl Fn(&mut redis::Connection) -> redis::RedisResult<T>) -> redis::RedisResult<T> {
+        let mut conn = lock(&self.conn);
+        if conn.is_none() {
+            *conn = Some(self.connect()?);
+        }
+        let Some(c) = conn.as_mut() else { unreachable!("connected above") };
+        let result = f(c);
+        if result.is_err() {
+            *conn = None;
+        }
+        result
+    }
+
+    fn publish(&self, entry: &str, until: u64) -> redis::RedisResult<()> {
+        let result = self.with_conn(|c| {
+            redis::pipe()
+                .atomic()
+                .cmd("ZADD")
+                .arg(&self.deny_key)
+                .arg("GT")
+                .arg(until)
+                .arg(entry)
+                .ignore()
+                .cmd("ZREMRANGEBYSCORE")
+                .arg(&self.deny_key)
+                .arg("-inf")
+                .arg(now_ms())
+                .ignore()
+                .cmd("PUBLISH")
+                .arg(&self.channel)
+                .arg(format!("{entry} {until}"))
+                .ignore()
+                .query::<()>(c)
+        });
+        self.record(&result);
+        result
+    }
+
+    /// Loads the whole deny-list and applies it.
+    fn load(&self) -> redis::RedisResult<()> {
+        let result = self.with_conn(|c| {
+            redis::cmd("ZRANGEBYSCORE")
+                .arg(&self.deny_key)
+                .arg(now_ms())
+                .arg("+inf")
+                .arg("WITHSCORES")
+                .query::<Vec<(String, f64)>>(c)
+        });
+        self.record(&result);
+        for (entry, until) in result? {
+            // Scores are whole milliseconds, far below 2^53.
+            self.apply(&entry, until as u64);
+        }
+        let now = now_ms();
+        lock(&self.deny).retain(|_, until| *until > now);
+        lock(&self.live).retain(|_, controls| {
+            controls.retain(|c| c.strong_count() > 0);
+            !controls.is_empty()
+        });
+        Ok(())
+    }
+
+    /// Publishes revocations made while Redis was unreachable.
+    fn flush_pending(&self) -> redis::RedisResult<()> {
+        let pending = std::mem::take(&mut *lock(&self.pending));
+        for (i, (entry, until)) in pending.iter().enumerate() {
+            if let Err(e) = self.publish(entry, *until) {
+                lock(&self.pending).extend_from_slice(&pending[i..]);
+                return Err(e);
+            }
+        }
+        Ok(())
+    }
+
+    fn record<T>(&self, result: &redis::RedisResult<T>) {
+        match result {
+            Ok(_) => self.set_available(true, ""),
+            Err(e) => self.set_available(false, &format!("{:?}", e.kind())),
+        }
+    }
+
+    fn set_available(&self, available: bool, error: &str) {
+        if self.available.swap(available, Ordering::Relaxed) != available {
+            crate::audit::fleet_link(available, error);
+        }
+    }
+
+    /// The subscriber: applies published revocations as they come, and
+    /// reloads the whole list on (re)connection and every resync interval.
+    fn run(&self) {
+        let backoff = self.settings.resync.min(Duration::from_secs(1));
+        while !self.stop.load(Ordering::Relaxed) {
+            if let Err(e) = self.subscribe() {
+                self.set_available(false, &format!("{:?}", e.kind()));
+                let until = Instant::now() + backoff;
+                while Instant::now() < until && !self.stop.load(Ordering::Relaxed) {
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+            }
+        }
+    }
+
+    /// One subscription, until it fails or the fleet is dropped.
+    fn subscribe(&self) -> redis::RedisResult<()> {
+        let mut conn = self.connect()?;
+        let mut pubsub = conn.as_pubsub();
+        pubsub.subscribe(&self.channel)?;
+        // Subscribed first, then caught up: nothing falls in between.
+        self.flush_pending()?;
+        self.load()?;
+        pubsub.set_read_timeout(Some(self.settings.resync.min(Duration::from_secs(1))))?;
+        let mut next_load = Instant::now() + self.settings.resync;
+        while !self.stop.load(Ordering::Relaxed) {
+            match pubsub.get_message() {
+                Ok(message) => {
+                    let payload: String = message.get_payload()?;
+                    if let Some((entry, until)) = payload.split_once(' ')
+                        && let Ok(until) = until.parse()
+                    {
+                        self.apply(entry, until);
+                    }
+                }
+                Err(e) if e.is_timeout() => {}
+                Err(e) => return Err(e),
+            }
+            if Instant::now() >= next_load {
+                self.flush_pending()?;
+                self.load()?;
+                next_load = Instant::now() + self.settings.resync;
+            }
+        }
+        Ok(())
+    }
+
+    /// Forgets a session that ends, and any that ended unnoticed.
+    fn forget(&self, session: &Session) {
+        let this = session.ticket().map(|t| Arc::downgrade(&t.control));
+        let mut live = lock(&self.live);
+        for entry in entries(session) {
+            if let Some(controls) = live.get_mut(&entry) {
+                controls.retain(|c| c.strong_count() > 0 && !this.as_ref().is_some_and(|t| t.ptr_eq(c)));
+                if controls.is_empty() {
+                    live.remove(&entry);
+                }
+            }
+        }
+    }
+}
+
+impl Layer for Fleet {
+    fn name(&self) -> &'static str {
+        "fleet"
+    }
+
+    /// Refuses a denied principal or token (403, "access revoked"), or any
+    /// principal while Redis is unreachable under fail-closed (503), and
+    /// remembers the session so that a revocation from elsewhere reaches it.
+    fn on_handshake(&self, _: &HandshakeRequest, session: &mut Session, _: Instant) -> Result<(), Rejection> {
+        let entries = entries(session);
+        if entries.is_empty() {
+            return Ok(());
+        }
+        let shared = &self.shared;
+        let now = now_ms();
+        if entries.iter().any(|e| lock(&shared.deny).get(e).is_some_and(|until| *until > now)) {
+            return Err(Rejection::new(RejectionKind::Forbidden, "access revoked"));
+        }
+        if shared.settings.on_unavailable == OnUnavailable::FailClosed && !shared.available.load(Ordering::Relaxed) {
+            return Err(Rejection::new(RejectionKind::Overloaded, "revocation list unavailable"));
+        }
+        if let Some(expires) = session.principal().and_then(|p| p.expires_at) {
+            let mut expiry = lock(&shared.expiry);
+            let known = expiry.entry(entries[0].clone()).or_insert(0);
+            *known = (*known).max(unix_ms(expires));
+        }
+        if let Some(ticket) = session.ticket() {
+            let mut live = lock(&shared.live);
+            for entry in entries {
+                live.entry(entry).or_default().push(Arc::downgrade(&ticket.control));
+            }
+        }
+        Ok(())
+    }
+
+    fn on_close(&self, session: &mut Session, _: Option<crate::CloseCode>) {
+        self.shared.forget(session);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entries_hide_the_id_and_differ_by_kind() {
+        let p = entry("p", "alice@example.com");
+        assert!(p.starts_with("p:") && p.len() == 34 && !p.contains("alice"));
+        assert_ne!(p, entry("j", "alice@example.com"));
+        assert_eq!(p, entry("p", "alice@example.com"));
+    }
+}
