@@ -9,6 +9,18 @@
 //! cargo run --example chat -- --log-json          # audit events as JSON lines (filter: RUST_LOG)
 //! cargo run --example chat -- --metrics 127.0.0.1:9899  # Prometheus metrics elsewhere (default :9898)
 //! cargo run --example chat -- --config examples/chat/chat.toml  # the guard from a file (this one is the default)
+//! cargo run --example chat -- 127.0.0.1:8082 --redis redis://127.0.0.1:6379/ --metrics 127.0.0.1:9899
+//!                                                 # one of a fleet: kicks, the deny-list and
+//!                                                 # per-user rate limits shared through Redis
+//! ```
+//!
+//! Run several instances with the same `--redis` (each on its own address
+//! and `--metrics` port): an admin's kick on one closes the user's sessions
+//! on all of them with 4403, and no instance lets the user back in for a
+//! minute. Chat messages are delivered only within an instance (fan-out is
+//! not shared); the page says so.
+//!
+//! ```text
 //! ```
 //!
 //! Open the address in a browser, pick a token (`alice-token` and
@@ -68,6 +80,13 @@ fn main() -> ExitCode {
                     return ExitCode::from(2);
                 }
             },
+            "--redis" => match args.next() {
+                Some(url) => options.redis = Some(url),
+                None => {
+                    eprintln!("--redis needs a URL");
+                    return ExitCode::from(2);
+                }
+            },
             "--config" => match args.next() {
                 Some(path) => options.config = Some(path.into()),
                 None => {
@@ -86,7 +105,7 @@ fn main() -> ExitCode {
                 Ok(a) => addr = a,
                 Err(_) => {
                     eprintln!(
-                        "unknown argument {other:?}\nusage: chat [ADDR] [--http-rejections] [--no-guard] [--load-users N] [--log-json] [--metrics ADDR] [--config FILE]"
+                        "unknown argument {other:?}\nusage: chat [ADDR] [--http-rejections] [--no-guard] [--load-users N] [--log-json] [--metrics ADDR] [--config FILE] [--redis URL]"
                     );
                     return ExitCode::from(2);
                 }

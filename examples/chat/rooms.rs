@@ -120,7 +120,7 @@ pub fn handle(
         }
         Some("kick") => {
             let target = message["user"].as_str().unwrap_or_default();
-            let sessions = app.guard.sessions().revoke_principal(target);
+            let sessions = app.kick(target);
             vec![json!({"type": "kicked", "user": target, "sessions": sessions})]
         }
         _ => Vec::new(),

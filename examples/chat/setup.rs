@@ -2,11 +2,13 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 use wsguard::config::{GuardConfig, StaticTokenConfig};
+use wsguard::fleet::Fleet;
 use wsguard::pii::Scrubber;
+use wsguard::rate_limit::RedisConfig;
 use wsguard::{Guard, HandshakeRejection, HandshakeRequest, Layer, Liveness, Rejection, Session};
 
 /// Logs to stderr with `tracing-subscriber`: the filter from `RUST_LOG`
@@ -35,11 +37,14 @@ pub struct Options {
     /// The guard's configuration file (`--config`); default: `chat.toml`
     /// next to this file, built in.
     pub config: Option<PathBuf>,
+    /// The Redis every instance shares (`--redis URL`): revocations, the
+    /// deny-list and per-principal rate limits across instances.
+    pub redis: Option<String>,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Self { http_rejections: false, guard: true, load_users: 0, log_json: false, config: None }
+        Self { http_rejections: false, guard: true, load_users: 0, log_json: false, config: None, redis: None }
     }
 }
 
@@ -48,6 +53,8 @@ impl Default for Options {
 pub struct App {
     pub guard: Guard,
     scrubber: Option<Scrubber>,
+    /// With `--redis`: what every instance shares.
+    fleet: Option<Fleet>,
 }
 
 /// The demo's configuration, `chat.toml`.
@@ -58,7 +65,7 @@ const CHAT_TOML: &str = include_str!("chat.toml");
 pub fn app(addr: SocketAddr, options: &Options) -> Result<App, String> {
     if !options.guard {
         let guard = Guard::builder().without_auth().liveness(Liveness::off()).build().map_err(|e| e.to_string())?;
-        return Ok(App { guard, scrubber: None });
+        return Ok(App { guard, scrubber: None, fleet: None });
     }
     let (text, dir) = match &options.config {
         Some(path) => {
@@ -85,11 +92,34 @@ pub fn app(addr: SocketAddr, options: &Options) -> Result<App, String> {
         _ => None,
     };
     let scrubber = scrubber.map(|s| s.build()).transpose().map_err(|e| e.to_string())?;
-    let guard = config.builder().and_then(|b| b.layer(ChatProtocol).build()).map_err(|e| e.to_string())?;
-    Ok(App { guard, scrubber })
+    // A fleet: rate limits per principal, revocations and the deny-list
+    // shared through Redis. A kicked user is refused for a minute.
+    let fleet = match &options.redis {
+        Some(url) => {
+            config.rate_limit = config.rate_limit.take().map(|limit| limit.redis(RedisConfig::new(url.as_str())));
+            let fleet = Fleet::builder(url.as_str()).default_deny(Duration::from_secs(60));
+            Some(fleet.build().map_err(|e| e.to_string())?)
+        }
+        None => None,
+    };
+    let mut builder = config.builder().map_err(|e| e.to_string())?;
+    if let Some(fleet) = &fleet {
+        builder = builder.layer(fleet.clone());
+    }
+    let guard = builder.layer(ChatProtocol).build().map_err(|e| e.to_string())?;
+    Ok(App { guard, scrubber, fleet })
 }
 
 impl App {
+    /// Ends every session of `user`: on this instance, and with `--redis`
+    /// on every instance, which also refuse the user for a minute.
+    pub fn kick(&self, user: &str) -> usize {
+        match &self.fleet {
+            Some(fleet) => fleet.revoke_principal(user, None),
+            None => self.guard.sessions().revoke_principal(user),
+        }
+    }
+
     /// What the scrubber will do to `text` for other users, in words.
     pub fn notices(&self, text: &str) -> Vec<String> {
         let Some(scrubber) = &self.scrubber else { return Vec::new() };

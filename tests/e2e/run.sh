@@ -52,4 +52,15 @@ for example in chat axum; do
     # As JSON lines with --log-json: one per refused handshake.
     grep -q '"event":"handshake_rejected"' "target/e2e-$example-$http_port.log"
 done
+# The demo as a fleet: two instances sharing a redis-server.
+command -v redis-server >/dev/null || { apt-get update -qq && apt-get install -y -qq redis-server >/dev/null; }
+redis_port=$(free_port)
+redis-server --port "$redis_port" --bind 127.0.0.1 --save "" --appendonly no >/dev/null &
+pids+=($!)
+for _ in $(seq 50); do redis-cli -p "$redis_port" ping >/dev/null 2>&1 && break; sleep 0.1; done
+fleet_a=$(free_port)
+fleet_b=$(free_port)
+start chat "$fleet_a" --redis "redis://127.0.0.1:$redis_port/" --metrics "127.0.0.1:$(free_port)"
+start chat "$fleet_b" --redis "redis://127.0.0.1:$redis_port/" --metrics "127.0.0.1:$(free_port)"
+python3 tests/e2e/fleet.py "$fleet_a" "$fleet_b"
 echo "e2e: all passed (screenshots in target/e2e/)"
