@@ -12,6 +12,27 @@
 //!   have expired (the latest expiry among the principal's sessions here),
 //!   else after [`FleetBuilder::default_deny`].
 //! - [`Fleet::deny_token`] does the same for one token, by its `jti` claim.
+//! - [`FleetBuilder::shared_caps`] counts concurrent connections per
+//!   principal, per IP and in all across the instances (429 beyond).
+//!
+//! # Shared connection caps
+//!
+//! Each admitted connection holds a lease in Redis (a sorted-set member
+//! whose score is its expiry), taken by one script at the handshake (the
+//! handshake may consult Redis; messages never do) and renewed by the
+//! background thread every third of the [lease](FleetBuilder::lease). A
+//! closed connection gives its lease back; the leases of a crashed
+//! instance expire within one lease time (15 s by default), and their
+//! places free themselves.
+//!
+//! While an instance cannot reach Redis it admits under
+//! [`OnUnavailable::FailOpen`] (the default) by its local
+//! [`ConnectionCaps`] alone, so during a partition
+//! the fleet admits at most the shared cap plus, per partitioned instance,
+//! its local cap; and its leases lapse after one lease time, so
+//! connections admitted before the partition stop counting elsewhere
+//! (`tests/fleet.rs` measures both). Under
+//! [`OnUnavailable::FailClosed`] it refuses authenticated handshakes (503).
 //!
 //! # The hot path never waits on Redis
 //!
@@ -40,7 +61,7 @@
 //! prefix is a hash tag, so on Redis Cluster every key is in one slot.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -50,7 +71,7 @@ use crate::error::ConfigError;
 use crate::hex::hex;
 use crate::layer::{HandshakeRequest, Layer};
 use crate::rate_limit::OnUnavailable;
-use crate::registry::Control;
+use crate::registry::{ConnectionCaps, Control};
 use crate::rejection::{Rejection, RejectionKind};
 use crate::session::Session;
 
@@ -63,6 +84,8 @@ use crate::session::Session;
 /// | [`resync_interval`](Self::resync_interval) | 5 s |
 /// | [`timeout`](Self::timeout) | 250 ms (connect, read, write) |
 /// | [`on_unavailable`](Self::on_unavailable) | [`OnUnavailable::FailOpen`] |
+/// | [`shared_caps`](Self::shared_caps) | none: only each instance's own caps |
+/// | [`lease`](Self::lease) | 15 s, renewed every 5 s |
 #[must_use]
 #[derive(Debug, Clone)]
 pub struct FleetBuilder {
@@ -72,7 +95,37 @@ pub struct FleetBuilder {
     resync: Duration,
     timeout: Duration,
     on_unavailable: OnUnavailable,
+    caps: Option<ConnectionCaps>,
+    lease: Duration,
 }
+
+/// Takes a lease in every cap's set, unless one is full: drops expired
+/// leases first, answers the index (1-based) of the first full set, else
+/// 0. KEYS: the sets; ARGV: now, the lease's expiry, the member, then each
+/// set's cap.
+const TAKE_LEASE: &str = r"
+local now, expiry, member = tonumber(ARGV[1]), ARGV[2], ARGV[3]
+for i, key in ipairs(KEYS) do
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', now)
+  if redis.call('ZCARD', key) >= tonumber(ARGV[3 + i]) then return i end
+end
+for i, key in ipairs(KEYS) do
+  redis.call('ZADD', key, expiry, member)
+  redis.call('PEXPIREAT', key, expiry, 'GT')
+  redis.call('PEXPIREAT', key, expiry, 'NX')
+end
+return 0
+";
+
+/// One connection's lease: the sets it is counted in, while its session lives.
+struct Lease {
+    keys: Vec<String>,
+    control: Weak<Control>,
+}
+
+/// The lease a session holds, in its extensions.
+#[derive(Clone, Copy, Debug)]
+struct LeaseId(u64);
 
 /// Revocations and a deny-list shared by every instance through Redis. See
 /// the [module docs](self).
@@ -110,6 +163,11 @@ struct Shared {
     conn: Mutex<Option<redis::Connection>>,
     available: AtomicBool,
     stop: AtomicBool,
+    /// This instance's random id, in its lease members.
+    instance: String,
+    leases: Mutex<HashMap<u64, Lease>>,
+    next_lease: AtomicU64,
+    take_lease: redis::Script,
 }
 
 struct Owner(Arc<Shared>);
@@ -171,6 +229,8 @@ impl Fleet {
             resync: Duration::from_secs(5),
             timeout: Duration::from_millis(250),
             on_unavailable: OnUnavailable::FailOpen,
+            caps: None,
+            lease: Duration::from_secs(15),
         }
     }
 
@@ -246,6 +306,24 @@ impl FleetBuilder {
         self
     }
 
+    /// Caps concurrent connections across the fleet: `per_principal`,
+    /// `per_ip` (IPv6 grouped by its `ipv6_prefix`) and `global`, counted in
+    /// Redis with leases (see the module docs). Each instance's own caps
+    /// ([`GuardBuilder::connection_caps`](crate::GuardBuilder::connection_caps))
+    /// still apply.
+    pub fn shared_caps(mut self, caps: ConnectionCaps) -> Self {
+        self.caps = Some(caps);
+        self
+    }
+
+    /// How long a lease lasts without renewal (default 15 s; renewed every
+    /// third of it): the time a crashed instance's connections keep their
+    /// places.
+    pub fn lease(mut self, lease: Duration) -> Self {
+        self.lease = lease;
+        self
+    }
+
     /// Connects, loads the deny-list and starts the background thread. An
     /// unreachable Redis at start is not an error: the fleet starts
     /// unavailable and keeps trying.
@@ -256,7 +334,7 @@ impl FleetBuilder {
     pub fn build(self) -> Result<Fleet, ConfigError> {
         let client = redis::Client::open(self.url.as_str())
             .map_err(|e| ConfigError::RateLimit { reason: format!("invalid redis url: {:?}", e.kind()) })?;
-        if self.resync.is_zero() || self.timeout.is_zero() {
+        if self.resync.is_zero() || self.timeout.is_zero() || self.lease < Duration::from_millis(30) {
             return Err(ConfigError::RateLimit { reason: "fleet intervals must be positive".into() });
         }
         let shared = Arc::new(Shared {
@@ -271,6 +349,14 @@ impl FleetBuilder {
             conn: Mutex::new(None),
             available: AtomicBool::new(true),
             stop: AtomicBool::new(false),
+            instance: {
+                let mut id = [0u8; 8];
+                let _ = getrandom::fill(&mut id);
+                hex(&id, 16)
+            },
+            leases: Mutex::default(),
+            next_lease: AtomicU64::new(1),
+            take_lease: redis::Script::new(TAKE_LEASE),
         });
         if shared.load().is_err() {
             shared.set_available(false, "connect");
@@ -428,8 +514,11 @@ impl Shared {
         // Subscribed first, then caught up: nothing falls in between.
         self.flush_pending()?;
         self.load()?;
-        pubsub.set_read_timeout(Some(self.settings.resync.min(Duration::from_secs(1))))?;
+        let beat = self.settings.lease / 3;
+        pubsub.set_read_timeout(Some(self.settings.resync.min(beat).min(Duration::from_secs(1))))?;
+        self.renew_leases()?;
         let mut next_load = Instant::now() + self.settings.resync;
+        let mut next_beat = Instant::now() + beat;
         while !self.stop.load(Ordering::Relaxed) {
             match pubsub.get_message() {
                 Ok(message) => {
@@ -443,6 +532,10 @@ impl Shared {
                 Err(e) if e.is_timeout() => {}
                 Err(e) => return Err(e),
             }
+            if Instant::now() >= next_beat {
+                self.renew_leases()?;
+                next_beat = Instant::now() + beat;
+            }
             if Instant::now() >= next_load {
                 self.flush_pending()?;
                 self.load()?;
@@ -450,6 +543,101 @@ impl Shared {
             }
         }
         Ok(())
+    }
+
+    /// The sets a session is counted in under the shared caps, with each
+    /// set's cap.
+    fn cap_keys(&self, session: &Session) -> Vec<(String, u32)> {
+        let Some(caps) = &self.settings.caps else { return Vec::new() };
+        let prefix = &self.settings.prefix;
+        let mut keys = Vec::new();
+        if let (Some(cap), Some(principal)) = (caps.per_principal, session.principal()) {
+            keys.push((format!("{{{prefix}}}:conn:{}", entry("p", &principal.id)), cap));
+        }
+        if let (Some(cap), Some(ip)) = (caps.per_ip, caps.ip_key(session.peer_addr())) {
+            keys.push((format!("{{{prefix}}}:conn:{}", entry("ip", &ip.to_string())), cap));
+        }
+        if let Some(cap) = caps.global {
+            keys.push((format!("{{{prefix}}}:conn:all"), cap));
+        }
+        keys
+    }
+
+    /// Takes a lease for `session`: `Ok(true)` when admitted, `Ok(false)`
+    /// when a shared cap is full.
+    fn take_lease(&self, session: &mut Session) -> redis::RedisResult<bool> {
+        let keys = self.cap_keys(session);
+        let Some(control) = session.ticket().map(|t| Arc::downgrade(&t.control)) else { return Ok(true) };
+        if keys.is_empty() {
+            return Ok(true);
+        }
+        let id = self.next_lease.fetch_add(1, Ordering::Relaxed);
+        let now = now_ms();
+        let full: usize = self.with_conn(|c| {
+            let mut call = self.take_lease.prepare_invoke();
+            call.arg(now).arg(now + millis(self.settings.lease)).arg(format!("{}:{id}", self.instance));
+            for (key, cap) in &keys {
+                call.key(key).arg(*cap);
+            }
+            call.invoke(c)
+        })?;
+        if full > 0 {
+            return Ok(false);
+        }
+        let keys = keys.into_iter().map(|(key, _)| key).collect();
+        lock(&self.leases).insert(id, Lease { keys, control });
+        session.extensions_mut().insert(LeaseId(id));
+        Ok(true)
+    }
+
+    /// Renews the leases of live sessions, and gives back those of sessions
+    /// that ended unnoticed.
+    fn renew_leases(&self) -> redis::RedisResult<()> {
+        let expiry = now_ms() + millis(self.settings.lease);
+        let (live, dead): (Vec<_>, Vec<_>) = {
+            let mut leases = lock(&self.leases);
+            let dead: Vec<(u64, Lease)> = {
+                let ids: Vec<u64> =
+                    leases.iter().filter(|(_, l)| l.control.strong_count() == 0).map(|(id, _)| *id).collect();
+                ids.into_iter().filter_map(|id| leases.remove(&id).map(|l| (id, l))).collect()
+            };
+            let live: Vec<(u64, Vec<String>)> = leases.iter().map(|(id, l)| (*id, l.keys.clone())).collect();
+            (live, dead)
+        };
+        if live.is_empty() && dead.is_empty() {
+            return Ok(());
+        }
+        self.with_conn(|c| {
+            let mut pipe = redis::pipe();
+            for (id, keys) in &live {
+                for key in keys {
+                    pipe.cmd("ZADD").arg(key).arg(expiry).arg(format!("{}:{id}", self.instance)).ignore();
+                    pipe.cmd("PEXPIREAT").arg(key).arg(expiry).arg("GT").ignore();
+                    pipe.cmd("PEXPIREAT").arg(key).arg(expiry).arg("NX").ignore();
+                }
+            }
+            for (id, lease) in &dead {
+                for key in &lease.keys {
+                    pipe.cmd("ZREM").arg(key).arg(format!("{}:{id}", self.instance)).ignore();
+                }
+            }
+            pipe.query::<()>(c)
+        })
+    }
+
+    /// Gives a closed session's lease back (if Redis is unreachable, it
+    /// expires by itself).
+    fn give_back(&self, session: &Session) {
+        let Some(LeaseId(id)) = session.extensions().get::<LeaseId>().copied() else { return };
+        let Some(lease) = lock(&self.leases).remove(&id) else { return };
+        let member = format!("{}:{id}", self.instance);
+        let _ = self.with_conn(|c| {
+            let mut pipe = redis::pipe();
+            for key in &lease.keys {
+                pipe.cmd("ZREM").arg(key).arg(&member).ignore();
+            }
+            pipe.query::<()>(c)
+        });
     }
 
     /// Forgets a session that ends, and any that ended unnoticed.
@@ -476,22 +664,40 @@ impl Layer for Fleet {
     /// principal while Redis is unreachable under fail-closed (503), and
     /// remembers the session so that a revocation from elsewhere reaches it.
     fn on_handshake(&self, _: &HandshakeRequest, session: &mut Session, _: Instant) -> Result<(), Rejection> {
-        let entries = entries(session);
-        if entries.is_empty() {
-            return Ok(());
-        }
         let shared = &self.shared;
-        let now = now_ms();
-        if entries.iter().any(|e| lock(&shared.deny).get(e).is_some_and(|until| *until > now)) {
-            return Err(Rejection::new(RejectionKind::Forbidden, "access revoked"));
+        let entries = entries(session);
+        let available = shared.available.load(Ordering::Relaxed);
+        let fail_closed = shared.settings.on_unavailable == OnUnavailable::FailClosed;
+        if !entries.is_empty() {
+            let now = now_ms();
+            if entries.iter().any(|e| lock(&shared.deny).get(e).is_some_and(|until| *until > now)) {
+                return Err(Rejection::new(RejectionKind::Forbidden, "access revoked"));
+            }
+            if fail_closed && !available {
+                return Err(Rejection::new(RejectionKind::Overloaded, "revocation list unavailable"));
+            }
+            if let Some(expires) = session.principal().and_then(|p| p.expires_at) {
+                let mut expiry = lock(&shared.expiry);
+                let known = expiry.entry(entries[0].clone()).or_insert(0);
+                *known = (*known).max(unix_ms(expires));
+            }
         }
-        if shared.settings.on_unavailable == OnUnavailable::FailClosed && !shared.available.load(Ordering::Relaxed) {
-            return Err(Rejection::new(RejectionKind::Overloaded, "revocation list unavailable"));
-        }
-        if let Some(expires) = session.principal().and_then(|p| p.expires_at) {
-            let mut expiry = lock(&shared.expiry);
-            let known = expiry.entry(entries[0].clone()).or_insert(0);
-            *known = (*known).max(unix_ms(expires));
+        // While Redis is known to be down, the caps do not try it on every
+        // handshake: the background thread notices its return.
+        let lease = if available {
+            shared.take_lease(session)
+        } else {
+            Err(redis::RedisError::from(std::io::Error::from(std::io::ErrorKind::NotConnected)))
+        };
+        match lease {
+            Ok(true) => {}
+            Ok(false) => return Err(Rejection::new(RejectionKind::RateLimited, "too many connections")),
+            Err(e) => {
+                shared.set_available(false, &format!("{:?}", e.kind()));
+                if fail_closed && shared.settings.caps.is_some() {
+                    return Err(Rejection::new(RejectionKind::Overloaded, "connection caps unavailable"));
+                }
+            }
         }
         if let Some(ticket) = session.ticket() {
             let mut live = lock(&shared.live);
@@ -504,6 +710,7 @@ impl Layer for Fleet {
 
     fn on_close(&self, session: &mut Session, _: Option<crate::CloseCode>) {
         self.shared.forget(session);
+        self.shared.give_back(session);
     }
 }
 

@@ -115,7 +115,7 @@ impl ConnectionCaps {
     }
 
     /// The key a peer's connections are counted under.
-    fn ip_key(&self, peer: Option<SocketAddr>) -> Option<IpAddr> {
+    pub(crate) fn ip_key(&self, peer: Option<SocketAddr>) -> Option<IpAddr> {
         peer.map(|a| crate::layer::client_group(a.ip(), self.ipv6_prefix))
     }
 }

@@ -3,15 +3,19 @@
 //! instance until it ends, tokens denied by `jti`, and Redis killed and
 //! restarted while sessions are live.
 
-use std::net::SocketAddr;
+use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
 use serde_json::json;
 use wsguard::Guard;
-use wsguard::Principal;
 use wsguard::auth::{AuthError, Authenticator};
 use wsguard::fleet::Fleet;
 use wsguard::rate_limit::OnUnavailable;
+use wsguard::{ConnectionCaps, Principal};
 
 use crate::support::redis::RedisServer;
 use crate::support::{Adapter, Client, WATCHDOG, eventually, expect_close, handshake, spawn_echo};
@@ -140,4 +144,169 @@ fn redis_restarts_during_traffic_and_revocations_made_meanwhile_arrive() {
     eventually("fail-closed recovers", || strict.is_available());
     assert!(login(at_strict, "user:hal").is_ok());
     assert_eq!(login(at_strict, "user:gus").err(), Some(403));
+}
+
+/// A TCP forwarder to Redis that can be cut, to partition one instance.
+struct Link {
+    addr: SocketAddr,
+    cut: Arc<AtomicBool>,
+}
+
+impl Link {
+    fn to(redis: &RedisServer) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let target: SocketAddr = redis.url().trim_start_matches("redis://").trim_end_matches('/').parse().unwrap();
+        let cut = Arc::new(AtomicBool::new(false));
+        let flag = cut.clone();
+        std::thread::spawn(move || {
+            for client in listener.incoming() {
+                let Ok(client) = client else { continue };
+                if flag.load(Ordering::SeqCst) {
+                    continue;
+                }
+                let Ok(server) = TcpStream::connect(target) else { continue };
+                for (mut from, mut to) in [(client.try_clone().unwrap(), server.try_clone().unwrap()), (server, client)]
+                {
+                    let flag = flag.clone();
+                    std::thread::spawn(move || {
+                        let _ = from.set_read_timeout(Some(Duration::from_millis(50)));
+                        let mut buf = [0u8; 16 * 1024];
+                        loop {
+                            if flag.load(Ordering::SeqCst) {
+                                let _ = from.shutdown(Shutdown::Both);
+                                let _ = to.shutdown(Shutdown::Both);
+                                return;
+                            }
+                            match from.read(&mut buf) {
+                                Ok(0) => return,
+                                Ok(n) => {
+                                    if to.write_all(&buf[..n]).is_err() {
+                                        return;
+                                    }
+                                }
+                                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
+                                Err(_) => return,
+                            }
+                        }
+                    });
+                }
+            }
+        });
+        Self { addr, cut }
+    }
+
+    fn url(&self) -> String {
+        format!("redis://{}/", self.addr)
+    }
+}
+
+fn capped(url: &str, prefix: &str, caps: ConnectionCaps) -> Fleet {
+    Fleet::builder(url)
+        .key_prefix(prefix)
+        .resync_interval(Duration::from_millis(300))
+        .lease(Duration::from_millis(900))
+        .shared_caps(caps)
+        .build()
+        .unwrap()
+}
+
+#[test]
+fn connection_caps_count_across_instances_and_a_partition_is_bounded() {
+    let Some(redis) = RedisServer::start_or_skip("fleet caps") else { return };
+    let caps = ConnectionCaps::unlimited().per_principal(Some(3));
+    let (a, b) = (capped(&redis.url(), "caps", caps), capped(&redis.url(), "caps", caps));
+    let link = Link::to(&redis);
+    let p = capped(&link.url(), "caps", caps);
+    let addrs = [instance(Adapter::Tokio, &a), instance(Adapter::Blocking, &b), instance(Adapter::Tokio, &p)];
+
+    // Three of kim's connections, one per instance: the fourth is refused everywhere.
+    let mut held: Vec<Client> = addrs.iter().map(|addr| login(*addr, "user:kim").unwrap()).collect();
+    for addr in addrs {
+        assert_eq!(login(addr, "user:kim").err(), Some(429));
+    }
+    assert!(login(addrs[0], "user:lea").is_ok(), "another principal has her own places");
+    // A closed connection gives its place back.
+    held.remove(0).close(None).unwrap();
+    let deadline = Instant::now() + WATCHDOG;
+    loop {
+        if let Ok(client) = login(addrs[1], "user:kim") {
+            held.push(client);
+            break;
+        }
+        assert!(Instant::now() < deadline, "the place was never given back");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(login(addrs[2], "user:kim").err(), Some(429));
+
+    // Partition P from Redis. Fail-open: P admits by its own caps (5 per
+    // principal by default) though the shared cap is full; its leases lapse,
+    // so its two connections stop counting for A and B after one lease.
+    link.cut.store(true, Ordering::SeqCst);
+    eventually("P notices", || !p.is_available());
+    let mut on_p = Vec::new();
+    while let Ok(client) = login(addrs[2], "user:kim") {
+        on_p.push(client);
+        assert!(on_p.len() <= 10, "P's local cap must stop it");
+    }
+    let admitted_on_p = on_p.len();
+    // P held one of kim's three before the partition.
+    assert_eq!(admitted_on_p + 1, 5, "P stops at its local cap of 5");
+    std::thread::sleep(Duration::from_millis(1200));
+    let mut elsewhere = Vec::new();
+    while let Ok(client) = login(addrs[0], "user:kim") {
+        elsewhere.push(client);
+        assert!(elsewhere.len() <= 10);
+    }
+    let admitted_elsewhere = elsewhere.len();
+    // Shared cap 3 + P's local cap 5: the bound during the partition.
+    let total = 2 + admitted_elsewhere + 5;
+    println!("fleet: during a partition, kim holds {total} connections (shared cap 3 + partitioned local cap 5)");
+    assert_eq!(total, 3 + 5, "the documented bound");
+    link.cut.store(false, Ordering::SeqCst);
+    eventually("P recovers", || p.is_available());
+}
+
+/// The other side of the crash test: an instance in a child process holding
+/// two of kim's connections, until the parent kills it (`kill -9`).
+#[test]
+#[ignore = "run by instance_crash_frees_its_places_within_one_lease, in a child process"]
+fn fleet_child_instance() {
+    let Ok(url) = std::env::var("WSGUARD_FLEET_CHILD") else { return };
+    let fleet = capped(&url, "crash", ConnectionCaps::unlimited().per_principal(Some(2)));
+    let addr = instance(Adapter::Tokio, &fleet);
+    let _held: Vec<Client> = (0..2).map(|_| login(addr, "user:kim").unwrap()).collect();
+    println!("ready");
+    std::thread::sleep(WATCHDOG * 3);
+}
+
+#[test]
+fn instance_crash_frees_its_places_within_one_lease() {
+    let Some(redis) = RedisServer::start_or_skip("fleet crash") else { return };
+    let fleet = capped(&redis.url(), "crash", ConnectionCaps::unlimited().per_principal(Some(2)));
+    let addr = instance(Adapter::Tokio, &fleet);
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args(["fleet::fleet_child_instance", "--exact", "--ignored", "--nocapture", "--test-threads=1"])
+        .env("WSGUARD_FLEET_CHILD", redis.url())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    assert!(lines.any(|l| l.is_ok_and(|l| l.contains("ready"))), "the child instance started");
+    assert_eq!(login(addr, "user:kim").err(), Some(429), "the child holds kim's two places");
+    child.kill().unwrap(); // SIGKILL: no close, no give-back
+    let killed = Instant::now();
+    let _ = child.wait();
+    let client = loop {
+        if let Ok(client) = login(addr, "user:kim") {
+            break client;
+        }
+        assert!(killed.elapsed() < WATCHDOG, "the leases never expired");
+        std::thread::sleep(Duration::from_millis(25));
+    };
+    let freed = killed.elapsed();
+    println!("fleet: a killed instance's places were free {freed:?} after kill -9 (lease 900 ms)");
+    assert!(freed <= Duration::from_millis(900 + 400), "within one lease: {freed:?}");
+    drop(client);
 }

@@ -9,7 +9,7 @@ use wsguard::config::{GuardConfig, StaticTokenConfig};
 use wsguard::fleet::Fleet;
 use wsguard::pii::Scrubber;
 use wsguard::rate_limit::RedisConfig;
-use wsguard::{Guard, HandshakeRejection, HandshakeRequest, Layer, Liveness, Rejection, Session};
+use wsguard::{ConnectionCaps, Guard, HandshakeRejection, HandshakeRequest, Layer, Liveness, Rejection, Session};
 
 /// Logs to stderr with `tracing-subscriber`: the filter from `RUST_LOG`
 /// (default: the guard's audit events and warnings), as JSON lines with
@@ -92,12 +92,15 @@ pub fn app(addr: SocketAddr, options: &Options) -> Result<App, String> {
         _ => None,
     };
     let scrubber = scrubber.map(|s| s.build()).transpose().map_err(|e| e.to_string())?;
-    // A fleet: rate limits per principal, revocations and the deny-list
-    // shared through Redis. A kicked user is refused for a minute.
+    // A fleet: rate limits per principal, revocations, the deny-list and
+    // 5 connections per user shared through Redis. A kicked user is
+    // refused for a minute.
     let fleet = match &options.redis {
         Some(url) => {
             config.rate_limit = config.rate_limit.take().map(|limit| limit.redis(RedisConfig::new(url.as_str())));
-            let fleet = Fleet::builder(url.as_str()).default_deny(Duration::from_secs(60));
+            let fleet = Fleet::builder(url.as_str())
+                .default_deny(Duration::from_secs(60))
+                .shared_caps(ConnectionCaps::unlimited().per_principal(Some(5)));
             Some(fleet.build().map_err(|e| e.to_string())?)
         }
         None => None,

@@ -52,6 +52,13 @@ async def main():
         check(await closed_with(again) == 4403, f"bob cannot come back on instance {name} (4403)")
     alice, joined = await login(B, "alice-token")
     check(joined["type"] == "joined", "alice is not affected")
+    # Five connections per user across the fleet: alice's sixth is refused.
+    more = [(await login(port, "alice-token"))[0] for port in (A, B, A, B)]
+    sixth = await connect(f"ws://127.0.0.1:{A}/ws", origin=f"http://127.0.0.1:{A}",
+                          additional_headers={"Authorization": "Bearer alice-token"}, subprotocols=["chat.v1"])
+    check(await closed_with(sixth) == 4429, "alice's sixth connection across the instances is refused (4429)")
+    for ws in more:
+        await ws.close()
     await alice.close()
     await admin.close()
 
