@@ -310,3 +310,27 @@ fn instance_crash_frees_its_places_within_one_lease() {
     assert!(freed <= Duration::from_millis(900 + 400), "within one lease: {freed:?}");
     drop(client);
 }
+
+#[test]
+fn an_acl_user_with_rights_to_its_keys_only() {
+    let Some(redis) = RedisServer::start_or_skip("fleet acl") else { return };
+    let port = redis.url().rsplit(':').next().unwrap().trim_end_matches('/').to_owned();
+    assert_eq!(redis.command("ACL SETUSER guard on >s3cret ~{acl}:* &{acl}:* +@all"), "+OK\r\n");
+    assert_eq!(redis.command("ACL SETUSER other on >s3cret ~{elsewhere}:* &{elsewhere}:* +@all"), "+OK\r\n");
+    let with = |user: &str, password: &str| {
+        Fleet::builder(format!("redis://{user}:{password}@127.0.0.1:{port}/"))
+            .key_prefix("acl")
+            .resync_interval(Duration::from_millis(300))
+            .build()
+            .unwrap()
+    };
+    let (a, b) = (with("guard", "s3cret"), with("guard", "s3cret"));
+    assert!(a.is_available() && b.is_available());
+    let at_b = instance(Adapter::Tokio, &b);
+    let mut ivy = login(at_b, "user:ivy").unwrap();
+    a.revoke_principal("ivy", Some(SystemTime::now() + Duration::from_secs(60)));
+    assert_eq!(expect_close(&mut ivy).0, 4403, "through the ACL user's keys and channel");
+    // A wrong password, or a user without rights to these keys: unavailable.
+    assert!(!with("guard", "wrong").is_available());
+    assert!(!with("other", "s3cret").is_available(), "NOPERM on {{acl}} keys");
+}
