@@ -208,3 +208,27 @@ fn the_background_sync_shares_without_being_called() {
     assert!((1..10).contains(&admitted), "b admitted {admitted}");
     assert!(!delivered(&mut b));
 }
+
+/// The shared state outlives its time: a key whose state is a minute ahead
+/// (a quota of one per minute, used) expires after that minute, not before,
+/// whichever step of the expiry scheme it is in.
+#[test]
+fn a_shared_state_expires_only_after_it_is_spent() {
+    let Some(server) = RedisServer::start_or_skip("a_shared_state_expires_only_after_it_is_spent") else { return };
+    let clock = ManualClock::new();
+    let config = RedisConfig::new(server.url()).key_prefix("expiry");
+    let mut instance = Instance::new(Quota::per_minute(n(1)), Some(config), &clock);
+    assert!(instance.send().is_ok());
+    assert_eq!(instance.send(), Err("rate_limited".to_owned()));
+    instance.limit.sync().unwrap();
+    let keys = server.command("KEYS expiry:*");
+    let key = keys.lines().find(|l| l.starts_with("expiry:")).expect("one shared key");
+    let ttl: i64 = server.command(&format!("PTTL {key}")).trim_start_matches(':').trim().parse().unwrap();
+    assert!((60_000..=66_000).contains(&ttl), "expires after the minute it is ahead, within a step: {ttl} ms");
+    // A second sync with nothing new keeps the key's expiry; one more unit
+    // (refunded or not) never shortens it.
+    clock.advance(Duration::from_secs(1));
+    instance.limit.sync().unwrap();
+    let again: i64 = server.command(&format!("PTTL {key}")).trim_start_matches(':').trim().parse().unwrap();
+    assert!(again > 55_000, "{again} ms");
+}
