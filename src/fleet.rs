@@ -97,6 +97,7 @@ pub struct FleetBuilder {
     on_unavailable: OnUnavailable,
     caps: Option<ConnectionCaps>,
     lease: Duration,
+    root: Option<Vec<u8>>,
 }
 
 /// Takes a lease in every cap's set, unless one is full: drops expired
@@ -220,7 +221,7 @@ fn entries(session: &Session) -> Vec<String> {
 impl Fleet {
     /// Starts configuring a fleet around the Redis at `url`
     /// (`redis://[user:password@]host:port/db`; ACL users are given in the
-    /// URL).
+    /// URL; `rediss://` for TLS needs the feature `redis-tls`).
     pub fn builder(url: impl Into<String>) -> FleetBuilder {
         FleetBuilder {
             url: url.into(),
@@ -231,6 +232,7 @@ impl Fleet {
             on_unavailable: OnUnavailable::FailOpen,
             caps: None,
             lease: Duration::from_secs(15),
+            root: None,
         }
     }
 
@@ -324,6 +326,13 @@ impl FleetBuilder {
         self
     }
 
+    /// For `rediss://` URLs (feature `redis-tls`): also trust this CA
+    /// certificate (PEM), e.g. a private CA's.
+    pub fn root_certificate(mut self, pem: &[u8]) -> Self {
+        self.root = Some(pem.to_vec());
+        self
+    }
+
     /// Connects, loads the deny-list and starts the background thread. An
     /// unreachable Redis at start is not an error: the fleet starts
     /// unavailable and keeps trying.
@@ -332,8 +341,7 @@ impl FleetBuilder {
     ///
     /// [`ConfigError::RateLimit`] for an invalid URL or zero intervals.
     pub fn build(self) -> Result<Fleet, ConfigError> {
-        let client = redis::Client::open(self.url.as_str())
-            .map_err(|e| ConfigError::RateLimit { reason: format!("invalid redis url: {:?}", e.kind()) })?;
+        let client = crate::redis_client::client(&self.url, self.root.as_deref())?;
         if self.resync.is_zero() || self.timeout.is_zero() || self.lease < Duration::from_millis(30) {
             return Err(ConfigError::RateLimit { reason: "fleet intervals must be positive".into() });
         }

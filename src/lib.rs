@@ -242,6 +242,8 @@ mod outcome;
 pub mod pii;
 pub mod rate_limit;
 pub mod rbac;
+#[cfg(feature = "redis")]
+mod redis_client;
 mod registry;
 mod rejection;
 pub mod schema;

@@ -334,3 +334,67 @@ fn an_acl_user_with_rights_to_its_keys_only() {
     assert!(!with("guard", "wrong").is_available());
     assert!(!with("other", "s3cret").is_available(), "NOPERM on {{acl}} keys");
 }
+
+/// `rediss://`: the fleet and a shared rate limit over TLS to a
+/// `redis-server` with a certificate made at test time.
+#[cfg(feature = "redis-tls")]
+#[test]
+fn over_tls_to_redis() {
+    use crate::support::redis::free_port;
+    use wsguard::rate_limit::{Per, Quota, RateLimit, RedisConfig, Unit};
+
+    if !RedisServer::is_installed() {
+        let _ = RedisServer::start_or_skip("fleet tls");
+        return;
+    }
+    let generated = rcgen::generate_simple_self_signed(["127.0.0.1".to_owned()]).unwrap();
+    let dir = std::env::temp_dir().join(format!("wsguard-redis-tls-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (cert, key) = (dir.join("redis.crt"), dir.join("redis.key"));
+    std::fs::write(&cert, generated.cert.pem()).unwrap();
+    std::fs::write(&key, generated.signing_key.serialize_pem()).unwrap();
+    let tls_port = free_port();
+    let path = |p: &std::path::Path| p.to_str().unwrap().to_owned();
+    let _redis = RedisServer::start_with(vec![
+        "--tls-port".into(),
+        tls_port.to_string(),
+        "--tls-cert-file".into(),
+        path(&cert),
+        "--tls-key-file".into(),
+        path(&key),
+        "--tls-ca-cert-file".into(),
+        path(&cert),
+        "--tls-auth-clients".into(),
+        "no".into(),
+    ]);
+    let url = format!("rediss://127.0.0.1:{tls_port}/");
+    let pem = generated.cert.pem();
+    let fleet = || {
+        Fleet::builder(url.as_str())
+            .root_certificate(pem.as_bytes())
+            .resync_interval(Duration::from_millis(300))
+            .build()
+            .unwrap()
+    };
+    let (a, b) = (fleet(), fleet());
+    assert!(a.is_available() && b.is_available(), "connected over TLS");
+    let mut jo = login(instance(Adapter::Tokio, &b), "user:jo").unwrap();
+    a.revoke_principal("jo", Some(SystemTime::now() + Duration::from_secs(60)));
+    assert_eq!(expect_close(&mut jo).0, 4403);
+
+    let limit = RateLimit::builder()
+        .quota(Quota::per_second(std::num::NonZeroU32::new(10).unwrap()), Unit::Messages, Per::Principal)
+        .redis(RedisConfig::new(url.as_str()).root_certificate(pem.as_bytes()).manual_sync())
+        .build()
+        .unwrap();
+    let guard = Guard::builder().without_auth().rate_limit(limit.clone()).build().unwrap();
+    let mut session = guard.new_session(None);
+    session.set_principal(Some(Principal::new("jo"))).unwrap();
+    let _ = guard.inbound(wsguard::Message::text("x"), &mut session);
+    assert_eq!(limit.sync().unwrap(), 1, "one key synced over TLS");
+
+    // Without the certificate the server is not trusted.
+    let untrusted = Fleet::builder(url.as_str()).build().unwrap();
+    assert!(!untrusted.is_available());
+    std::fs::remove_dir_all(&dir).unwrap();
+}

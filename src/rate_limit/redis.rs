@@ -120,7 +120,7 @@ pub enum OnUnavailable {
 /// "timeout_ms": 250, "on_unavailable": "fail_open", "key_prefix": "...",
 /// "keys_per_call": 1000}`, all but `url` optional (`sync_interval_ms: 0`
 /// is [`manual_sync`](Self::manual_sync)).
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 #[must_use]
 pub struct RedisConfig {
@@ -137,6 +137,20 @@ pub struct RedisConfig {
     keys_per_call: usize,
     #[serde(skip, default = "system_clock")]
     clock: Arc<dyn Clock>,
+    #[serde(skip)]
+    root: Option<Vec<u8>>,
+}
+
+impl std::fmt::Debug for RedisConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Not the URL: it may hold a password.
+        f.debug_struct("RedisConfig")
+            .field("sync_interval_ms", &self.sync_interval_ms)
+            .field("timeout_ms", &self.timeout_ms)
+            .field("on_unavailable", &self.on_unavailable)
+            .field("key_prefix", &self.key_prefix)
+            .finish_non_exhaustive()
+    }
 }
 
 fn default_interval_ms() -> u64 {
@@ -160,8 +174,9 @@ fn system_clock() -> Arc<dyn Clock> {
 }
 
 impl RedisConfig {
-    /// The server at `url` (`redis://host:port/db`, `rediss://` needs
-    /// the redis crate's TLS features), with the defaults.
+    /// The server at `url` (`redis://[user:password@]host:port/db`;
+    /// `rediss://` for TLS needs the feature `redis-tls`), with the
+    /// defaults.
     pub fn new(url: impl Into<String>) -> Self {
         Self {
             url: url.into(),
@@ -171,7 +186,15 @@ impl RedisConfig {
             key_prefix: default_prefix(),
             keys_per_call: default_keys_per_call(),
             clock: system_clock(),
+            root: None,
         }
+    }
+
+    /// For `rediss://` URLs (feature `redis-tls`): also trust this CA
+    /// certificate (PEM), e.g. a private CA's.
+    pub fn root_certificate(mut self, pem: &[u8]) -> Self {
+        self.root = Some(pem.to_vec());
+        self
     }
 
     /// How often the background thread syncs (default 100 ms; whole
@@ -254,8 +277,7 @@ impl std::fmt::Debug for Sync {
 
 impl Sync {
     pub(crate) fn new(config: RedisConfig, rules: &[Rule], handshakes: Option<Quota>) -> Result<Self, ConfigError> {
-        let client = redis::Client::open(config.url.as_str())
-            .map_err(|e| ConfigError::RateLimit { reason: format!("invalid redis url: {:?}", e.kind()) })?;
+        let client = crate::redis_client::client(&config.url, config.root.as_deref())?;
         let fingerprint = |settings: String| hex(&Sha256::digest(settings.as_bytes()), 8);
         // `v2`: the expiry scheme of `SCRIPT` (steps of 4 s).
         let mut tags: Vec<String> = rules.iter().map(|r| fingerprint(format!("v2 {r:?}"))).collect();

@@ -11,6 +11,8 @@ use std::time::{Duration, Instant};
 pub struct RedisServer {
     child: Option<Child>,
     port: u16,
+    /// More `redis-server` arguments (TLS, cluster mode).
+    args: Vec<String>,
 }
 
 impl RedisServer {
@@ -20,8 +22,14 @@ impl RedisServer {
     ///
     /// If `redis-server` is missing or does not answer within 10 s.
     pub fn start() -> Self {
-        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let mut server = Self { child: None, port };
+        Self::start_with(Vec::new())
+    }
+
+    /// Starts a server with more arguments, on a free plain port (which the
+    /// test helpers use) besides whatever the arguments open.
+    pub fn start_with(args: Vec<String>) -> Self {
+        let port = free_port();
+        let mut server = Self { child: None, port, args };
         server.restart();
         server
     }
@@ -68,6 +76,7 @@ impl RedisServer {
         self.kill();
         let child = Command::new("redis-server")
             .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .args(&self.args)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -101,6 +110,11 @@ impl RedisServer {
         }
         String::from_utf8_lossy(&reply).into_owned()
     }
+}
+
+/// A port nobody listens on now.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 /// Whether `reply` is one whole simple, error, integer or bulk reply.
