@@ -58,7 +58,17 @@
 //! `{<prefix>}:deny` (a sorted set: entry → end of the entry, Unix ms) and
 //! the channel `{<prefix>}:revoked`. Entries are `p:` or `j:` and a SHA-256
 //! prefix of the principal id or `jti`: Redis holds no ids in clear. The
-//! prefix is a hash tag, so on Redis Cluster every key is in one slot.
+//! prefix is a hash tag, so on Redis Cluster ([`FleetBuilder::cluster`],
+//! feature `redis-cluster`) every script runs in one slot; connection
+//! caps use the sets `{<prefix>}:conn:p:...`, `{<prefix>}:conn:ip:...` and
+//! `{<prefix>}:conn:all`.
+//!
+//! # Redis setups
+//!
+//! ACL users and passwords go in the URL (`redis://user:password@host/`);
+//! `rediss://` (TLS) needs the feature `redis-tls`
+//! ([`FleetBuilder::root_certificate`] for a private CA); a cluster, the
+//! feature `redis-cluster`. Sentinel is not supported.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -98,6 +108,7 @@ pub struct FleetBuilder {
     caps: Option<ConnectionCaps>,
     lease: Duration,
     root: Option<Vec<u8>>,
+    cluster: Vec<String>,
 }
 
 /// Takes a lease in every cap's set, unless one is full: drops expired
@@ -115,6 +126,32 @@ for i, key in ipairs(KEYS) do
   redis.call('PEXPIREAT', key, expiry, 'GT')
   redis.call('PEXPIREAT', key, expiry, 'NX')
 end
+return 0
+";
+
+/// Renews (`+member`, until ARGV[1]) or gives back (`-member`) leases:
+/// KEYS[i] is the set of ARGV[i + 1].
+const LEASES: &str = r"
+local expiry = ARGV[1]
+for i, key in ipairs(KEYS) do
+  local op, member = string.sub(ARGV[i + 1], 1, 1), string.sub(ARGV[i + 1], 2)
+  if op == '+' then
+    redis.call('ZADD', key, expiry, member)
+    redis.call('PEXPIREAT', key, expiry, 'GT')
+    redis.call('PEXPIREAT', key, expiry, 'NX')
+  else
+    redis.call('ZREM', key, member)
+  end
+end
+return 0
+";
+
+/// Adds a denial (KEYS[1] the list; ARGV: channel, now, until, entry),
+/// drops the ended ones, and announces it.
+const PUBLISH: &str = r"
+redis.call('ZADD', KEYS[1], 'GT', ARGV[3], ARGV[4])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[2])
+redis.call('PUBLISH', ARGV[1], ARGV[4] .. ' ' .. ARGV[3])
 return 0
 ";
 
@@ -148,7 +185,7 @@ pub struct Fleet {
 }
 
 struct Shared {
-    client: redis::Client,
+    client: crate::redis_client::Client,
     settings: FleetBuilder,
     deny_key: String,
     channel: String,
@@ -161,14 +198,21 @@ struct Shared {
     /// Revocations not yet written to Redis.
     pending: Mutex<Vec<(String, u64)>>,
     /// The connection for writes.
-    conn: Mutex<Option<redis::Connection>>,
+    conn: Mutex<Option<crate::redis_client::Conn>>,
     available: AtomicBool,
     stop: AtomicBool,
     /// This instance's random id, in its lease members.
     instance: String,
     leases: Mutex<HashMap<u64, Lease>>,
     next_lease: AtomicU64,
+    scripts: Scripts,
+}
+
+/// The fleet's scripts: each touches keys of one hash tag, so one slot.
+struct Scripts {
     take_lease: redis::Script,
+    leases: redis::Script,
+    publish: redis::Script,
 }
 
 struct Owner(Arc<Shared>);
@@ -233,6 +277,7 @@ impl Fleet {
             caps: None,
             lease: Duration::from_secs(15),
             root: None,
+            cluster: Vec::new(),
         }
     }
 
@@ -333,6 +378,19 @@ impl FleetBuilder {
         self
     }
 
+    /// Uses the Redis Cluster of these nodes (`redis://host:port` each;
+    /// feature `redis-cluster`) instead of the builder's URL. Every key of
+    /// the fleet carries the prefix as a hash tag, so each script runs in
+    /// one slot; subscriptions go to the first node that answers.
+    pub fn cluster<I, S>(mut self, nodes: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.cluster = nodes.into_iter().map(Into::into).collect();
+        self
+    }
+
     /// Connects, loads the deny-list and starts the background thread. An
     /// unreachable Redis at start is not an error: the fleet starts
     /// unavailable and keeps trying.
@@ -341,7 +399,7 @@ impl FleetBuilder {
     ///
     /// [`ConfigError::RateLimit`] for an invalid URL or zero intervals.
     pub fn build(self) -> Result<Fleet, ConfigError> {
-        let client = crate::redis_client::client(&self.url, self.root.as_deref())?;
+        let client = crate::redis_client::Client::new(&self.url, &self.cluster, self.root.as_deref())?;
         if self.resync.is_zero() || self.timeout.is_zero() || self.lease < Duration::from_millis(30) {
             return Err(ConfigError::RateLimit { reason: "fleet intervals must be positive".into() });
         }
@@ -364,7 +422,11 @@ impl FleetBuilder {
             },
             leases: Mutex::default(),
             next_lease: AtomicU64::new(1),
-            take_lease: redis::Script::new(TAKE_LEASE),
+            scripts: Scripts {
+                take_lease: redis::Script::new(TAKE_LEASE),
+                leases: redis::Script::new(LEASES),
+                publish: redis::Script::new(PUBLISH),
+            },
         });
         if shared.load().is_err() {
             shared.set_available(false, "connect");
@@ -403,22 +465,17 @@ impl Shared {
         controls.iter().filter_map(Weak::upgrade).filter(|c| !c.is_revoked()).inspect(|c| c.revoke()).count()
     }
 
-    fn connect(&self) -> redis::RedisResult<redis::Connection> {
-        let timeout = self.settings.timeout;
-        let conn = self.client.get_connection_with_timeout(timeout)?;
-        conn.set_read_timeout(Some(timeout))?;
-        conn.set_write_timeout(Some(timeout))?;
-        Ok(conn)
-    }
-
-    /// Runs `f` on the write connection, reconnecting once if needed.
-    fn with_conn<T>(&self, f: impl Fn(&mut redis::Connection) -> redis::RedisResult<T>) -> redis::RedisResult<T> {
+    /// Runs `f` on the write connection, connecting if needed.
+    fn with_conn<T>(
+        &self,
+        f: impl Fn(&mut dyn redis::ConnectionLike) -> redis::RedisResult<T>,
+    ) -> redis::RedisResult<T> {
         let mut conn = lock(&self.conn);
         if conn.is_none() {
-            *conn = Some(self.connect()?);
+            *conn = Some(self.client.connect(self.settings.timeout)?);
         }
         let Some(c) = conn.as_mut() else { unreachable!("connected above") };
-        let result = f(c);
+        let result = f(c.as_mut());
         if result.is_err() {
             *conn = None;
         }
@@ -427,24 +484,9 @@ impl Shared {
 
     fn publish(&self, entry: &str, until: u64) -> redis::RedisResult<()> {
         let result = self.with_conn(|c| {
-            redis::pipe()
-                .atomic()
-                .cmd("ZADD")
-                .arg(&self.deny_key)
-                .arg("GT")
-                .arg(until)
-                .arg(entry)
-                .ignore()
-                .cmd("ZREMRANGEBYSCORE")
-                .arg(&self.deny_key)
-                .arg("-inf")
-                .arg(now_ms())
-                .ignore()
-                .cmd("PUBLISH")
-                .arg(&self.channel)
-                .arg(format!("{entry} {until}"))
-                .ignore()
-                .query::<()>(c)
+            let mut call = self.scripts.publish.prepare_invoke();
+            call.key(&self.deny_key).arg(&self.channel).arg(now_ms()).arg(until).arg(entry);
+            call.invoke::<()>(c)
         });
         self.record(&result);
         result
@@ -516,7 +558,7 @@ impl Shared {
 
     /// One subscription, until it fails or the fleet is dropped.
     fn subscribe(&self) -> redis::RedisResult<()> {
-        let mut conn = self.connect()?;
+        let mut conn = self.client.subscriber(self.settings.timeout)?;
         let mut pubsub = conn.as_pubsub();
         pubsub.subscribe(&self.channel)?;
         // Subscribed first, then caught up: nothing falls in between.
@@ -582,7 +624,7 @@ impl Shared {
         let id = self.next_lease.fetch_add(1, Ordering::Relaxed);
         let now = now_ms();
         let full: usize = self.with_conn(|c| {
-            let mut call = self.take_lease.prepare_invoke();
+            let mut call = self.scripts.take_lease.prepare_invoke();
             call.arg(now).arg(now + millis(self.settings.lease)).arg(format!("{}:{id}", self.instance));
             for (key, cap) in &keys {
                 call.key(key).arg(*cap);
@@ -615,22 +657,19 @@ impl Shared {
         if live.is_empty() && dead.is_empty() {
             return Ok(());
         }
-        self.with_conn(|c| {
-            let mut pipe = redis::pipe();
-            for (id, keys) in &live {
-                for key in keys {
-                    pipe.cmd("ZADD").arg(key).arg(expiry).arg(format!("{}:{id}", self.instance)).ignore();
-                    pipe.cmd("PEXPIREAT").arg(key).arg(expiry).arg("GT").ignore();
-                    pipe.cmd("PEXPIREAT").arg(key).arg(expiry).arg("NX").ignore();
-                }
+        let mut call = self.scripts.leases.prepare_invoke();
+        call.arg(expiry);
+        for (id, keys) in &live {
+            for key in keys {
+                call.key(key).arg(format!("+{}:{id}", self.instance));
             }
-            for (id, lease) in &dead {
-                for key in &lease.keys {
-                    pipe.cmd("ZREM").arg(key).arg(format!("{}:{id}", self.instance)).ignore();
-                }
+        }
+        for (id, lease) in &dead {
+            for key in &lease.keys {
+                call.key(key).arg(format!("-{}:{id}", self.instance));
             }
-            pipe.query::<()>(c)
-        })
+        }
+        self.with_conn(|c| call.invoke::<()>(c))
     }
 
     /// Gives a closed session's lease back (if Redis is unreachable, it
@@ -638,14 +677,12 @@ impl Shared {
     fn give_back(&self, session: &Session) {
         let Some(LeaseId(id)) = session.extensions().get::<LeaseId>().copied() else { return };
         let Some(lease) = lock(&self.leases).remove(&id) else { return };
-        let member = format!("{}:{id}", self.instance);
-        let _ = self.with_conn(|c| {
-            let mut pipe = redis::pipe();
-            for key in &lease.keys {
-                pipe.cmd("ZREM").arg(key).arg(&member).ignore();
-            }
-            pipe.query::<()>(c)
-        });
+        let mut call = self.scripts.leases.prepare_invoke();
+        call.arg(0);
+        for key in &lease.keys {
+            call.key(key).arg(format!("-{}:{id}", self.instance));
+        }
+        let _ = self.with_conn(|c| call.invoke::<()>(c));
     }
 
     /// Forgets a session that ends, and any that ended unnoticed.

@@ -398,3 +398,65 @@ fn over_tls_to_redis() {
     assert!(!untrusted.is_available());
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// Redis Cluster (three primaries): the fleet's revocations and shared
+/// caps, and shared rate limits whose keys spread over the nodes.
+#[cfg(feature = "redis-cluster")]
+#[test]
+fn on_a_redis_cluster() {
+    use crate::support::redis::RedisCluster;
+    use wsguard::rate_limit::{Per, Quota, RateLimit, RedisConfig, Unit};
+    use wsguard::{Message, Verdict};
+
+    let Some(cluster) = RedisCluster::start_or_skip("fleet cluster") else { return };
+    let fleet = || {
+        Fleet::builder("redis://unused/")
+            .cluster(cluster.urls())
+            .resync_interval(Duration::from_millis(300))
+            .shared_caps(ConnectionCaps::unlimited().per_principal(Some(2)))
+            .build()
+            .unwrap()
+    };
+    let (a, b) = (fleet(), fleet());
+    assert!(a.is_available() && b.is_available(), "connected to the cluster");
+    let (at_a, at_b) = (instance(Adapter::Tokio, &a), instance(Adapter::Tokio, &b));
+    let mut on_b = login(at_b, "user:max").unwrap();
+    let _on_a = login(at_a, "user:max").unwrap();
+    assert_eq!(login(at_b, "user:max").err(), Some(429), "the shared cap, counted in the cluster");
+    a.revoke_principal("max", Some(SystemTime::now() + Duration::from_secs(60)));
+    assert_eq!(expect_close(&mut on_b).0, 4403, "published on the slot's node, heard on another");
+    eventually("denied on B", || login(at_b, "user:max").err() == Some(403));
+
+    // Shared rate limits: 300 users' keys over 16 hash tags, so over every
+    // node; alice's quota is shared by two instances.
+    let limit = || {
+        RateLimit::builder()
+            .quota(Quota::per_minute(std::num::NonZeroU32::new(3).unwrap()), Unit::Messages, Per::Principal)
+            .close_after(std::num::NonZeroU32::MAX)
+            .redis(RedisConfig::new("redis://unused/").cluster(cluster.urls()).manual_sync())
+            .build()
+            .unwrap()
+    };
+    let (one, two) = (limit(), limit());
+    let guard = |limit: &RateLimit| Guard::builder().without_auth().rate_limit(limit.clone()).build().unwrap();
+    let (g1, g2) = (guard(&one), guard(&two));
+    let send = |g: &Guard, user: &str| {
+        let mut session = g.new_session(None);
+        session.set_principal(Some(Principal::new(user))).unwrap();
+        matches!(g.inbound(Message::text("x"), &mut session), Verdict::Deliver(_))
+    };
+    for i in 0..300 {
+        assert!(send(&g1, &format!("user-{i}")));
+    }
+    assert_eq!(one.sync().unwrap(), 300);
+    let keys: Vec<usize> =
+        cluster.nodes.iter().map(|n| n.command("DBSIZE").trim_start_matches(':').trim().parse().unwrap()).collect();
+    assert!(keys.iter().all(|k| *k > 0), "keys on every node: {keys:?}");
+    assert!((0..3).all(|_| send(&g1, "alice")), "alice's three on instance one");
+    one.sync().unwrap();
+    // Instance two admits from its own burst until its next sync (the
+    // documented bound), then knows the shared quota is spent.
+    assert!(send(&g2, "alice"));
+    assert_eq!(two.sync().unwrap(), 1);
+    assert!(!send(&g2, "alice"), "instance two learned alice's quota is spent");
+}

@@ -118,7 +118,8 @@ pub enum OnUnavailable {
 ///
 /// Deserializes as `{"url": "redis://...", "sync_interval_ms": 100,
 /// "timeout_ms": 250, "on_unavailable": "fail_open", "key_prefix": "...",
-/// "keys_per_call": 1000}`, all but `url` optional (`sync_interval_ms: 0`
+/// "keys_per_call": 1000, "cluster": ["redis://node1:7000", ...]}`, all but
+/// `url` optional (`sync_interval_ms: 0`
 /// is [`manual_sync`](Self::manual_sync)).
 #[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -139,6 +140,8 @@ pub struct RedisConfig {
     clock: Arc<dyn Clock>,
     #[serde(skip)]
     root: Option<Vec<u8>>,
+    #[serde(default)]
+    cluster: Vec<String>,
 }
 
 impl std::fmt::Debug for RedisConfig {
@@ -187,7 +190,20 @@ impl RedisConfig {
             keys_per_call: default_keys_per_call(),
             clock: system_clock(),
             root: None,
+            cluster: Vec::new(),
         }
+    }
+
+    /// Uses the Redis Cluster of these nodes (`redis://host:port` each;
+    /// feature `redis-cluster`) instead of the URL. Keys then carry one of
+    /// 16 hash tags, and a sync makes one call per tag with keys to send.
+    pub fn cluster<I, S>(mut self, nodes: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.cluster = nodes.into_iter().map(Into::into).collect();
+        self
     }
 
     /// For `rediss://` URLs (feature `redis-tls`): also trust this CA
@@ -254,9 +270,9 @@ impl RedisConfig {
 /// The Redis side of a [`RateLimit`](super::RateLimit).
 pub(crate) struct Sync {
     config: RedisConfig,
-    client: redis::Client,
+    client: crate::redis_client::Client,
     script: redis::Script,
-    conn: Mutex<Option<redis::Connection>>,
+    conn: Mutex<Option<crate::redis_client::Conn>>,
     available: AtomicBool,
     /// Per rule index, the quota's fingerprint; the handshake quota's last.
     tags: Vec<String>,
@@ -277,7 +293,7 @@ impl std::fmt::Debug for Sync {
 
 impl Sync {
     pub(crate) fn new(config: RedisConfig, rules: &[Rule], handshakes: Option<Quota>) -> Result<Self, ConfigError> {
-        let client = crate::redis_client::client(&config.url, config.root.as_deref())?;
+        let client = crate::redis_client::Client::new(&config.url, &config.cluster, config.root.as_deref())?;
         let fingerprint = |settings: String| hex(&Sha256::digest(settings.as_bytes()), 8);
         // `v2`: the expiry scheme of `SCRIPT` (steps of 4 s).
         let mut tags: Vec<String> = rules.iter().map(|r| fingerprint(format!("v2 {r:?}"))).collect();
@@ -336,28 +352,38 @@ impl Sync {
             return Ok(0);
         }
         let mut sent = 0;
+        let mut done = vec![false; pending.len()];
         let result = (|| -> redis::RedisResult<()> {
             if conn.is_none() {
-                *conn = Some(self.connect()?);
+                *conn = Some(self.client.connect(Duration::from_millis(self.config.timeout_ms))?);
             }
             let Some(c) = conn.as_mut() else { return Ok(()) };
             if pending.is_empty() {
                 // Unavailable with nothing to send: probe, to recover.
-                return redis::cmd("PING").query::<()>(c);
+                return redis::cmd("PING").query::<()>(c.as_mut());
             }
-            for chunk in pending.chunks(self.config.keys_per_call) {
-                let mut call = self.script.prepare_invoke();
-                call.arg(anchor + now / 1000);
-                for (key, units, tat) in chunk {
-                    call.key(self.redis_key(key.id()));
-                    call.arg(self.units_us(inner, key.id(), *units));
-                    call.arg(tat.saturating_sub(now) / 1000);
+            // One call per chunk of keys of one slot (one shard on a
+            // cluster; all keys on one server).
+            let keys: Vec<(String, u8)> = pending.iter().map(|(key, ..)| self.redis_key(key.id())).collect();
+            let mut order: Vec<usize> = (0..pending.len()).collect();
+            order.sort_by_key(|&i| keys[i].1);
+            for group in order.chunk_by(|&a, &b| keys[a].1 == keys[b].1) {
+                for chunk in group.chunks(self.config.keys_per_call) {
+                    let mut call = self.script.prepare_invoke();
+                    call.arg(anchor + now / 1000);
+                    for &i in chunk {
+                        let (key, units, tat) = &pending[i];
+                        call.key(&keys[i].0);
+                        call.arg(self.units_us(inner, key.id(), *units));
+                        call.arg(tat.saturating_sub(now) / 1000);
+                    }
+                    let leads: Vec<u64> = call.invoke(c.as_mut())?;
+                    for (&i, lead) in chunk.iter().zip(leads) {
+                        inner.store.raise(&pending[i].0, now.saturating_add(lead.saturating_mul(1000)));
+                        done[i] = true;
+                    }
+                    sent += chunk.len();
                 }
-                let leads: Vec<u64> = call.invoke(c)?;
-                for ((key, ..), lead) in chunk.iter().zip(leads) {
-                    inner.store.raise(key, now.saturating_add(lead.saturating_mul(1000)));
-                }
-                sent += chunk.len();
             }
             Ok(())
         })();
@@ -370,8 +396,10 @@ impl Sync {
             }
             Err(e) => {
                 *conn = None;
-                for (key, units, _) in &pending[sent..] {
-                    inner.store.restore_pending(key, *units);
+                for ((key, units, _), done) in pending.iter().zip(&done) {
+                    if !done {
+                        inner.store.restore_pending(key, *units);
+                    }
                 }
                 if self.available.swap(false, Ordering::Relaxed) {
                     crate::audit::rate_limit_store(false, &format!("{:?}", e.kind()));
@@ -381,15 +409,10 @@ impl Sync {
         }
     }
 
-    fn connect(&self) -> redis::RedisResult<redis::Connection> {
-        let timeout = Duration::from_millis(self.config.timeout_ms);
-        let conn = self.client.get_connection_with_timeout(timeout)?;
-        conn.set_read_timeout(Some(timeout))?;
-        conn.set_write_timeout(Some(timeout))?;
-        Ok(conn)
-    }
-
-    fn redis_key(&self, id: &KeyId) -> String {
+    /// The key of `id`, and its shard: on a cluster, keys carry one of 16
+    /// hash tags (`{<prefix>:<shard>}`) so that a call's keys share a slot
+    /// while the keys spread over the nodes.
+    fn redis_key(&self, id: &KeyId) -> (String, u8) {
         let (rule, identity) = match id {
             KeyId::Principal(rule, p) => (*rule, Sha256::new().chain_update("p:").chain_update(p.as_bytes())),
             KeyId::Ip(rule, ip) => (*rule, Sha256::new().chain_update("ip:").chain_update(ip.to_string())),
@@ -398,7 +421,14 @@ impl Sync {
             HANDSHAKE_RULE => self.tags.last(),
             rule => self.tags.get(usize::from(rule)),
         };
-        format!("{}:{}:{}", self.config.key_prefix, tag.map_or("", String::as_str), hex(&identity.finalize(), 24))
+        let identity = identity.finalize();
+        let (tag, identity) = (tag.map_or("", String::as_str), hex(&identity, 24));
+        if self.client.is_cluster() {
+            let shard = identity.as_bytes()[0];
+            (format!("{{{}:{}}}:{tag}:{identity}", self.config.key_prefix, char::from(shard)), shard)
+        } else {
+            (format!("{}:{tag}:{identity}", self.config.key_prefix), 0)
+        }
     }
 
     /// `units` of the key's quota, in microseconds of its state (rounded).

@@ -134,3 +134,73 @@ impl Drop for RedisServer {
         self.kill();
     }
 }
+
+/// A Redis Cluster of three primaries on free loopback ports, made with
+/// `redis-cli --cluster create`; killed when dropped.
+#[allow(dead_code)] // not every binary including this file uses it
+pub struct RedisCluster {
+    pub nodes: Vec<RedisServer>,
+    dirs: Vec<std::path::PathBuf>,
+}
+
+#[allow(dead_code)]
+impl RedisCluster {
+    /// Starts the cluster, or `None` (said on the terminal) when
+    /// `redis-server` or `redis-cli` is missing and `WSGUARD_REQUIRE_REDIS`
+    /// is not set.
+    pub fn start_or_skip(test: &str) -> Option<Self> {
+        let cli = Command::new("redis-cli").arg("--version").stdout(Stdio::null()).status().is_ok_and(|s| s.success());
+        if !(RedisServer::is_installed() && cli) {
+            RedisServer::start_or_skip(test)?;
+            let _ = writeln!(std::io::stderr(), "SKIPPED {test}: redis-cli is not installed");
+            return None;
+        }
+        let mut dirs = Vec::new();
+        let nodes: Vec<RedisServer> = (0..3)
+            .map(|i| {
+                let dir =
+                    std::env::temp_dir().join(format!("wsguard-cluster-{}-{i}-{}", std::process::id(), free_port()));
+                std::fs::create_dir_all(&dir).unwrap();
+                let args = ["--cluster-enabled", "yes", "--cluster-node-timeout", "2000", "--dir"];
+                let mut args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
+                args.push(dir.to_str().unwrap().to_owned());
+                dirs.push(dir);
+                RedisServer::start_with(args)
+            })
+            .collect();
+        let mut create = Command::new("redis-cli");
+        create.arg("--cluster").arg("create");
+        for node in &nodes {
+            create.arg(format!("127.0.0.1:{}", node.port));
+        }
+        let status = create
+            .args(["--cluster-replicas", "0", "--cluster-yes"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .unwrap();
+        assert!(status.success(), "redis-cli --cluster create failed");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !nodes.iter().all(|n| n.command("CLUSTER INFO").contains("cluster_state:ok")) {
+            assert!(Instant::now() < deadline, "the cluster did not become ready");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Some(Self { nodes, dirs })
+    }
+
+    /// `redis://127.0.0.1:<port>/` of every node.
+    pub fn urls(&self) -> Vec<String> {
+        self.nodes.iter().map(RedisServer::url).collect()
+    }
+}
+
+impl Drop for RedisCluster {
+    fn drop(&mut self) {
+        for node in &mut self.nodes {
+            node.kill();
+        }
+        for dir in &self.dirs {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+}
