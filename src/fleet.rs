@@ -12,6 +12,8 @@
 //!   have expired (the latest expiry among the principal's sessions here),
 //!   else after [`FleetBuilder::default_deny`].
 //! - [`Fleet::deny_token`] does the same for one token, by its `jti` claim.
+//! - [`Fleet::revoke_session`] closes one session wherever it is, by its
+//!   fleet-wide [`session_id`](Fleet::session_id), without a denial.
 //! - [`FleetBuilder::shared_caps`] counts concurrent connections per
 //!   principal, per IP and in all across the instances (429 beyond).
 //!
@@ -262,6 +264,10 @@ fn entries(session: &Session) -> Vec<String> {
     entries
 }
 
+/// A session's id across the fleet (`s:<instance>:<n>`), in its extensions.
+#[derive(Clone, Debug)]
+struct FleetSessionId(String);
+
 impl Fleet {
     /// Starts configuring a fleet around the Redis at `url`
     /// (`redis://[user:password@]host:port/db`; ACL users are given in the
@@ -300,6 +306,26 @@ impl Fleet {
     /// instance.
     pub fn deny_token(&self, jti: &str, until: SystemTime) -> usize {
         self.shared.revoke(entry("j", jti), unix_ms(until))
+    }
+
+    /// The session's id across the fleet, for
+    /// [`revoke_session`](Self::revoke_session) on any instance (an admin
+    /// view lists it beside [`SessionRegistry::list`](crate::SessionRegistry::list)'s
+    /// local ids). `None` before the fleet layer admitted it.
+    pub fn session_id(session: &Session) -> Option<&str> {
+        session.extensions().get::<FleetSessionId>().map(|id| id.0.as_str())
+    }
+
+    /// Closes one session (4403), on whichever instance holds it; unlike
+    /// [`revoke_principal`](Self::revoke_principal), the principal may
+    /// reconnect at once. Returns whether it was on this instance; `false`
+    /// as well for an id that is not a fleet session id.
+    pub fn revoke_session(&self, id: &str) -> bool {
+        if !id.starts_with("s:") {
+            return false;
+        }
+        // A short entry: it only has to reach the live session.
+        self.shared.revoke(id.to_owned(), now_ms() + 1000) > 0
     }
 
     /// Whether the link to Redis is up (the last write or sync succeeded).
@@ -688,8 +714,9 @@ impl Shared {
     /// Forgets a session that ends, and any that ended unnoticed.
     fn forget(&self, session: &Session) {
         let this = session.ticket().map(|t| Arc::downgrade(&t.control));
+        let id = Fleet::session_id(session).map(str::to_owned);
         let mut live = lock(&self.live);
-        for entry in entries(session) {
+        for entry in entries(session).into_iter().chain(id) {
             if let Some(controls) = live.get_mut(&entry) {
                 controls.retain(|c| c.strong_count() > 0 && !this.as_ref().is_some_and(|t| t.ptr_eq(c)));
                 if controls.is_empty() {
@@ -745,10 +772,14 @@ impl Layer for Fleet {
             }
         }
         if let Some(ticket) = session.ticket() {
+            let control = Arc::downgrade(&ticket.control);
+            let id = format!("s:{}:{}", shared.instance, shared.next_lease.fetch_add(1, Ordering::Relaxed));
             let mut live = lock(&shared.live);
-            for entry in entries {
-                live.entry(entry).or_default().push(Arc::downgrade(&ticket.control));
+            for entry in entries.into_iter().chain([id.clone()]) {
+                live.entry(entry).or_default().push(control.clone());
             }
+            drop(live);
+            session.extensions_mut().insert(FleetSessionId(id));
         }
         Ok(())
     }

@@ -30,9 +30,26 @@ fn verify(token: &str) -> Result<Principal, AuthError> {
     Ok(principal)
 }
 
+/// Answers the text `fleet-id` with the session's fleet-wide id.
+#[derive(Debug)]
+struct FleetId;
+
+impl wsguard::Layer for FleetId {
+    fn name(&self) -> &'static str {
+        "fleet_id"
+    }
+    fn on_inbound(&self, frame: &mut wsguard::Frame, session: &mut wsguard::Session, _: Instant) -> wsguard::Outcome {
+        if frame.text() == Some("fleet-id") {
+            let id = Fleet::session_id(session).unwrap_or("none").to_owned();
+            frame.set_json(serde_json::Value::String(id));
+        }
+        wsguard::Outcome::Pass
+    }
+}
+
 fn instance(adapter: Adapter, fleet: &Fleet) -> SocketAddr {
     let auth = Authenticator::builder().bearer_header().build(verify).unwrap();
-    spawn_echo(adapter, Guard::builder().with_authenticator(auth).layer(fleet.clone()).build().unwrap())
+    spawn_echo(adapter, Guard::builder().with_authenticator(auth).layer(fleet.clone()).layer(FleetId).build().unwrap())
 }
 
 fn fleet(redis: &RedisServer) -> Fleet {
@@ -107,6 +124,24 @@ fn a_revocation_reaches_every_instance_and_the_deny_list_holds_until_it_ends() {
         eventually("the token is denied everywhere", || login(addr, "user:fred:t-7").err() == Some(403));
         assert!(login(addr, "user:fred:t-8").is_ok());
     }
+}
+
+#[test]
+fn one_session_is_closed_wherever_it_is_and_its_user_may_come_back() {
+    let Some(redis) = RedisServer::start_or_skip("fleet session") else { return };
+    let (a, b) = (fleet(&redis), fleet(&redis));
+    let (at_a, at_b) = (instance(Adapter::Tokio, &a), instance(Adapter::Axum, &b));
+    let mut phone = login(at_b, "user:nia").unwrap();
+    let mut laptop = login(at_b, "user:nia").unwrap();
+    phone.send(tungstenite::Message::text("fleet-id")).unwrap();
+    let id: String = serde_json::from_str(phone.read().unwrap().to_text().unwrap()).unwrap();
+    assert!(id.starts_with("s:"), "{id}");
+    assert!(!a.revoke_session(&id), "not on A");
+    assert_eq!(expect_close(&mut phone).0, 4403, "closed on B");
+    laptop.send(tungstenite::Message::text("still")).unwrap();
+    assert_eq!(laptop.read().unwrap().to_text().unwrap(), "still", "her other session lives");
+    assert!(login(at_a, "user:nia").is_ok() && login(at_b, "user:nia").is_ok(), "no denial");
+    assert!(!a.revoke_session("p:not-a-session"), "only session ids");
 }
 
 #[test]
