@@ -86,8 +86,9 @@ pub(crate) fn walk(
     let mut i = start;
     // In an object: whether the next string is a key.
     let mut want_key = false;
-    // The key and member start for the value about to come.
-    let mut pending: Option<(Option<usize>, usize)> = None;
+    // The key's tag, the member start and the tag a container value would
+    // take, for the value about to come.
+    let mut pending: Option<(Option<usize>, usize, Option<usize>)> = None;
     // Whether the pending key's `:` has been read.
     let mut colon = false;
     // Whether the last token ended a value (a `,` or a closer may follow).
@@ -113,7 +114,7 @@ pub(crate) fn walk(
         match c {
             b'{' | b'[' => {
                 after_value = false;
-                let tag = pending.take().and_then(|(tag, _)| tag).or(inherited);
+                let tag = pending.take().and_then(|(tag, _, container)| tag.or(container)).or(inherited);
                 stack.push(Container { object: c == b'{', tag });
                 want_key = c == b'{';
                 i += 1;
@@ -151,12 +152,16 @@ pub(crate) fn walk(
                 let (end, escaped) = string_end(s, i)?;
                 let raw = i + 1..end;
                 if want_key {
-                    let tag = if escaped {
-                        rules.lookup(decode(&s[raw.clone()]).as_bytes())
+                    let decoded;
+                    let key = if escaped {
+                        decoded = decode(&s[raw.clone()]);
+                        decoded.as_bytes()
                     } else {
-                        rules.lookup(&s[raw.clone()])
+                        &s[raw.clone()]
                     };
-                    pending = Some((tag.or(inherited), i));
+                    let tag = rules.lookup(key);
+                    let container = if tag.is_none() { rules.container_tag(key) } else { None };
+                    pending = Some((tag.or(inherited), i, container));
                     colon = false;
                     want_key = false;
                     if keys_too {
@@ -196,14 +201,14 @@ pub(crate) fn walk(
 }
 
 fn value_context(
-    pending: &mut Option<(Option<usize>, usize)>,
+    pending: &mut Option<(Option<usize>, usize, Option<usize>)>,
     inherited: Option<usize>,
     in_array: bool,
     start: usize,
     end: usize,
 ) -> (Option<usize>, Option<Range<usize>>) {
     match pending.take() {
-        Some((tag, member_start)) => (tag, Some(member_start..end)),
+        Some((tag, member_start, _)) => (tag, Some(member_start..end)),
         None if in_array => (inherited, Some(start..end)),
         None => (inherited, None),
     }

@@ -47,6 +47,35 @@ pub(crate) const DEFAULT_KEYS: &[(&str, Kind)] = &[
     ("dateofbirth", Kind::DateOfBirth),
     ("birthdate", Kind::DateOfBirth),
     ("birthday", Kind::DateOfBirth),
+    ("firstname", Kind::PersonName),
+    ("lastname", Kind::PersonName),
+    ("fullname", Kind::PersonName),
+    ("surname", Kind::PersonName),
+    ("givenname", Kind::PersonName),
+    ("familyname", Kind::PersonName),
+    ("middlename", Kind::PersonName),
+    ("maidenname", Kind::PersonName),
+    ("legalname", Kind::PersonName),
+    ("forename", Kind::PersonName),
+    ("street", Kind::Address),
+    ("streetaddress", Kind::Address),
+    ("addressline", Kind::Address),
+    ("addressline1", Kind::Address),
+    ("addressline2", Kind::Address),
+    ("addressline3", Kind::Address),
+    ("address1", Kind::Address),
+    ("address2", Kind::Address),
+    ("address3", Kind::Address),
+    ("homeaddress", Kind::Address),
+    ("postaladdress", Kind::Address),
+    ("mailingaddress", Kind::Address),
+    ("billingaddress", Kind::Address),
+    ("shippingaddress", Kind::Address),
+    ("residentialaddress", Kind::Address),
+    ("postcode", Kind::Address),
+    ("postalcode", Kind::Address),
+    ("zip", Kind::Address),
+    ("zipcode", Kind::Address),
 ];
 
 /// The longest key name looked at; longer keys are not sensitive.
@@ -104,6 +133,28 @@ impl KeyRules {
             .build(&patterns)
             .map_err(|e| e.to_string())?;
         Ok(Self { automaton: Some(automaton), tags, endings })
+    }
+
+    /// The tag a container (an object or array value) takes under `key`
+    /// when no rule matches it: a key ending in `address` or `addresses`
+    /// (`address`, `default_address`, `addresses`) holding an object or a
+    /// list is a postal address (Stripe's `address.line1`, Google's
+    /// `addresses[].city`), while a string under it may be an e-mail, IP or
+    /// wallet address and is left to the detectors (which also keep their
+    /// kinds inside a container). Only while the `address` kind has rules.
+    pub(crate) fn container_tag(&self, key: &[u8]) -> Option<usize> {
+        // Most keys end otherwise: dismissed before normalizing.
+        if key.len() < 7 || !matches!(key.last(), Some(b's' | b'S')) {
+            return None;
+        }
+        let address = Kind::Address.index();
+        if !self.tags.contains(&address) {
+            return None;
+        }
+        let mut buf = [0; MAX_KEY];
+        let (len, _) = normalize(key, &mut buf)?;
+        let key = &buf[..len];
+        (key.ends_with(b"address") || key.ends_with(b"addresses")).then_some(address)
     }
 
     /// The tag of the longest rule that `key` ends with, if that rule

@@ -42,7 +42,7 @@
 //! | `aws_access_key`, `github_token`, `slack_token`, `stripe_key` | literal prefixes (`AKIA`, `ghp_`, `xoxb-`, `sk_live_`, ...) | length and alphabet |
 //! | `private_key` | `-----BEGIN ... PRIVATE KEY-----` | to the end marker or, when truncated, the end of its base64 body |
 //! | `url_credentials` | `scheme://user:password@host` | only the `user:password` part |
-//! | `password`, `date_of_birth`, and any kind | the value under a sensitive key (`"password": ...`, `token=...`, STOMP `passcode:`), whatever it looks like, numbers included; a value a detector recognises keeps that detector's kind (a JWT under `access_token` is `jwt`) | the key's words |
+//! | `password`, `date_of_birth`, `person_name`, `address`, and any kind | the value under a sensitive key (`"password": ...`, `token=...`, STOMP `passcode:`), whatever it looks like, numbers included; a value a detector recognises keeps that detector's kind (a JWT under `access_token` is `jwt`) | the key's words |
 //! | `password` | line protocols: IRC and POP3 `PASS secret`, IMAP `a1 LOGIN user secret`, `AUTH PLAIN <base64>` | at the start of a line |
 //!
 //! Dates, times, version strings, prices, UUIDs, hashes and identifiers

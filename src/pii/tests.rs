@@ -987,3 +987,70 @@ mod fuzz_regressions {
         }
     }
 }
+
+mod names_and_addresses {
+    use super::*;
+
+    #[test]
+    fn values_under_name_and_address_keys_are_found_whole() {
+        let frame = r#"{"customer":{"first_name":"Zoë","lastName":"van der Berg","full-name":"Zoë van der Berg","shipping_address":{"street":"12 Rue de la Paix","city":"Paris","postcode":"75002"},"zip":94103},"legal_name":"ACME GmbH"}"#;
+        let found: Vec<(&str, &str)> = scrubber().find(frame).iter().map(|f| (f.kind(), &frame[f.range()])).collect();
+        assert_eq!(
+            found,
+            [
+                ("person_name", "Zoë"),
+                ("person_name", "van der Berg"),
+                ("person_name", "Zoë van der Berg"),
+                ("address", "12 Rue de la Paix"),
+                ("address", "Paris"),
+                ("address", "75002"),
+                ("address", "94103"),
+                ("person_name", "ACME GmbH"),
+            ]
+        );
+        let out = scrubber().scrub(frame, Direction::Outbound);
+        let value: serde_json::Value = serde_json::from_str(out.text()).unwrap();
+        assert_eq!(value["customer"]["first_name"], "[PERSON_NAME]");
+        assert_eq!(value["customer"]["shipping_address"]["street"], "[ADDRESS]");
+        assert_eq!(value["customer"]["zip"], "[ADDRESS]");
+    }
+
+    #[test]
+    fn generic_names_and_other_addresses_are_not_people_or_places() {
+        let frame = r#"{"name":"Widget","username":"zoe_92","display_name":"Z","file_name":"a.txt","room_name":"lobby","ip_address":"not an ip","email_address":"zoe@example.com","address":"0x52908400098527886E0F7030069857D2E4169EE7","gzip":true}"#;
+        assert_eq!(
+            found(&scrubber(), frame),
+            [("email", "zoe@example.com".to_owned())],
+            "only the email is personal data here"
+        );
+        // Where `name` means a person's, say so.
+        let people = Scrubber::builder().sensitive_key("name", Kind::PersonName).build().unwrap();
+        assert_eq!(found(&people, r#"{"name":"Zoë"}"#), [("person_name", "Zoë".to_owned())]);
+    }
+
+    #[test]
+    fn an_address_object_is_an_address_and_an_address_string_is_left_to_the_detectors() {
+        // Stripe's billing details, Shopify's address lines.
+        let frame = r#"{"billing_details":{"address":{"line1":"510 Townsend St","postal_code":"94103","country":"US"},"email":"zoe@example.com"},"addresses":[{"address1":"1 Main St","zip":"K1A 0B1"}],"wallet":{"address":"0x52908400098527886E0F7030069857D2E4169EE7"},"server":{"address":"10.0.0.7"}}"#;
+        let kinds: Vec<(&str, String)> = found(&scrubber(), frame);
+        assert_eq!(
+            kinds,
+            [
+                ("address", "510 Townsend St".to_owned()),
+                ("address", "94103".to_owned()),
+                ("address", "US".to_owned()),
+                ("email", "zoe@example.com".to_owned()),
+                ("address", "1 Main St".to_owned()),
+                ("address", "K1A 0B1".to_owned()),
+                ("ipv4", "10.0.0.7".to_owned()),
+            ]
+        );
+    }
+
+    #[test]
+    fn key_value_text_and_query_strings_count_too() {
+        let text = "update first_name=Zoë&postcode=75002 ok";
+        let kinds: Vec<&str> = scrubber().find(text).iter().map(|f| f.kind()).collect();
+        assert_eq!(kinds, ["person_name", "address"], "{text}");
+    }
+}

@@ -16,7 +16,8 @@ escaped JSON. Hard negatives (order ids, timestamps, prices, versions,
 UUIDs, hashes, ISBNs, Luhn-failing numbers, GraphQL variable declarations)
 are labelled with their ranges, which must stay clean.
 
-Usage: python3 tests/corpus/external.py SEED COUNT > tests/fixtures/pii/external-SEED.jsonl
+Usage: python3 tests/corpus/external.py SEED COUNT PROFILES > tests/fixtures/pii/external-SEED.jsonl
+(the fixtures: COUNT 3000, PROFILES 700; see `profile` for the names and addresses)
 Each line: {"text": ..., "labels": [[kind, start, end], ...], "negatives": [[start, end], ...]}
 with UTF-8 byte offsets. Seed 1 is for tuning, seed 2 for reporting.
 """
@@ -218,5 +219,99 @@ def main():
         print(json.dumps(frame(g), ensure_ascii=False))
 
 
+
+
+# Personal names and postal addresses (kinds `person_name` and `address`),
+# in the shapes of published APIs: Shopify customer webhooks, Stripe
+# billing details, Google People API persons, OpenID Connect userinfo,
+# Salesforce contacts, and form posts in log lines. Labels follow the
+# issue's definition: values under name keys (first, last, full, given,
+# family, surname, legal) and the parts of postal addresses (street and
+# address lines, postcodes, and every field of an address object). A bare
+# `name` (a product's, a room's, Stripe's cardholder) is out of scope:
+# neither labelled nor a negative. Generated after the other frames from
+# their own seed, so those frames stay as they were.
+
+def profile(g):
+    f, r = g.faker(), g.rng
+    planted = []
+
+    def v(kind, value):
+        planted.append((kind, value))
+        return f"\u27e6{len(planted) - 1}\u27e7"
+
+    def neg(value):
+        planted.append((None, value))
+        return f"\u27e6{len(planted) - 1}\u27e7"
+
+    street, city, zipc = f.street_address(), f.city(), f.postcode()
+    shape = r.randrange(7)
+    if shape == 0:  # Shopify customers/create webhook
+        body = {"id": r.randrange(10**12), "email": v("email", f.email()), "first_name": v("person_name", f.first_name()),
+                "last_name": v("person_name", f.last_name()), "orders_count": r.randrange(9),
+                "default_address": {"address1": v("address", street), "city": v("address", city),
+                                    "zip": v("address", zipc), "country_code": v("address", f.country_code())}}
+    elif shape == 1:  # Stripe PaymentMethod billing_details
+        body = {"id": "pm_" + uuid.UUID(int=r.getrandbits(128)).hex[:24], "type": "card",
+                "billing_details": {"address": {"city": v("address", city), "country": v("address", f.country_code()),
+                                                "line1": v("address", street), "postal_code": v("address", zipc)},
+                                    "email": v("email", f.email()), "name": f.name()}}
+    elif shape == 2:  # Google People API person
+        body = {"resourceName": f"people/c{r.randrange(10**18)}",
+                "names": [{"givenName": v("person_name", f.first_name()), "familyName": v("person_name", f.last_name()),
+                           "displayName": f.name()}],
+                "addresses": [{"streetAddress": v("address", street), "city": v("address", city),
+                               "postalCode": v("address", zipc)}],
+                "emailAddresses": [{"value": v("email", f.email())}]}
+    elif shape == 3:  # OpenID Connect userinfo
+        body = {"sub": str(r.randrange(10**15)), "name": f.name(), "given_name": v("person_name", f.first_name()),
+                "family_name": v("person_name", f.last_name()), "email": v("email", f.email()),
+                "address": {"street_address": v("address", street), "locality": v("address", city),
+                            "postal_code": v("address", zipc), "country": v("address", f.country())}}
+    elif shape == 4:  # Salesforce Contact
+        body = {"attributes": {"type": "Contact"}, "FirstName": v("person_name", f.first_name()),
+                "LastName": v("person_name", f.last_name()), "MailingStreet": v("address", street),
+                "MailingPostalCode": v("address", zipc), "Title": f.job()}
+    elif shape == 5:  # a product, a room and a user handle: no person, no place
+        body = {"type": "catalog", "product": {"name": neg(f.word().capitalize() + " " + f.word()), "sku": neg(f"SKU-{r.randrange(10**6)}")},
+                "room": {"name": neg(f.word())}, "username": neg(f.user_name()), "file_name": neg(f.file_name()),
+                "wallet_address": neg("0x" + hashlib.sha1(str(r.random()).encode()).hexdigest())}
+        return fill(json.dumps(body, ensure_ascii=False), planted)
+    else:  # a form post in a log line
+        form = f"first_name={v('person_name', f.first_name())}&surname={v('person_name', f.last_name())}&zip={v('address', zipc)}"
+        return fill(f"{g.en.iso8601()}Z INFO POST /signup {form} status=201", planted, form_encoded=True)
+    return fill(json.dumps({"type": "event", "data": body}, ensure_ascii=False), planted)
+
+
+def fill(body, planted, form_encoded=False):
+    labels, negatives = [], []
+    for k, (kind, value) in enumerate(planted):
+        mark = f"\u27e6{k}\u27e7"
+        if form_encoded:
+            value = value.replace(" ", "+").replace("&", "%26")
+        else:
+            value = json.dumps(value, ensure_ascii=False)[1:-1]
+        at = body.index(mark)
+        start = len(body[:at].encode())
+        body = body.replace(mark, value, 1)
+        span = [start, start + len(value.encode())]
+        if kind is None:
+            negatives.append(span)
+        else:
+            labels.append([kind] + span)
+    labels.sort(key=lambda l: l[1])
+    return {"text": body, "labels": labels, "negatives": negatives}
+
+
+def main_with_profiles():
+    seed, count = int(sys.argv[1]), int(sys.argv[2])
+    g = Gen(seed)
+    for _ in range(count):
+        print(json.dumps(frame(g), ensure_ascii=False))
+    p = Gen(seed * 7919 + 1)
+    for _ in range(int(sys.argv[3]) if len(sys.argv) > 3 else 0):
+        print(json.dumps(profile(p), ensure_ascii=False))
+
+
 if __name__ == "__main__":
-    main()
+    main_with_profiles()
