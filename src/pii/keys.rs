@@ -76,6 +76,12 @@ pub(crate) const DEFAULT_KEYS: &[(&str, Kind)] = &[
     ("postalcode", Kind::Address),
     ("zip", Kind::Address),
     ("zipcode", Kind::Address),
+    ("itin", Kind::UsItin),
+    ("cpf", Kind::BrCpf),
+    ("aadhaar", Kind::InAadhaar),
+    ("aadhaarnumber", Kind::InAadhaar),
+    ("aadhaarno", Kind::InAadhaar),
+    ("uidai", Kind::InAadhaar),
 ];
 
 /// The longest key name looked at; longer keys are not sensitive.
@@ -311,10 +317,12 @@ pub(crate) fn key_value(s: &[u8], i: usize, rules: &KeyRules) -> Option<(usize, 
     if (!quoted && detected) || matches!(s.get(start), Some(b'[' | b'{')) {
         return None;
     }
-    // A number after a phone, SSN or card key is left to the number
-    // detectors, which see the key as context and the whole grouped number.
+    // A number after a phone, SSN, card or national-id key is left to the
+    // number detectors, which see the key as context and the whole grouped
+    // number.
     let numeric = s.get(start).is_some_and(|c| c.is_ascii_digit() || matches!(c, b'+' | b'('));
-    if numeric && [Kind::Phone, Kind::UsSsn, Kind::CreditCard].iter().any(|k| k.index() == tag) {
+    let number_kinds = [Kind::Phone, Kind::UsSsn, Kind::CreditCard, Kind::UsItin, Kind::BrCpf, Kind::InAadhaar];
+    if numeric && number_kinds.iter().any(|k| k.index() == tag) {
         return None;
     }
     let value_end = |from: usize| {

@@ -73,11 +73,23 @@ pub enum Kind {
     /// key. Found by key only; a bare `address` is not a rule (e-mail, IP and
     /// wallet addresses share the word).
     Address,
+    /// `us_itin`: a US Individual Taxpayer Identification Number,
+    /// `9XX-XX-XXXX` with a group the IRS assigns (50-65, 70-88, 90-92,
+    /// 94-99); nine bare digits only after a context word (`TIN`, `tax id`,
+    /// ...) or under an `itin` key.
+    UsItin,
+    /// `br_cpf`: a Brazilian CPF written `000.000.000-00`, with both mod-11
+    /// check digits (and not one digit repeated); bare only as the value of a `cpf` key in JSON.
+    BrCpf,
+    /// `in_aadhaar`: an Indian Aadhaar number written in groups of four
+    /// (`2345 6789 0124`), starting 2-9, with a valid Verhoeff check digit;
+    /// bare only as the value of an `aadhaar` key in JSON.
+    InAadhaar,
 }
 
 impl Kind {
     /// Every built-in kind, in a fixed order.
-    pub const ALL: [Kind; 19] = [
+    pub const ALL: [Kind; 22] = [
         Kind::Email,
         Kind::Phone,
         Kind::CreditCard,
@@ -97,6 +109,9 @@ impl Kind {
         Kind::DateOfBirth,
         Kind::PersonName,
         Kind::Address,
+        Kind::UsItin,
+        Kind::BrCpf,
+        Kind::InAadhaar,
     ];
 
     /// The kind's name, e.g. `credit_card`.
@@ -121,6 +136,9 @@ impl Kind {
             Kind::DateOfBirth => "date_of_birth",
             Kind::PersonName => "person_name",
             Kind::Address => "address",
+            Kind::UsItin => "us_itin",
+            Kind::BrCpf => "br_cpf",
+            Kind::InAadhaar => "in_aadhaar",
         }
     }
 

@@ -1,4 +1,5 @@
-//! Digit runs: phone numbers, payment cards, US SSNs and IPv4 addresses.
+//! Digit runs: phone numbers, payment cards, US SSNs and ITINs, Brazilian
+//! CPFs, Aadhaar numbers and IPv4 addresses.
 //!
 //! A run is digit groups joined by single separators (space, `-`, `.`),
 //! optionally led by `+` and with groups in parentheses, as people write
@@ -110,8 +111,17 @@ pub(crate) fn at(s: &[u8], i: usize, context: impl Fn(usize) -> Context) -> (Opt
     // validator asks (bare runs).
     let cached = std::cell::OnceCell::new();
     let context = || *cached.get_or_init(|| context(i));
+    // A run that starts as a CPF is written (`000.000.000-00`, then the
+    // end or a space) holds it as one number: a CPF or nothing, never a
+    // phone number in its first nine digits.
+    let cpf_shaped = n >= 4
+        && groups[..4].iter().map(|g| g.end - g.start).eq([3, 3, 3, 2])
+        && groups[1].sep == b'.'
+        && groups[2].sep == b'.'
+        && groups[3].sep == b'-'
+        && (n == 4 || groups[4].sep == b' ');
     // Sub-runs split only at spaces and dashes: `1.2.3.4` is one token.
-    let splits_at = |k: usize| k == 0 || k == n || matches!(groups[k].sep, b' ' | b'-');
+    let splits_at = |k: usize| k == 0 || k == n || (!(cpf_shaped && k < 4) && matches!(groups[k].sep, b' ' | b'-'));
     for first in (first_allowed..last_allowed.min(first_end)).filter(|&k| splits_at(k)) {
         if first == 0 && is_price(s, i) {
             continue;
@@ -121,6 +131,7 @@ pub(crate) fn at(s: &[u8], i: usize, context: impl Fn(usize) -> Context) -> (Opt
         let len = |g: &Group| g.end - g.start;
         let suffix = last_allowed == n
             && n > 1
+            && !(cpf_shaped && n == 4)
             && groups[n - 1].sep == b'-'
             && len(&groups[n - 1]) <= 2
             && len(&groups[n - 2]) >= 3;
@@ -142,7 +153,10 @@ pub(crate) fn at(s: &[u8], i: usize, context: impl Fn(usize) -> Context) -> (Opt
                 continue;
             }
             work::add(sub[sub.len() - 1].end - sub[0].start);
-            if let Some(kind) = classify(s, plus, sub, &context) {
+            // A national id's grouping is the whole run: `5506 7583 5801 2012`
+            // is one number, not an Aadhaar and a year.
+            let whole = (first == 0 && last == n - 1 && !cut) || (cpf_shaped && first == 0 && last == 3);
+            if let Some(kind) = classify(s, plus, sub, whole, &context) {
                 // `(4111111111111111)`: a lone bracketed group is the number without its brackets.
                 let lone = sub.len() == 1 && !plus;
                 let start = if plus {
@@ -306,10 +320,12 @@ fn plausible(s: &[u8], plus: bool, sub: &[Group]) -> bool {
                 | [5, 5]
                 | [3, 4]
                 | [4, 6, 4 | 5]
+                | [3, 3, 3, 2]
+                | [4, 4, 4]
         )
 }
 
-fn classify(s: &[u8], plus: bool, groups: &[Group], context: &dyn Fn() -> Context) -> Option<Kind> {
+fn classify(s: &[u8], plus: bool, groups: &[Group], whole: bool, context: &dyn Fn() -> Context) -> Option<Kind> {
     let mut digits = [0u8; MAX_DIGITS];
     let mut lens = [0u8; MAX_GROUPS];
     let mut n = 0;
@@ -337,13 +353,20 @@ fn classify(s: &[u8], plus: bool, groups: &[Group], context: &dyn Fn() -> Contex
         return is_ipv4(s, groups).then_some(Kind::Ipv4);
     }
     if !plus && !any_paren && lens == [3, 2, 4] && same_sep && matches!(seps[0], b'-' | b' ') {
-        return is_ssn(d).then_some(Kind::UsSsn);
+        return taxpayer_id(d);
+    }
+    if whole && !plus && !any_paren && lens == [3, 3, 3, 2] && seps == b"..-" {
+        return is_cpf(d).then_some(Kind::BrCpf);
+    }
+    let aadhaar = whole && !plus && !any_paren && lens == [4, 4, 4] && same_sep && matches!(seps[0], b'-' | b' ');
+    if aadhaar && is_aadhaar(d) {
+        return Some(Kind::InAadhaar);
     }
     if !plus && !any_paren && is_card_shape(lens, seps, same_sep) && is_card(d) {
         return Some(Kind::CreditCard);
     }
     if lens == [9] && !plus && context().ssn {
-        return is_ssn(d).then_some(Kind::UsSsn);
+        return taxpayer_id(d);
     }
     is_phone(d, lens, groups, plus, context).then_some(Kind::Phone)
 }
@@ -355,6 +378,69 @@ fn is_ipv4(s: &[u8], groups: &[Group]) -> bool {
             && (part.len() == 1 || part[0] != b'0')
             && part.iter().fold(0u32, |a, &d| a * 10 + u32::from(d - b'0')) <= 255
     })
+}
+
+/// A US SSN, or else an ITIN.
+fn taxpayer_id(d: &[u8]) -> Option<Kind> {
+    if is_ssn(d) { Some(Kind::UsSsn) } else { is_itin(d).then_some(Kind::UsItin) }
+}
+
+/// `9XX-GG-XXXX` with a group the IRS assigns to ITINs.
+pub(crate) fn is_itin(d: &[u8]) -> bool {
+    if d.len() != 9 || d[0] != b'9' {
+        return false;
+    }
+    let group = u32::from(d[3] - b'0') * 10 + u32::from(d[4] - b'0');
+    matches!(group, 50..=65 | 70..=88 | 90..=92 | 94..=99)
+}
+
+/// A CPF's two mod-11 check digits (weights 10..2, then 11..2); eleven
+/// equal digits pass the checks but are not issued.
+pub(crate) fn is_cpf(d: &[u8]) -> bool {
+    if d.len() != 11 || d.iter().all(|&c| c == d[0]) {
+        return false;
+    }
+    let check = |n: usize| {
+        let sum: u32 = d[..n].iter().enumerate().map(|(k, &c)| u32::from(c - b'0') * (n as u32 + 1 - k as u32)).sum();
+        let r = (sum * 10) % 11;
+        (if r == 10 { 0 } else { r }) == u32::from(d[n] - b'0')
+    };
+    check(9) && check(10)
+}
+
+/// Twelve digits starting 2-9 with a valid Verhoeff check digit.
+pub(crate) fn is_aadhaar(d: &[u8]) -> bool {
+    const MUL: [[u8; 10]; 10] = [
+        [0, 1, 2, 3, 4, 5, 6, 7, 8, 9],
+        [1, 2, 3, 4, 0, 6, 7, 8, 9, 5],
+        [2, 3, 4, 0, 1, 7, 8, 9, 5, 6],
+        [3, 4, 0, 1, 2, 8, 9, 5, 6, 7],
+        [4, 0, 1, 2, 3, 9, 5, 6, 7, 8],
+        [5, 9, 8, 7, 6, 0, 4, 3, 2, 1],
+        [6, 5, 9, 8, 7, 1, 0, 4, 3, 2],
+        [7, 6, 5, 9, 8, 2, 1, 0, 4, 3],
+        [8, 7, 6, 5, 9, 3, 2, 1, 0, 4],
+        [9, 8, 7, 6, 5, 4, 3, 2, 1, 0],
+    ];
+    const PERM: [[u8; 10]; 8] = [
+        [0, 1, 2, 3, 4, 5, 6, 7, 8, 9],
+        [1, 5, 7, 6, 2, 8, 3, 0, 9, 4],
+        [5, 8, 0, 3, 7, 9, 6, 1, 4, 2],
+        [8, 9, 1, 6, 0, 4, 3, 5, 2, 7],
+        [9, 4, 5, 3, 1, 2, 6, 8, 7, 0],
+        [4, 2, 8, 6, 5, 7, 3, 9, 0, 1],
+        [2, 7, 9, 3, 8, 0, 6, 4, 1, 5],
+        [7, 0, 4, 6, 9, 1, 3, 2, 5, 8],
+    ];
+    if d.len() != 12 || d[0] < b'2' {
+        return false;
+    }
+    let check = d
+        .iter()
+        .rev()
+        .enumerate()
+        .fold(0u8, |c, (k, &digit)| MUL[usize::from(c)][usize::from(PERM[k % 8][usize::from(digit - b'0')])]);
+    check == 0
 }
 
 /// Area not 000, 666 or 9xx; group not 00; serial not 0000.

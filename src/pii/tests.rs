@@ -1054,3 +1054,63 @@ mod names_and_addresses {
         assert_eq!(kinds, ["person_name", "address"], "{text}");
     }
 }
+
+mod national_ids {
+    use super::*;
+
+    fn kinds(text: &str) -> Vec<(&'static str, String)> {
+        found(&scrubber(), text)
+    }
+
+    #[test]
+    fn cpf_in_its_written_form_with_both_check_digits() {
+        // The CPF every Brazilian form tutorial uses, and Faker's pt_BR ones.
+        for cpf in ["111.444.777-35", "455.561.510-75", "756.457.493-32", "217.034.346-68"] {
+            for text in [format!("meu CPF é {cpf}."), format!(r#"{{"doc":"{cpf}"}}"#), format!("cpf:{cpf}")] {
+                assert_eq!(kinds(&text), [("br_cpf", cpf.to_owned())], "{text}");
+            }
+        }
+        // A wrong check digit, one digit repeated, or another grouping: not a CPF.
+        for not in ["111.444.777-36", "111.444.777-45", "111.111.111-11", "000.000.000-00", "111.444.77-735"] {
+            assert!(kinds(&format!("ref {not} ok")).iter().all(|(k, _)| *k != "br_cpf"), "{not}");
+        }
+        // Bare, only under its key in JSON.
+        assert_eq!(kinds(r#"{"cpf":"11144477735"}"#), [("br_cpf", "11144477735".to_owned())]);
+        assert!(kinds("pedido 11144477735 enviado").is_empty());
+        assert_eq!(kinds("CPF: 111.444.777-35"), [("br_cpf", "111.444.777-35".to_owned())]);
+    }
+
+    #[test]
+    fn aadhaar_in_groups_of_four_with_a_verhoeff_check() {
+        // UIDAI's sample number and Verhoeff-valid numbers, grouped as
+        // printed on the card. (Faker's `aadhaar_id` computes a Luhn digit,
+        // not UIDAI's Verhoeff: its numbers are not valid Aadhaar numbers.)
+        for bare in ["234123412346", "598259791903", "948337887623", "528601290407"] {
+            let grouped = format!("{} {} {}", &bare[..4], &bare[4..8], &bare[8..]);
+            assert_eq!(kinds(&format!("Aadhaar: {grouped}")), [("in_aadhaar", grouped.clone())]);
+            let dashed = grouped.replace(' ', "-");
+            assert_eq!(kinds(&format!(r#"{{"id":"{dashed}"}}"#)), [("in_aadhaar", dashed.clone())]);
+            // The last digit changed: the Verhoeff check fails.
+            let last = (bare.as_bytes()[11] - b'0' + 1) % 10;
+            let wrong = format!("{} {} {}{last}", &bare[..4], &bare[4..8], &bare[8..11]);
+            assert!(kinds(&wrong).iter().all(|(k, _)| *k != "in_aadhaar"), "{wrong}");
+            assert_eq!(kinds(&format!(r#"{{"aadhaar_number":"{bare}"}}"#)), [("in_aadhaar", bare.to_owned())]);
+        }
+        // Numbers starting 0 or 1 are not issued.
+        assert!(kinds("1234 5678 9012").iter().all(|(k, _)| *k != "in_aadhaar"));
+    }
+
+    #[test]
+    fn itin_is_a_nine_with_an_irs_group() {
+        for itin in ["909-86-1934", "953-96-2702", "943-85-2490", "912-70-1234"] {
+            assert_eq!(kinds(&format!("ITIN {itin}")), [("us_itin", itin.to_owned())]);
+        }
+        // Groups outside the IRS ranges, and SSNs, are not ITINs.
+        for not in ["912-69-1234", "912-89-1234", "912-93-1234", "900-00-0000"] {
+            assert!(kinds(&format!("id {not}")).iter().all(|(k, _)| *k != "us_itin"), "{not}");
+        }
+        assert_eq!(kinds("SSN 078-05-1120"), [("us_ssn", "078-05-1120".to_owned())]);
+        // Bare after a tax-id word.
+        assert_eq!(kinds("my TIN is 912701234"), [("us_itin", "912701234".to_owned())]);
+    }
+}

@@ -16,8 +16,8 @@ escaped JSON. Hard negatives (order ids, timestamps, prices, versions,
 UUIDs, hashes, ISBNs, Luhn-failing numbers, GraphQL variable declarations)
 are labelled with their ranges, which must stay clean.
 
-Usage: python3 tests/corpus/external.py SEED COUNT PROFILES > tests/fixtures/pii/external-SEED.jsonl
-(the fixtures: COUNT 3000, PROFILES 700; see `profile` for the names and addresses)
+Usage: python3 tests/corpus/external.py SEED COUNT PROFILES IDS > tests/fixtures/pii/external-SEED.jsonl
+(the fixtures: COUNT 3000, PROFILES 700, IDS 400; see `profile` and `national`)
 Each line: {"text": ..., "labels": [[kind, start, end], ...], "negatives": [[start, end], ...]}
 with UTF-8 byte offsets. Seed 1 is for tuning, seed 2 for reporting.
 """
@@ -283,13 +283,13 @@ def profile(g):
     return fill(json.dumps({"type": "event", "data": body}, ensure_ascii=False), planted)
 
 
-def fill(body, planted, form_encoded=False):
+def fill(body, planted, form_encoded=False, marks_in_text=False):
     labels, negatives = [], []
     for k, (kind, value) in enumerate(planted):
         mark = f"\u27e6{k}\u27e7"
         if form_encoded:
             value = value.replace(" ", "+").replace("&", "%26")
-        else:
+        elif not marks_in_text:
             value = json.dumps(value, ensure_ascii=False)[1:-1]
         at = body.index(mark)
         start = len(body[:at].encode())
@@ -303,6 +303,61 @@ def fill(body, planted, form_encoded=False):
     return {"text": body, "labels": labels, "negatives": negatives}
 
 
+# National identifiers with checksums (kinds `br_cpf`, `us_itin`,
+# `in_aadhaar`) in their written forms: Faker's pt_BR CPFs and en_US ITINs,
+# and Aadhaar numbers with UIDAI's Verhoeff check digit over random digits
+# (Faker's en_IN `aadhaar_id` computes a Luhn digit instead, so its numbers
+# are not valid). Hard negatives: CPFs with a wrong check digit, 9xx numbers
+# outside the IRS's ITIN groups, twelve digits in fours starting 1 (none
+# is issued; a leading 0 would be a trunk prefix, and such numbers phone
+# numbers in some countries).
+
+VERHOEFF_D = [[0, 1, 2, 3, 4, 5, 6, 7, 8, 9], [1, 2, 3, 4, 0, 6, 7, 8, 9, 5], [2, 3, 4, 0, 1, 7, 8, 9, 5, 6],
+              [3, 4, 0, 1, 2, 8, 9, 5, 6, 7], [4, 0, 1, 2, 3, 9, 5, 6, 7, 8], [5, 9, 8, 7, 6, 0, 4, 3, 2, 1],
+              [6, 5, 9, 8, 7, 1, 0, 4, 3, 2], [7, 6, 5, 9, 8, 2, 1, 0, 4, 3], [8, 7, 6, 5, 9, 3, 2, 1, 0, 4],
+              [9, 8, 7, 6, 5, 4, 3, 2, 1, 0]]
+VERHOEFF_P = [[0, 1, 2, 3, 4, 5, 6, 7, 8, 9], [1, 5, 7, 6, 2, 8, 3, 0, 9, 4], [5, 8, 0, 3, 7, 9, 6, 1, 4, 2],
+              [8, 9, 1, 6, 0, 4, 3, 5, 2, 7], [9, 4, 5, 3, 1, 2, 6, 8, 7, 0], [4, 2, 8, 6, 5, 7, 3, 9, 0, 1],
+              [2, 7, 9, 3, 8, 0, 6, 4, 1, 5], [7, 0, 4, 6, 9, 1, 3, 2, 5, 8]]
+VERHOEFF_INV = [0, 4, 3, 2, 1, 5, 6, 7, 8, 9]
+
+
+def aadhaar(r):
+    body = str(r.randrange(2, 10)) + "".join(str(r.randrange(10)) for _ in range(10))
+    c = 0
+    for i, d in enumerate(reversed(body)):
+        c = VERHOEFF_D[c][VERHOEFF_P[(i + 1) % 8][int(d)]]
+    n = body + str(VERHOEFF_INV[c])
+    return " ".join(n[i:i + 4] for i in range(0, 12, 4)) if r.random() < 0.7 else "-".join(n[i:i + 4] for i in range(0, 12, 4))
+
+
+def national(g):
+    r = g.rng
+    br, us = g.fakers["pt_BR"], g.en
+    planted = []
+    for _ in range(r.randrange(1, 3)):
+        kind = r.choice(["br_cpf", "us_itin", "in_aadhaar"])
+        value = {"br_cpf": br.cpf, "us_itin": us.itin, "in_aadhaar": lambda: aadhaar(r)}[kind]()
+        planted.append((kind, value))
+    if r.random() < 0.7:
+        cpf = br.cpf()
+        bad = [cpf[:-1] + str((int(cpf[-1]) + 1) % 10),
+               f"9{r.randrange(10)}{r.randrange(10)}-{r.choice([r.randrange(10, 50), r.randrange(66, 70), 89, 93])}-{r.randrange(10**4):04d}",
+               f"1{r.randrange(100, 1000)} {r.randrange(1000, 10000)} {r.randrange(1000, 10000)}"]
+        planted.append((None, r.choice(bad)))
+    r.shuffle(planted)
+    marks = [f"\u27e6{k}\u27e7" for k in range(len(planted))]
+    text = " ".join([g.prose()] + [f"{m} {g.prose()}" for m in marks])
+    shape = r.randrange(3)
+    if shape == 0:
+        body = json.dumps({"type": "chat", "room": "kyc", "text": text}, ensure_ascii=False)
+    elif shape == 1:
+        body = f"{g.en.iso8601()}Z INFO kyc note=\"{text}\""
+    else:
+        body = text
+    return fill(body, planted, form_encoded=False, marks_in_text=True)
+
+
 def main_with_profiles():
     seed, count = int(sys.argv[1]), int(sys.argv[2])
     g = Gen(seed)
@@ -311,6 +366,9 @@ def main_with_profiles():
     p = Gen(seed * 7919 + 1)
     for _ in range(int(sys.argv[3]) if len(sys.argv) > 3 else 0):
         print(json.dumps(profile(p), ensure_ascii=False))
+    n = Gen(seed * 7919 + 2)
+    for _ in range(int(sys.argv[4]) if len(sys.argv) > 4 else 0):
+        print(json.dumps(national(n), ensure_ascii=False))
 
 
 if __name__ == "__main__":

@@ -251,7 +251,14 @@ pub fn negative(rng: &mut Rng) -> String {
         5 => format!("ORD-{}-{}", 2020 + rng.below(6), rng.digits(6)),
         6 => format!("${}.{}", 1 + rng.below(5000), rng.digits(2)),
         7 => format!("v{}.{}.{}", rng.below(20), rng.below(40), rng.below(100)),
-        8 => format!("{}-{:02}-{:04}", rng.pick(&["000", "666", "912"]), 1 + rng.below(98), 1 + rng.below(9998)),
+        // Neither an SSN (area 000, 666, 9xx) nor an ITIN (9xx with an IRS
+        // group: 50-65, 70-88, 90-92, 94-99): such groups move below 50.
+        8 => {
+            let (area, group) = (rng.pick(&["000", "666", "912"]), 1 + rng.below(98));
+            let itin = matches!(group, 50..=65 | 70..=88 | 90..=92 | 94..=99);
+            let group = if area == "912" && itin { group % 49 + 1 } else { group };
+            format!("{area}-{group:02}-{:04}", 1 + rng.below(9998))
+        }
         9 => bad_card(rng),
         10 => "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 Version/17.1 Safari/605.1.15"
             .to_owned(),
