@@ -79,17 +79,23 @@ pub enum Kind {
     /// ...) or under an `itin` key.
     UsItin,
     /// `br_cpf`: a Brazilian CPF written `000.000.000-00`, with both mod-11
-    /// check digits (and not one digit repeated); bare only as the value of a `cpf` key in JSON.
+    /// check digits (and not one digit repeated); eleven bare digits only
+    /// after the word `CPF` or under a `cpf` key in JSON.
     BrCpf,
     /// `in_aadhaar`: an Indian Aadhaar number written in groups of four
     /// (`2345 6789 0124`), starting 2-9, with a valid Verhoeff check digit;
-    /// bare only as the value of an `aadhaar` key in JSON.
+    /// twelve bare digits only after `Aadhaar` or `UIDAI`, or under an
+    /// `aadhaar` key in JSON.
     InAadhaar,
+    /// `pl_pesel`: a Polish PESEL, eleven digits with a valid date of birth
+    /// and check digit, only after the word `PESEL` or under a `pesel` key
+    /// in JSON (eleven bare digits are too common to go without).
+    PlPesel,
 }
 
 impl Kind {
     /// Every built-in kind, in a fixed order.
-    pub const ALL: [Kind; 22] = [
+    pub const ALL: [Kind; 23] = [
         Kind::Email,
         Kind::Phone,
         Kind::CreditCard,
@@ -112,6 +118,7 @@ impl Kind {
         Kind::UsItin,
         Kind::BrCpf,
         Kind::InAadhaar,
+        Kind::PlPesel,
     ];
 
     /// The kind's name, e.g. `credit_card`.
@@ -139,6 +146,7 @@ impl Kind {
             Kind::UsItin => "us_itin",
             Kind::BrCpf => "br_cpf",
             Kind::InAadhaar => "in_aadhaar",
+            Kind::PlPesel => "pl_pesel",
         }
     }
 

@@ -37,8 +37,9 @@
 //! | `us_ssn` | `AAA-GG-SSSS` (bare only after `ssn`, `social security`, `tax id`, `TIN`, ...) | area, group and serial rules |
 //! | `iban` | two letters and two digits, compact or grouped by 4 | the country's length, mod-97 |
 //! | `us_itin` | `9XX-XX-XXXX` (bare nine digits only after a tax-id word) | an IRS ITIN group (50-65, 70-88, 90-92, 94-99) |
-//! | `br_cpf` | `000.000.000-00` (bare only under a `cpf` key in JSON) | both mod-11 check digits, not one repeated digit |
-//! | `in_aadhaar` | twelve digits in fours (bare only under an `aadhaar` key in JSON) | first digit 2-9, Verhoeff |
+//! | `br_cpf` | `000.000.000-00`; bare after `CPF` or under a `cpf` key | both mod-11 check digits, not one repeated digit |
+//! | `in_aadhaar` | twelve digits in fours; bare after `Aadhaar`/`UIDAI` or under an `aadhaar` key | first digit 2-9, Verhoeff |
+//! | `pl_pesel` | eleven digits after `PESEL` or under a `pesel` key | a date of birth and the 1-3-7-9 check digit |
 //! | `ipv4`, `ipv6` | dotted quads, EC2 host names (`ip-10-0-56-78`); hex with colons | parsed as addresses |
 //! | `mac` | six hex pairs with `:` or `-`, or `xxxx.xxxx.xxxx` | exact shape |
 //! | `jwt` | `eyJ...` three base64url segments | the header decodes to JSON with `alg` |

@@ -41,6 +41,12 @@ pub(crate) struct Detected {
 pub(crate) struct Context {
     pub(crate) phone: bool,
     pub(crate) ssn: bool,
+    /// `cpf` before it: eleven bare digits may be a CPF.
+    pub(crate) cpf: bool,
+    /// `aadhaar` or `uid` before it: twelve bare digits may be an Aadhaar.
+    pub(crate) aadhaar: bool,
+    /// `pesel` before it: eleven bare digits may be a PESEL.
+    pub(crate) pesel: bool,
 }
 
 /// Scans the run starting at `i` (a digit, `+` or `(` after a byte that
@@ -368,6 +374,19 @@ fn classify(s: &[u8], plus: bool, groups: &[Group], whole: bool, context: &dyn F
     if lens == [9] && !plus && context().ssn {
         return taxpayer_id(d);
     }
+    // National ids written bare, after their name.
+    if lens == [11] && !plus {
+        let context = context();
+        if context.cpf && is_cpf(d) {
+            return Some(Kind::BrCpf);
+        }
+        if context.pesel && is_pesel(d) {
+            return Some(Kind::PlPesel);
+        }
+    }
+    if lens == [12] && !plus && context().aadhaar && is_aadhaar(d) {
+        return Some(Kind::InAadhaar);
+    }
     is_phone(d, lens, groups, plus, context).then_some(Kind::Phone)
 }
 
@@ -406,6 +425,20 @@ pub(crate) fn is_cpf(d: &[u8]) -> bool {
         (if r == 10 { 0 } else { r }) == u32::from(d[n] - b'0')
     };
     check(9) && check(10)
+}
+
+/// A PESEL: a date of birth (the month carries the century: +80 for the
+/// 1800s, +20 for the 2000s, +40, +60) and the check digit of weights
+/// 1-3-7-9.
+pub(crate) fn is_pesel(d: &[u8]) -> bool {
+    if d.len() != 11 {
+        return false;
+    }
+    let n = |k: usize| u32::from(d[k] - b'0');
+    let sum: u32 = [1, 3, 7, 9, 1, 3, 7, 9, 1, 3].iter().enumerate().map(|(k, w)| w * n(k)).sum();
+    let month = (n(2) * 10 + n(3)) % 20;
+    let day = n(4) * 10 + n(5);
+    (10 - sum % 10) % 10 == n(10) && (1..=12).contains(&month) && (1..=31).contains(&day)
 }
 
 /// Twelve digits starting 2-9 with a valid Verhoeff check digit.

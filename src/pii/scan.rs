@@ -79,10 +79,22 @@ impl Kinds {
     }
 }
 
-/// Words that make a bare digit run a phone number or an SSN, when they
-/// appear as words in the 32 bytes before it.
-fn context_words() -> &'static (AhoCorasick, usize) {
-    static WORDS: OnceLock<(AhoCorasick, usize)> = OnceLock::new();
+/// What a context word sets.
+type Sets = fn(&mut Context);
+
+/// National identifiers' names, after the phone and SSN words.
+const IDS: &[(&str, Sets)] = &[
+    ("cpf", |c| c.cpf = true),
+    ("aadhaar", |c| c.aadhaar = true),
+    ("aadhar", |c| c.aadhaar = true),
+    ("uidai", |c| c.aadhaar = true),
+    ("pesel", |c| c.pesel = true),
+];
+
+/// Words that make a bare digit run a phone number, an SSN or a national
+/// identifier, when they appear as words in the 32 bytes before it.
+fn context_words() -> &'static (AhoCorasick, usize, usize) {
+    static WORDS: OnceLock<(AhoCorasick, usize, usize)> = OnceLock::new();
     const PHONE: &[&str] = &[
         "phone",
         "tel",
@@ -114,14 +126,14 @@ fn context_words() -> &'static (AhoCorasick, usize) {
     ];
     const SSN: &[&str] = &["ssn", "ss#", "social", "social security", "tax id", "taxpayer", "tin", "itin"];
     WORDS.get_or_init(|| {
-        let patterns = PHONE.iter().chain(SSN);
+        let patterns = PHONE.iter().chain(SSN).chain(IDS.iter().map(|(word, _)| word));
         // The patterns are fixed and valid; building cannot fail.
         let automaton = AhoCorasick::builder()
             .ascii_case_insensitive(true)
             .match_kind(aho_corasick::MatchKind::LeftmostLongest)
             .build(patterns)
             .expect("fixed patterns");
-        (automaton, PHONE.len())
+        (automaton, PHONE.len(), PHONE.len() + SSN.len())
     })
 }
 
@@ -140,7 +152,7 @@ fn context_before(s: &[u8], start: usize, floor: usize) -> Context {
     }
     let window = &s[from..start];
     work::add(window.len());
-    let (automaton, phone_words) = context_words();
+    let (automaton, phone_words, id_words) = context_words();
     let mut context = Context::default();
     for m in automaton.find_iter(window) {
         // Whole words only: `tel` is not in `hotel`, nor `call` in
@@ -151,10 +163,10 @@ fn context_before(s: &[u8], start: usize, floor: usize) -> Context {
         if !alone {
             continue;
         }
-        if m.pattern().as_usize() < *phone_words {
-            context.phone = true;
-        } else {
-            context.ssn = true;
+        match m.pattern().as_usize() {
+            k if k < *phone_words => context.phone = true,
+            k if k < *id_words => context.ssn = true,
+            k => (IDS[k - id_words].1)(&mut context),
         }
     }
     context

@@ -1074,9 +1074,11 @@ mod national_ids {
         for not in ["111.444.777-36", "111.444.777-45", "111.111.111-11", "000.000.000-00", "111.444.77-735"] {
             assert!(kinds(&format!("ref {not} ok")).iter().all(|(k, _)| *k != "br_cpf"), "{not}");
         }
-        // Bare, only under its key in JSON.
+        // Bare, only under its key in JSON or after its name.
         assert_eq!(kinds(r#"{"cpf":"11144477735"}"#), [("br_cpf", "11144477735".to_owned())]);
+        assert_eq!(kinds("meu CPF: 11144477735"), [("br_cpf", "11144477735".to_owned())]);
         assert!(kinds("pedido 11144477735 enviado").is_empty());
+        assert!(kinds("CPF 11144477736").is_empty(), "a wrong check digit after the word");
         assert_eq!(kinds("CPF: 111.444.777-35"), [("br_cpf", "111.444.777-35".to_owned())]);
     }
 
@@ -1098,6 +1100,9 @@ mod national_ids {
         }
         // Numbers starting 0 or 1 are not issued.
         assert!(kinds("1234 5678 9012").iter().all(|(k, _)| *k != "in_aadhaar"));
+        // Bare after its name; not without it.
+        assert_eq!(kinds("Aadhaar no. 234123412346"), [("in_aadhaar", "234123412346".to_owned())]);
+        assert!(kinds("invoice 234123412346").iter().all(|(k, _)| *k != "in_aadhaar"));
     }
 
     #[test]
@@ -1112,5 +1117,21 @@ mod national_ids {
         assert_eq!(kinds("SSN 078-05-1120"), [("us_ssn", "078-05-1120".to_owned())]);
         // Bare after a tax-id word.
         assert_eq!(kinds("my TIN is 912701234"), [("us_itin", "912701234".to_owned())]);
+    }
+
+    #[test]
+    fn pesel_after_its_name_with_a_date_and_a_check_digit() {
+        // Faker's pl_PL numbers.
+        for pesel in ["62051894184", "03272041494", "98040379675", "51102996962"] {
+            for text in [format!("PESEL {pesel}"), format!("nr PESEL: {pesel}"), format!(r#"{{"pesel":"{pesel}"}}"#)] {
+                assert_eq!(kinds(&text), [("pl_pesel", pesel.to_owned())], "{text}");
+            }
+            // Without the word, eleven digits are nothing.
+            assert!(kinds(&format!("zamówienie {pesel}")).is_empty());
+            let last = (pesel.as_bytes()[10] - b'0' + 1) % 10;
+            assert!(kinds(&format!("PESEL {}{last}", &pesel[..10])).is_empty(), "a wrong check digit");
+        }
+        // A month that no century offset explains (13), with a valid check digit.
+        assert!(kinds("PESEL 02132812344").is_empty());
     }
 }

@@ -304,10 +304,12 @@ def fill(body, planted, form_encoded=False, marks_in_text=False):
 
 
 # National identifiers with checksums (kinds `br_cpf`, `us_itin`,
-# `in_aadhaar`) in their written forms: Faker's pt_BR CPFs and en_US ITINs,
+# `in_aadhaar`, `pl_pesel`) in their written forms, and bare after their
+# names (PESEL always is): Faker's pt_BR CPFs, en_US ITINs, pl_PL PESELs,
 # and Aadhaar numbers with UIDAI's Verhoeff check digit over random digits
 # (Faker's en_IN `aadhaar_id` computes a Luhn digit instead, so its numbers
-# are not valid). Hard negatives: CPFs with a wrong check digit, 9xx numbers
+# are not valid). Hard negatives: CPFs and PESELs with a wrong check digit,
+# PESELs without the word, 9xx numbers
 # outside the IRS's ITIN groups, twelve digits in fours starting 1 (none
 # is issued; a leading 0 would be a trunk prefix, and such numbers phone
 # numbers in some countries).
@@ -335,18 +337,45 @@ def national(g):
     r = g.rng
     br, us = g.fakers["pt_BR"], g.en
     planted = []
+    pl = g.fakers["pl_PL"]
     for _ in range(r.randrange(1, 3)):
-        kind = r.choice(["br_cpf", "us_itin", "in_aadhaar"])
-        value = {"br_cpf": br.cpf, "us_itin": us.itin, "in_aadhaar": lambda: aadhaar(r)}[kind]()
-        planted.append((kind, value))
+        kind = r.choice(["br_cpf", "us_itin", "in_aadhaar", "pl_pesel", "bare"])
+        if kind == "bare":
+            # Bare digits after the identifier's name, as people write them.
+            kind, word, value = r.choice([("pl_pesel", "PESEL", pl.pesel()), ("br_cpf", "CPF", br.cpf().replace(".", "").replace("-", "")),
+                                          ("in_aadhaar", "Aadhaar", aadhaar(r).replace(" ", "").replace("-", ""))])
+            planted.append((None, word, kind, value))
+            continue
+        value = {"br_cpf": br.cpf, "us_itin": us.itin, "in_aadhaar": lambda: aadhaar(r), "pl_pesel": pl.pesel}[kind]()
+        if kind == "pl_pesel":
+            planted.append((None, "PESEL", kind, value))
+        else:
+            planted.append((kind, value))
     if r.random() < 0.7:
-        cpf = br.cpf()
+        cpf, pesel = br.cpf(), pl.pesel()
         bad = [cpf[:-1] + str((int(cpf[-1]) + 1) % 10),
                f"9{r.randrange(10)}{r.randrange(10)}-{r.choice([r.randrange(10, 50), r.randrange(66, 70), 89, 93])}-{r.randrange(10**4):04d}",
-               f"1{r.randrange(100, 1000)} {r.randrange(1000, 10000)} {r.randrange(1000, 10000)}"]
-        planted.append((None, r.choice(bad)))
+               f"1{r.randrange(100, 1000)} {r.randrange(1000, 10000)} {r.randrange(1000, 10000)}",
+               pesel,  # eleven bare digits without the word PESEL
+               ("PESEL", pesel[:-1] + str((int(pesel[-1]) + 1) % 10))]
+        choice = r.choice(bad)
+        if isinstance(choice, tuple):
+            planted.append((None, choice[0], None, choice[1]))
+        else:
+            planted.append((None, choice))
+    # Entries with a word before the value: (None, word, kind, value).
+    planted = [p if len(p) == 2 else ("word", p) for p in planted]
     r.shuffle(planted)
-    marks = [f"\u27e6{k}\u27e7" for k in range(len(planted))]
+    marks, flat = [], []
+    for p in planted:
+        if p[0] == "word":
+            _, word, kind, value = p[1]
+            marks.append(f"{word} \u27e6{len(flat)}\u27e7")
+            flat.append((kind, value))
+        else:
+            marks.append(f"\u27e6{len(flat)}\u27e7")
+            flat.append(p)
+    planted = flat
     text = " ".join([g.prose()] + [f"{m} {g.prose()}" for m in marks])
     shape = r.randrange(3)
     if shape == 0:
