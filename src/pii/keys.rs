@@ -83,6 +83,9 @@ pub(crate) const DEFAULT_KEYS: &[(&str, Kind)] = &[
     ("aadhaarno", Kind::InAadhaar),
     ("uidai", Kind::InAadhaar),
     ("pesel", Kind::PlPesel),
+    ("nhs", Kind::UkNhs),
+    ("nhsnumber", Kind::UkNhs),
+    ("nhsno", Kind::UkNhs),
 ];
 
 /// The longest key name looked at; longer keys are not sensitive.
@@ -322,8 +325,16 @@ pub(crate) fn key_value(s: &[u8], i: usize, rules: &KeyRules) -> Option<(usize, 
     // number detectors, which see the key as context and the whole grouped
     // number.
     let numeric = s.get(start).is_some_and(|c| c.is_ascii_digit() || matches!(c, b'+' | b'('));
-    let number_kinds =
-        [Kind::Phone, Kind::UsSsn, Kind::CreditCard, Kind::UsItin, Kind::BrCpf, Kind::InAadhaar, Kind::PlPesel];
+    let number_kinds = [
+        Kind::Phone,
+        Kind::UsSsn,
+        Kind::CreditCard,
+        Kind::UsItin,
+        Kind::BrCpf,
+        Kind::InAadhaar,
+        Kind::PlPesel,
+        Kind::UkNhs,
+    ];
     if numeric && number_kinds.iter().any(|k| k.index() == tag) {
         return None;
     }

@@ -91,11 +91,15 @@ pub enum Kind {
     /// and check digit, only after the word `PESEL` or under a `pesel` key
     /// in JSON (eleven bare digits are too common to go without).
     PlPesel,
+    /// `uk_nhs`: a UK NHS number, ten digits (bare or `943 476 5919`) with a
+    /// valid mod-11 check digit, only after the word `NHS` or under an
+    /// `nhs_number` key in JSON: the grouping is also a phone number's.
+    UkNhs,
 }
 
 impl Kind {
     /// Every built-in kind, in a fixed order.
-    pub const ALL: [Kind; 23] = [
+    pub const ALL: [Kind; 24] = [
         Kind::Email,
         Kind::Phone,
         Kind::CreditCard,
@@ -119,6 +123,7 @@ impl Kind {
         Kind::BrCpf,
         Kind::InAadhaar,
         Kind::PlPesel,
+        Kind::UkNhs,
     ];
 
     /// The kind's name, e.g. `credit_card`.
@@ -147,6 +152,7 @@ impl Kind {
             Kind::BrCpf => "br_cpf",
             Kind::InAadhaar => "in_aadhaar",
             Kind::PlPesel => "pl_pesel",
+            Kind::UkNhs => "uk_nhs",
         }
     }
 

@@ -47,6 +47,8 @@ pub(crate) struct Context {
     pub(crate) aadhaar: bool,
     /// `pesel` before it: eleven bare digits may be a PESEL.
     pub(crate) pesel: bool,
+    /// `nhs` before it: ten digits may be an NHS number.
+    pub(crate) nhs: bool,
 }
 
 /// Scans the run starting at `i` (a digit, `+` or `(` after a byte that
@@ -387,6 +389,12 @@ fn classify(s: &[u8], plus: bool, groups: &[Group], whole: bool, context: &dyn F
     if lens == [12] && !plus && context().aadhaar && is_aadhaar(d) {
         return Some(Kind::InAadhaar);
     }
+    // `943 476 5919` is also how a UK or US phone number looks: an NHS
+    // number only after `NHS`.
+    let nhs_shape = matches!(lens, [10] | [3, 3, 4]) && (lens.len() == 1 || (same_sep && seps[0] != b'.'));
+    if nhs_shape && !plus && !any_paren && context().nhs && is_nhs(d) {
+        return Some(Kind::UkNhs);
+    }
     is_phone(d, lens, groups, plus, context).then_some(Kind::Phone)
 }
 
@@ -439,6 +447,21 @@ pub(crate) fn is_pesel(d: &[u8]) -> bool {
     let month = (n(2) * 10 + n(3)) % 20;
     let day = n(4) * 10 + n(5);
     (10 - sum % 10) % 10 == n(10) && (1..=12).contains(&month) && (1..=31).contains(&day)
+}
+
+/// A UK NHS number: ten digits whose mod-11 check (weights 10..2) is the
+/// last digit (a check of 10 is never issued).
+pub(crate) fn is_nhs(d: &[u8]) -> bool {
+    if d.len() != 10 {
+        return false;
+    }
+    let sum: u32 = d[..9].iter().enumerate().map(|(k, &c)| (10 - k as u32) * u32::from(c - b'0')).sum();
+    let check = match 11 - sum % 11 {
+        11 => 0,
+        10 => return false,
+        c => c,
+    };
+    check == u32::from(d[9] - b'0')
 }
 
 /// Twelve digits starting 2-9 with a valid Verhoeff check digit.

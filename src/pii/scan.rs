@@ -89,6 +89,7 @@ const IDS: &[(&str, Sets)] = &[
     ("aadhar", |c| c.aadhaar = true),
     ("uidai", |c| c.aadhaar = true),
     ("pesel", |c| c.pesel = true),
+    ("nhs", |c| c.nhs = true),
 ];
 
 /// Words that make a bare digit run a phone number, an SSN or a national

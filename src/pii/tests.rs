@@ -1134,4 +1134,19 @@ mod national_ids {
         // A month that no century offset explains (13), with a valid check digit.
         assert!(kinds("PESEL 02132812344").is_empty());
     }
+
+    #[test]
+    fn nhs_numbers_only_after_nhs() {
+        // NHS Digital's sample number, and others with a valid check.
+        for nhs in ["943 476 5919", "9434765919", "401 023 2137", "401-023-2137"] {
+            for text in [format!("NHS number {nhs}"), format!("NHS no: {nhs}")] {
+                assert_eq!(kinds(&text), [("uk_nhs", nhs.to_owned())], "{text}");
+            }
+        }
+        assert_eq!(kinds(r#"{"nhs_number":"9434765919"}"#), [("uk_nhs", "9434765919".to_owned())]);
+        // A wrong check digit after the word is nothing; the same digits
+        // without the word are what they look like (a phone number).
+        assert!(kinds("NHS 943 476 5918").iter().all(|(k, _)| *k != "uk_nhs"));
+        assert!(kinds("call 943 476 5919").iter().all(|(k, _)| *k != "uk_nhs"));
+    }
 }

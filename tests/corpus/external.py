@@ -304,11 +304,13 @@ def fill(body, planted, form_encoded=False, marks_in_text=False):
 
 
 # National identifiers with checksums (kinds `br_cpf`, `us_itin`,
-# `in_aadhaar`, `pl_pesel`) in their written forms, and bare after their
-# names (PESEL always is): Faker's pt_BR CPFs, en_US ITINs, pl_PL PESELs,
+# `in_aadhaar`, `pl_pesel`, `uk_nhs`) in their written forms, and bare
+# after their names (PESEL and NHS always are): Faker's pt_BR CPFs, en_US
+# ITINs, pl_PL PESELs, NHS numbers by NHS Digital's mod-11 rule,
 # and Aadhaar numbers with UIDAI's Verhoeff check digit over random digits
 # (Faker's en_IN `aadhaar_id` computes a Luhn digit instead, so its numbers
-# are not valid). Hard negatives: CPFs and PESELs with a wrong check digit,
+# are not valid). Hard negatives: CPFs, PESELs and bare NHS numbers with a
+# wrong check digit,
 # PESELs without the word, 9xx numbers
 # outside the IRS's ITIN groups, twelve digits in fours starting 1 (none
 # is issued; a leading 0 would be a trunk prefix, and such numbers phone
@@ -333,6 +335,21 @@ def aadhaar(r):
     return " ".join(n[i:i + 4] for i in range(0, 12, 4)) if r.random() < 0.7 else "-".join(n[i:i + 4] for i in range(0, 12, 4))
 
 
+def bad_nhs(r):
+    """Ten bare digits whose NHS check fails."""
+    n = nhs(r)
+    return n[:-1] + str((int(n[-1]) + 1) % 10)
+
+
+def nhs(r):
+    """A ten-digit NHS number with its mod-11 check digit (NHS Digital's rule)."""
+    while True:
+        body = [r.randrange(10) for _ in range(9)]
+        check = 11 - sum(d * (10 - i) for i, d in enumerate(body)) % 11
+        if check != 10:
+            return "".join(map(str, body)) + str(0 if check == 11 else check)
+
+
 def national(g):
     r = g.rng
     br, us = g.fakers["pt_BR"], g.en
@@ -342,8 +359,10 @@ def national(g):
         kind = r.choice(["br_cpf", "us_itin", "in_aadhaar", "pl_pesel", "bare"])
         if kind == "bare":
             # Bare digits after the identifier's name, as people write them.
+            n = nhs(r)
             kind, word, value = r.choice([("pl_pesel", "PESEL", pl.pesel()), ("br_cpf", "CPF", br.cpf().replace(".", "").replace("-", "")),
-                                          ("in_aadhaar", "Aadhaar", aadhaar(r).replace(" ", "").replace("-", ""))])
+                                          ("in_aadhaar", "Aadhaar", aadhaar(r).replace(" ", "").replace("-", "")),
+                                          ("uk_nhs", "NHS number", n), ("uk_nhs", "NHS no", f"{n[:3]} {n[3:6]} {n[6:]}")])
             planted.append((None, word, kind, value))
             continue
         value = {"br_cpf": br.cpf, "us_itin": us.itin, "in_aadhaar": lambda: aadhaar(r), "pl_pesel": pl.pesel}[kind]()
@@ -357,7 +376,8 @@ def national(g):
                f"9{r.randrange(10)}{r.randrange(10)}-{r.choice([r.randrange(10, 50), r.randrange(66, 70), 89, 93])}-{r.randrange(10**4):04d}",
                f"1{r.randrange(100, 1000)} {r.randrange(1000, 10000)} {r.randrange(1000, 10000)}",
                pesel,  # eleven bare digits without the word PESEL
-               ("PESEL", pesel[:-1] + str((int(pesel[-1]) + 1) % 10))]
+               ("PESEL", pesel[:-1] + str((int(pesel[-1]) + 1) % 10)),
+               ("NHS", bad_nhs(r))]
         choice = r.choice(bad)
         if isinstance(choice, tuple):
             planted.append((None, choice[0], None, choice[1]))
