@@ -86,6 +86,9 @@ pub(crate) const DEFAULT_KEYS: &[(&str, Kind)] = &[
     ("nhs", Kind::UkNhs),
     ("nhsnumber", Kind::UkNhs),
     ("nhsno", Kind::UkNhs),
+    ("nif", Kind::EsNif),
+    ("nie", Kind::EsNif),
+    ("dni", Kind::EsNif),
 ];
 
 /// The longest key name looked at; longer keys are not sensitive.

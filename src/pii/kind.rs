@@ -95,11 +95,15 @@ pub enum Kind {
     /// valid mod-11 check digit, only after the word `NHS` or under an
     /// `nhs_number` key in JSON: the grouping is also a phone number's.
     UkNhs,
+    /// `es_nif`: a Spanish DNI/NIF (`12345678Z`) or NIE (`X1234567L`),
+    /// optionally with a `-` before the letter, whose control letter
+    /// matches (mod 23).
+    EsNif,
 }
 
 impl Kind {
     /// Every built-in kind, in a fixed order.
-    pub const ALL: [Kind; 24] = [
+    pub const ALL: [Kind; 25] = [
         Kind::Email,
         Kind::Phone,
         Kind::CreditCard,
@@ -124,6 +128,7 @@ impl Kind {
         Kind::InAadhaar,
         Kind::PlPesel,
         Kind::UkNhs,
+        Kind::EsNif,
     ];
 
     /// The kind's name, e.g. `credit_card`.
@@ -153,6 +158,7 @@ impl Kind {
             Kind::InAadhaar => "in_aadhaar",
             Kind::PlPesel => "pl_pesel",
             Kind::UkNhs => "uk_nhs",
+            Kind::EsNif => "es_nif",
         }
     }
 

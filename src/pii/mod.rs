@@ -41,6 +41,7 @@
 //! | `in_aadhaar` | twelve digits in fours; bare after `Aadhaar`/`UIDAI` or under an `aadhaar` key | first digit 2-9, Verhoeff |
 //! | `pl_pesel` | eleven digits after `PESEL` or under a `pesel` key | a date of birth and the 1-3-7-9 check digit |
 //! | `uk_nhs` | ten digits, bare or `3 3 4`, after `NHS` or under an `nhs_number` key | mod 11 |
+//! | `es_nif` | `12345678Z`, `X1234567L` (NIE), a `-` before the letter allowed | the control letter, mod 23 |
 //! | `ipv4`, `ipv6` | dotted quads, EC2 host names (`ip-10-0-56-78`); hex with colons | parsed as addresses |
 //! | `mac` | six hex pairs with `:` or `-`, or `xxxx.xxxx.xxxx` | exact shape |
 //! | `jwt` | `eyJ...` three base64url segments | the header decodes to JSON with `alg` |

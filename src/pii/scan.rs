@@ -243,6 +243,14 @@ impl Engine {
                     None
                 }
                 DIGIT | NUMBER_START if boundary => {
+                    let spanish =
+                        (trigger == DIGIT && kinds.has(Kind::EsNif)).then(|| tokens::spanish_id(s, i)).flatten();
+                    if let Some(range) = spanish {
+                        out.push((Kind::EsNif.index(), range.clone()));
+                        floors.found = range.end;
+                        i = range.end;
+                        continue;
+                    }
                     match (trigger == DIGIT).then(|| self.hex(s, i, &mut floors)).flatten() {
                         Some(found) => Some(found),
                         None => {
@@ -268,6 +276,12 @@ impl Engine {
                 DASH if kinds.has(Kind::PrivateKey) => tokens::private_key(s, i).map(|r| (Kind::PrivateKey.index(), r)),
                 UPPER | HEX_LOWER | PREFIX_LOWER if boundary => self
                     .prefixed(s, i, &mut floors)
+                    .or_else(|| {
+                        (trigger == UPPER && matches!(c, b'X' | b'Y' | b'Z') && kinds.has(Kind::EsNif))
+                            .then(|| tokens::spanish_id(s, i))
+                            .flatten()
+                            .map(|r| (Kind::EsNif.index(), r))
+                    })
                     .or_else(|| {
                         (trigger == UPPER && kinds.has(Kind::Iban))
                             .then(|| tokens::iban(s, i))

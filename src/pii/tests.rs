@@ -1149,4 +1149,18 @@ mod national_ids {
         assert!(kinds("NHS 943 476 5918").iter().all(|(k, _)| *k != "uk_nhs"));
         assert!(kinds("call 943 476 5919").iter().all(|(k, _)| *k != "uk_nhs"));
     }
+
+    #[test]
+    fn spanish_nif_and_nie_with_their_control_letter() {
+        // Faker's es_ES numbers, and the Ministry's sample 12345678Z.
+        for id in ["94739005G", "31533205K", "Z3148515G", "X9885749G", "12345678Z", "12345678-Z"] {
+            for text in [format!("DNI {id}"), format!(r#"{{"doc":"{id}"}}"#), format!("({id})")] {
+                assert_eq!(kinds(&text), [("es_nif", id.to_owned())], "{text}");
+            }
+        }
+        // A wrong letter, another length, a longer word: not an id.
+        for not in ["12345678A", "1234567Z", "123456789Z", "X9885749A", "12345678Z9", "W1234567L"] {
+            assert!(kinds(&format!("ref {not} ok")).iter().all(|(k, _)| *k != "es_nif"), "{not}");
+        }
+    }
 }

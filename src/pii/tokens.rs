@@ -270,6 +270,39 @@ pub(crate) fn private_key(s: &[u8], i: usize) -> Option<Range<usize>> {
 
 /// An IBAN at word start `i` (two letters, two check digits), compact or
 /// grouped by four with single spaces.
+/// A Spanish DNI/NIF (`12345678Z`) or NIE (`X1234567L`, starting X, Y or
+/// Z) starting at `i`: the whole word, optionally with a `-` before the
+/// letter, whose control letter matches (mod 23).
+pub(crate) fn spanish_id(s: &[u8], i: usize) -> Option<Range<usize>> {
+    const LETTERS: &[u8; 23] = b"TRWAGMYFPDXBNJZSQVHLCKE";
+    let end = run(s, i, is_alnum);
+    let word = &s[i..end];
+    let (number, dash) = match (word.len(), s.get(end), s.get(end + 1)) {
+        // `12345678-Z`: the letter after a dash ends the id.
+        (8, Some(b'-'), Some(&c)) if c.is_ascii_alphabetic() && !s.get(end + 2).is_some_and(|&c| is_alnum(c)) => {
+            (word, true)
+        }
+        (9, ..) => (&word[..8], false),
+        _ => return None,
+    };
+    let letter = if dash { s[end + 1] } else { word[8] }.to_ascii_uppercase();
+    if !letter.is_ascii_alphabetic() {
+        return None;
+    }
+    let value = match number[0] {
+        b'X' | b'x' => 0,
+        b'Y' | b'y' => 1,
+        b'Z' | b'z' => 2,
+        c if c.is_ascii_digit() => u32::from(c - b'0'),
+        _ => return None,
+    };
+    if !number[1..].iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let n = number[1..].iter().fold(value, |a, &d| a * 10 + u32::from(d - b'0'));
+    (LETTERS[(n % 23) as usize] == letter).then_some(i..if dash { end + 2 } else { end })
+}
+
 pub(crate) fn iban(s: &[u8], i: usize) -> Option<Range<usize>> {
     let t = &s[i..];
     if t.len() < 15

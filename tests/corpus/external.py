@@ -304,13 +304,14 @@ def fill(body, planted, form_encoded=False, marks_in_text=False):
 
 
 # National identifiers with checksums (kinds `br_cpf`, `us_itin`,
-# `in_aadhaar`, `pl_pesel`, `uk_nhs`) in their written forms, and bare
-# after their names (PESEL and NHS always are): Faker's pt_BR CPFs, en_US
-# ITINs, pl_PL PESELs, NHS numbers by NHS Digital's mod-11 rule,
+# `in_aadhaar`, `pl_pesel`, `uk_nhs`, `es_nif`) in their written forms, and
+# bare after their names (PESEL and NHS always are): Faker's pt_BR CPFs,
+# en_US ITINs, pl_PL PESELs, es_ES NIFs and NIEs, NHS numbers by NHS
+# Digital's mod-11 rule,
 # and Aadhaar numbers with UIDAI's Verhoeff check digit over random digits
 # (Faker's en_IN `aadhaar_id` computes a Luhn digit instead, so its numbers
 # are not valid). Hard negatives: CPFs, PESELs and bare NHS numbers with a
-# wrong check digit,
+# wrong check digit, NIFs with a wrong letter,
 # PESELs without the word, 9xx numbers
 # outside the IRS's ITIN groups, twelve digits in fours starting 1 (none
 # is issued; a leading 0 would be a trunk prefix, and such numbers phone
@@ -335,6 +336,13 @@ def aadhaar(r):
     return " ".join(n[i:i + 4] for i in range(0, 12, 4)) if r.random() < 0.7 else "-".join(n[i:i + 4] for i in range(0, 12, 4))
 
 
+def bad_nif(g):
+    """A NIF whose control letter is wrong."""
+    nif = g.fakers["es_ES"].nif()
+    letters = "TRWAGMYFPDXBNJZSQVHLCKE"
+    return nif[:-1] + letters[(letters.index(nif[-1]) + 1) % 23]
+
+
 def bad_nhs(r):
     """Ten bare digits whose NHS check fails."""
     n = nhs(r)
@@ -356,7 +364,7 @@ def national(g):
     planted = []
     pl = g.fakers["pl_PL"]
     for _ in range(r.randrange(1, 3)):
-        kind = r.choice(["br_cpf", "us_itin", "in_aadhaar", "pl_pesel", "bare"])
+        kind = r.choice(["br_cpf", "us_itin", "in_aadhaar", "pl_pesel", "es_nif", "bare"])
         if kind == "bare":
             # Bare digits after the identifier's name, as people write them.
             n = nhs(r)
@@ -365,7 +373,9 @@ def national(g):
                                           ("uk_nhs", "NHS number", n), ("uk_nhs", "NHS no", f"{n[:3]} {n[3:6]} {n[6:]}")])
             planted.append((None, word, kind, value))
             continue
-        value = {"br_cpf": br.cpf, "us_itin": us.itin, "in_aadhaar": lambda: aadhaar(r), "pl_pesel": pl.pesel}[kind]()
+        es = g.fakers["es_ES"]
+        value = {"br_cpf": br.cpf, "us_itin": us.itin, "in_aadhaar": lambda: aadhaar(r), "pl_pesel": pl.pesel,
+                 "es_nif": lambda: r.choice([es.nif, es.nie])()}[kind]()
         if kind == "pl_pesel":
             planted.append((None, "PESEL", kind, value))
         else:
@@ -377,7 +387,8 @@ def national(g):
                f"1{r.randrange(100, 1000)} {r.randrange(1000, 10000)} {r.randrange(1000, 10000)}",
                pesel,  # eleven bare digits without the word PESEL
                ("PESEL", pesel[:-1] + str((int(pesel[-1]) + 1) % 10)),
-               ("NHS", bad_nhs(r))]
+               ("NHS", bad_nhs(r)),
+               bad_nif(g)]
         choice = r.choice(bad)
         if isinstance(choice, tuple):
             planted.append((None, choice[0], None, choice[1]))
