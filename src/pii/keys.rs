@@ -107,6 +107,8 @@ pub(crate) struct KeyRules {
     /// most keys (`type`, `id`, `text`) are dismissed without normalizing.
     /// `None` when a rule is a single character.
     endings: Option<Box<[u64; 256]>>,
+    /// The `address` kind's tag, while it has rules (for [`Self::container_tag`]).
+    address: Option<usize>,
 }
 
 /// The bit of a lower-case pair in [`KeyRules::endings`].
@@ -137,15 +139,16 @@ impl KeyRules {
                 _ => endings = None,
             }
         }
+        let address = Some(Kind::Address.index()).filter(|a| tags.contains(a));
         if patterns.is_empty() {
-            return Ok(Self { automaton: None, tags, endings });
+            return Ok(Self { automaton: None, tags, endings, address });
         }
         let automaton = AhoCorasick::builder()
             .match_kind(MatchKind::LeftmostLongest)
             .start_kind(StartKind::Anchored)
             .build(&patterns)
             .map_err(|e| e.to_string())?;
-        Ok(Self { automaton: Some(automaton), tags, endings })
+        Ok(Self { automaton: Some(automaton), tags, endings, address })
     }
 
     /// The tag a container (an object or array value) takes under `key`
@@ -156,13 +159,12 @@ impl KeyRules {
     /// wallet address and is left to the detectors (which also keep their
     /// kinds inside a container). Only while the `address` kind has rules.
     pub(crate) fn container_tag(&self, key: &[u8]) -> Option<usize> {
-        // Most keys end otherwise: dismissed before normalizing.
-        if key.len() < 7 || !matches!(key.last(), Some(b's' | b'S')) {
-            return None;
-        }
-        let address = Kind::Address.index();
-        if !self.tags.contains(&address) {
-            return None;
+        // Most keys end otherwise (`-ss`, `-es`): dismissed before
+        // normalizing.
+        let address = self.address?;
+        match key {
+            [.., b'e' | b'E' | b's' | b'S', b's' | b'S'] if key.len() >= 7 => {}
+            _ => return None,
         }
         let mut buf = [0; MAX_KEY];
         let (len, _) = normalize(key, &mut buf)?;

@@ -71,6 +71,13 @@ pub(crate) fn at(s: &[u8], i: usize, context: impl Fn(usize) -> Context) -> (Opt
     // `2024`) holds nothing, whatever follows it.
     if s[i].is_ascii_digit() {
         let end = i + s[i..].iter().take_while(|c| c.is_ascii_digit()).count();
+        // Eight digits and a letter: a Spanish DNI/NIF, or an identifier.
+        if end - i == 8
+            && s.get(end).is_some_and(|&c| c.is_ascii_alphabetic() || c == b'-')
+            && let Some(r) = super::tokens::spanish_id(s, i)
+        {
+            return (Some(Detected { kind: Kind::EsNif, start: r.start, end: r.end }), r.end);
+        }
         let joins = matches!(s.get(end), Some(b' ' | b'-' | b'.' | b'('))
             && s.get(end + 1).is_some_and(|&c| c.is_ascii_digit() || c == b'(');
         if !joins && end - i < 7 {
@@ -376,23 +383,23 @@ fn classify(s: &[u8], plus: bool, groups: &[Group], whole: bool, context: &dyn F
     if lens == [9] && !plus && context().ssn {
         return taxpayer_id(d);
     }
-    // National ids written bare, after their name.
+    // National ids written bare, after their name. The checks first: the
+    // context is a search, and most runs fail a check.
     if lens == [11] && !plus {
-        let context = context();
-        if context.cpf && is_cpf(d) {
+        if is_cpf(d) && context().cpf {
             return Some(Kind::BrCpf);
         }
-        if context.pesel && is_pesel(d) {
+        if is_pesel(d) && context().pesel {
             return Some(Kind::PlPesel);
         }
     }
-    if lens == [12] && !plus && context().aadhaar && is_aadhaar(d) {
+    if lens == [12] && !plus && is_aadhaar(d) && context().aadhaar {
         return Some(Kind::InAadhaar);
     }
     // `943 476 5919` is also how a UK or US phone number looks: an NHS
     // number only after `NHS`.
     let nhs_shape = matches!(lens, [10] | [3, 3, 4]) && (lens.len() == 1 || (same_sep && seps[0] != b'.'));
-    if nhs_shape && !plus && !any_paren && context().nhs && is_nhs(d) {
+    if nhs_shape && !plus && !any_paren && is_nhs(d) && context().nhs {
         return Some(Kind::UkNhs);
     }
     is_phone(d, lens, groups, plus, context).then_some(Kind::Phone)

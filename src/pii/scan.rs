@@ -243,14 +243,6 @@ impl Engine {
                     None
                 }
                 DIGIT | NUMBER_START if boundary => {
-                    let spanish =
-                        (trigger == DIGIT && kinds.has(Kind::EsNif)).then(|| tokens::spanish_id(s, i)).flatten();
-                    if let Some(range) = spanish {
-                        out.push((Kind::EsNif.index(), range.clone()));
-                        floors.found = range.end;
-                        i = range.end;
-                        continue;
-                    }
                     match (trigger == DIGIT).then(|| self.hex(s, i, &mut floors)).flatten() {
                         Some(found) => Some(found),
                         None => {
@@ -277,16 +269,9 @@ impl Engine {
                 UPPER | HEX_LOWER | PREFIX_LOWER if boundary => self
                     .prefixed(s, i, &mut floors)
                     .or_else(|| {
-                        (trigger == UPPER && matches!(c, b'X' | b'Y' | b'Z') && kinds.has(Kind::EsNif))
-                            .then(|| tokens::spanish_id(s, i))
+                        (trigger == UPPER)
+                            .then(|| tokens::upper_id(s, i, kinds.has(Kind::Iban), kinds.has(Kind::EsNif)))
                             .flatten()
-                            .map(|r| (Kind::EsNif.index(), r))
-                    })
-                    .or_else(|| {
-                        (trigger == UPPER && kinds.has(Kind::Iban))
-                            .then(|| tokens::iban(s, i))
-                            .flatten()
-                            .map(|r| (Kind::Iban.index(), r))
                     })
                     .or_else(|| if trigger != PREFIX_LOWER { self.hex(s, i, &mut floors) } else { None }),
                 _ => None,

@@ -275,6 +275,11 @@ pub(crate) fn private_key(s: &[u8], i: usize) -> Option<Range<usize>> {
 /// letter, whose control letter matches (mod 23).
 pub(crate) fn spanish_id(s: &[u8], i: usize) -> Option<Range<usize>> {
     const LETTERS: &[u8; 23] = b"TRWAGMYFPDXBNJZSQVHLCKE";
+    // Seven digits after the first character, before anything else: most
+    // words that start with a digit are dismissed here.
+    if !s.get(i + 1..i + 8).is_some_and(|t| t.iter().all(u8::is_ascii_digit)) {
+        return None;
+    }
     let end = run(s, i, is_alnum);
     let word = &s[i..end];
     let (number, dash) = match (word.len(), s.get(end), s.get(end + 1)) {
@@ -301,6 +306,19 @@ pub(crate) fn spanish_id(s: &[u8], i: usize) -> Option<Range<usize>> {
     }
     let n = number[1..].iter().fold(value, |a, &d| a * 10 + u32::from(d - b'0'));
     (LETTERS[(n % 23) as usize] == letter).then_some(i..if dash { end + 2 } else { end })
+}
+
+/// What a word starting with a capital may be besides a prefixed token: an
+/// IBAN (`DE89...`), or a Spanish NIE (`X1234567L`). One call from the
+/// scanner's loop for both keeps that loop small.
+pub(crate) fn upper_id(s: &[u8], i: usize, iban_on: bool, nie_on: bool) -> Option<(usize, Range<usize>)> {
+    if nie_on && matches!(s[i], b'X' | b'Y' | b'Z') && s.get(i + 1).is_some_and(u8::is_ascii_digit) {
+        return spanish_id(s, i).map(|r| (Kind::EsNif.index(), r));
+    }
+    if iban_on {
+        return iban(s, i).map(|r| (Kind::Iban.index(), r));
+    }
+    None
 }
 
 pub(crate) fn iban(s: &[u8], i: usize) -> Option<Range<usize>> {
