@@ -45,43 +45,17 @@ impl FromRef<AppState> for Guard {
 }
 
 fn main() -> ExitCode {
-    let mut addr: SocketAddr = ([127, 0, 0, 1], 8081).into();
-    let mut options = setup::Options::default();
-    let mut metrics_addr: SocketAddr = ([127, 0, 0, 1], 9898).into();
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        match arg.as_str() {
-            "--http-rejections" => options.http_rejections = true,
-            "--log-json" => options.log_json = true,
-            "--config" => match args.next() {
-                Some(path) => options.config = Some(path.into()),
-                None => {
-                    eprintln!("--config needs a file");
-                    return ExitCode::from(2);
-                }
-            },
-            "--metrics" => match args.next().and_then(|a| a.parse().ok()) {
-                Some(a) => metrics_addr = a,
-                None => {
-                    eprintln!("--metrics needs an address");
-                    return ExitCode::from(2);
-                }
-            },
-            other => match other.parse() {
-                Ok(a) => addr = a,
-                Err(_) => {
-                    eprintln!(
-                        "unknown argument {other:?}\nusage: axum [ADDR] [--http-rejections] [--log-json] [--metrics ADDR] [--config FILE]"
-                    );
-                    return ExitCode::from(2);
-                }
-            },
+    let (addr, options) = match setup::parse_args("axum", 8081) {
+        Ok(parsed) => parsed,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(2);
         }
-    }
+    };
     setup::logging(options.log_json);
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("a tokio runtime");
     runtime.block_on(async move {
-        stats::install(metrics_addr);
+        stats::install(options.metrics);
         let listener = match tokio::net::TcpListener::bind(addr).await {
             Ok(listener) => listener,
             Err(e) => {

@@ -296,25 +296,15 @@ pub(crate) fn pii_detected(session: &Session, direction: Direction, action: &str
     audit_event!(warn, session, "pii_detected", "pii", action, direction = direction.as_str(), kinds, count);
 }
 
-/// The shared rate-limit store became unreachable (`error` is the error's
-/// kind, never the URL) or reachable again.
+/// A Redis user (`name`: `rate_limit_store`, `fleet`) lost its link
+/// (`error`: the error's kind, never the URL) or got it back: the events
+/// `<name>_unavailable` and `<name>_recovered`.
 #[cfg(feature = "redis")]
-pub(crate) fn rate_limit_store(available: bool, error: &str) {
+pub(crate) fn store_link(name: &'static str, available: bool, error: &str) {
     if available {
-        tracing::info!(target: TARGET, event = "rate_limit_store_recovered", store = "redis");
+        tracing::info!(target: TARGET, event = format!("{name}_recovered"), store = "redis");
     } else {
-        tracing::warn!(target: TARGET, event = "rate_limit_store_unavailable", store = "redis", error);
-    }
-}
-
-/// The link to the fleet's Redis went down (`error`: its kind, never the
-/// URL) or came back.
-#[cfg(feature = "redis")]
-pub(crate) fn fleet_link(available: bool, error: &str) {
-    if available {
-        tracing::info!(target: TARGET, event = "fleet_recovered", store = "redis");
-    } else {
-        tracing::warn!(target: TARGET, event = "fleet_unavailable", store = "redis", error);
+        tracing::warn!(target: TARGET, event = format!("{name}_unavailable"), store = "redis", error);
     }
 }
 

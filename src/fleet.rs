@@ -201,12 +201,13 @@ struct Shared {
     pending: Mutex<Vec<(String, u64)>>,
     /// The connection for writes.
     conn: Mutex<Option<crate::redis_client::Conn>>,
-    available: AtomicBool,
+    link: crate::redis_client::Link,
     stop: AtomicBool,
     /// This instance's random id, in its lease members.
     instance: String,
     leases: Mutex<HashMap<u64, Lease>>,
-    next_lease: AtomicU64,
+    /// Numbers leases and fleet session ids.
+    sequence: AtomicU64,
     scripts: Scripts,
 }
 
@@ -229,7 +230,7 @@ impl std::fmt::Debug for Fleet {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // Not the URL: it may hold a password.
         f.debug_struct("Fleet")
-            .field("available", &self.shared.available.load(Ordering::Relaxed))
+            .field("available", &self.shared.link.is_up())
             .field("denied", &lock(&self.shared.deny).len())
             .finish_non_exhaustive()
     }
@@ -330,7 +331,7 @@ impl Fleet {
 
     /// Whether the link to Redis is up (the last write or sync succeeded).
     pub fn is_available(&self) -> bool {
-        self.shared.available.load(Ordering::Relaxed)
+        self.shared.link.is_up()
     }
 
     /// Denials in force on this instance's copy.
@@ -439,7 +440,7 @@ impl FleetBuilder {
             expiry: Mutex::default(),
             pending: Mutex::default(),
             conn: Mutex::new(None),
-            available: AtomicBool::new(true),
+            link: crate::redis_client::Link::new("fleet"),
             stop: AtomicBool::new(false),
             instance: {
                 let mut id = [0u8; 8];
@@ -447,7 +448,7 @@ impl FleetBuilder {
                 hex(&id, 16)
             },
             leases: Mutex::default(),
-            next_lease: AtomicU64::new(1),
+            sequence: AtomicU64::new(1),
             scripts: Scripts {
                 take_lease: redis::Script::new(TAKE_LEASE),
                 leases: redis::Script::new(LEASES),
@@ -455,7 +456,7 @@ impl FleetBuilder {
             },
         });
         if shared.load().is_err() {
-            shared.set_available(false, "connect");
+            shared.link.set(false, "connect");
         }
         let thread = shared.clone();
         std::thread::Builder::new()
@@ -514,7 +515,7 @@ impl Shared {
             call.key(&self.deny_key).arg(&self.channel).arg(now_ms()).arg(until).arg(entry);
             call.invoke::<()>(c)
         });
-        self.record(&result);
+        self.link.record(&result);
         result
     }
 
@@ -528,7 +529,7 @@ impl Shared {
                 .arg("WITHSCORES")
                 .query::<Vec<(String, f64)>>(c)
         });
-        self.record(&result);
+        self.link.record(&result);
         for (entry, until) in result? {
             // Scores are whole milliseconds, far below 2^53.
             self.apply(&entry, until as u64);
@@ -554,26 +555,13 @@ impl Shared {
         Ok(())
     }
 
-    fn record<T>(&self, result: &redis::RedisResult<T>) {
-        match result {
-            Ok(_) => self.set_available(true, ""),
-            Err(e) => self.set_available(false, &format!("{:?}", e.kind())),
-        }
-    }
-
-    fn set_available(&self, available: bool, error: &str) {
-        if self.available.swap(available, Ordering::Relaxed) != available {
-            crate::audit::fleet_link(available, error);
-        }
-    }
-
     /// The subscriber: applies published revocations as they come, and
     /// reloads the whole list on (re)connection and every resync interval.
     fn run(&self) {
         let backoff = self.settings.resync.min(Duration::from_secs(1));
         while !self.stop.load(Ordering::Relaxed) {
             if let Err(e) = self.subscribe() {
-                self.set_available(false, &format!("{:?}", e.kind()));
+                self.link.set(false, &format!("{:?}", e.kind()));
                 let until = Instant::now() + backoff;
                 while Instant::now() < until && !self.stop.load(Ordering::Relaxed) {
                     std::thread::sleep(Duration::from_millis(20));
@@ -647,7 +635,7 @@ impl Shared {
         if keys.is_empty() {
             return Ok(true);
         }
-        let id = self.next_lease.fetch_add(1, Ordering::Relaxed);
+        let id = self.sequence.fetch_add(1, Ordering::Relaxed);
         let now = now_ms();
         let full: usize = self.with_conn(|c| {
             let mut call = self.scripts.take_lease.prepare_invoke();
@@ -738,11 +726,14 @@ impl Layer for Fleet {
     fn on_handshake(&self, _: &HandshakeRequest, session: &mut Session, _: Instant) -> Result<(), Rejection> {
         let shared = &self.shared;
         let entries = entries(session);
-        let available = shared.available.load(Ordering::Relaxed);
+        let available = shared.link.is_up();
         let fail_closed = shared.settings.on_unavailable == OnUnavailable::FailClosed;
         if !entries.is_empty() {
             let now = now_ms();
-            if entries.iter().any(|e| lock(&shared.deny).get(e).is_some_and(|until| *until > now)) {
+            let deny = lock(&shared.deny);
+            let denied = entries.iter().any(|e| deny.get(e).is_some_and(|until| *until > now));
+            drop(deny);
+            if denied {
                 return Err(Rejection::new(RejectionKind::Forbidden, "access revoked"));
             }
             if fail_closed && !available {
@@ -765,7 +756,7 @@ impl Layer for Fleet {
             Ok(true) => {}
             Ok(false) => return Err(Rejection::new(RejectionKind::RateLimited, "too many connections")),
             Err(e) => {
-                shared.set_available(false, &format!("{:?}", e.kind()));
+                shared.link.set(false, &format!("{:?}", e.kind()));
                 if fail_closed && shared.settings.caps.is_some() {
                     return Err(Rejection::new(RejectionKind::Overloaded, "connection caps unavailable"));
                 }
@@ -773,7 +764,7 @@ impl Layer for Fleet {
         }
         if let Some(ticket) = session.ticket() {
             let control = Arc::downgrade(&ticket.control);
-            let id = format!("s:{}:{}", shared.instance, shared.next_lease.fetch_add(1, Ordering::Relaxed));
+            let id = format!("s:{}:{}", shared.instance, shared.sequence.fetch_add(1, Ordering::Relaxed));
             let mut live = lock(&shared.live);
             for entry in entries.into_iter().chain([id.clone()]) {
                 live.entry(entry).or_default().push(control.clone());

@@ -4,6 +4,7 @@
 //! Every multi-key operation is one Lua script or one command over keys
 //! that share a hash tag, so it runs in one slot of a cluster.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use crate::error::ConfigError;
@@ -109,5 +110,39 @@ impl Client {
     /// Whether keys must be grouped by hash tag (a cluster).
     pub(crate) fn is_cluster(&self) -> bool {
         !matches!(self, Self::One(_))
+    }
+}
+
+/// Whether a Redis user's last exchange succeeded; a change is one audit
+/// event (`<name>_unavailable` / `<name>_recovered`).
+#[derive(Debug)]
+pub(crate) struct Link {
+    up: AtomicBool,
+    name: &'static str,
+}
+
+impl Link {
+    /// Up until told otherwise; `name` is the audit events' stem
+    /// (`rate_limit_store`, `fleet`).
+    pub(crate) const fn new(name: &'static str) -> Self {
+        Self { up: AtomicBool::new(true), name }
+    }
+
+    pub(crate) fn is_up(&self) -> bool {
+        self.up.load(Ordering::Relaxed)
+    }
+
+    /// Records the outcome of an exchange (`error`: the error's kind).
+    pub(crate) fn record<T>(&self, result: &redis::RedisResult<T>) {
+        match result {
+            Ok(_) => self.set(true, ""),
+            Err(e) => self.set(false, &format!("{:?}", e.kind())),
+        }
+    }
+
+    pub(crate) fn set(&self, up: bool, error: &str) {
+        if self.up.swap(up, Ordering::Relaxed) != up {
+            crate::audit::store_link(self.name, up, error);
+        }
     }
 }

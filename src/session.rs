@@ -125,7 +125,7 @@ impl Session {
     /// Marks the transport as TLS (the adapters do this for TLS streams).
     #[must_use]
     pub fn with_tls(mut self, tls: bool) -> Self {
-        self.tls = tls;
+        self.set_tls(tls);
         self
     }
 

@@ -115,10 +115,14 @@ fn the_guard_reports_handshakes_messages_findings_closes_and_connections() {
         assert_eq!(at("wsguard_closes_total", &[("code", "other")]), n, "a peer's own code is not a label: {adapter}");
         assert_eq!(at("wsguard_closes_total", &[("code", "1008")]), n, "{adapter}");
         assert_eq!(at("wsguard_connections", &[]), 0.0, "{adapter}");
-        // 71 or more messages each way on the server's threads: samples in
-        // both directions.
-        for direction in ["inbound", "outbound"] {
-            assert!(at("wsguard_guard_seconds_count", &[("direction", direction)]) >= 1.0, "{adapter}");
+        // The blocking adapter's connection has a thread of its own, which
+        // checked 71 or more messages each way: samples in both directions.
+        // (On tokio a task moves between worker threads, and each thread
+        // samples on its own count: that round may add none.)
+        if round == 0 {
+            for direction in ["inbound", "outbound"] {
+                assert!(at("wsguard_guard_seconds_count", &[("direction", direction)]) >= 1.0, "{adapter}");
+            }
         }
     }
 

@@ -48,7 +48,6 @@
 //! and origin only; no framing), `X-Content-Type-Options: nosniff` and
 //! `Referrer-Policy: no-referrer`.
 
-use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -64,58 +63,17 @@ mod stats;
 use rooms::{ASSETS, SECURITY_HEADERS, Shared};
 
 fn main() -> ExitCode {
-    let mut addr: SocketAddr = ([127, 0, 0, 1], 8080).into();
-    let mut options = setup::Options::default();
-    let mut metrics_addr: SocketAddr = ([127, 0, 0, 1], 9898).into();
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        match arg.as_str() {
-            "--http-rejections" => options.http_rejections = true,
-            "--no-guard" => options.guard = false,
-            "--log-json" => options.log_json = true,
-            "--metrics" => match args.next().and_then(|a| a.parse().ok()) {
-                Some(a) => metrics_addr = a,
-                None => {
-                    eprintln!("--metrics needs an address");
-                    return ExitCode::from(2);
-                }
-            },
-            "--redis" => match args.next() {
-                Some(url) => options.redis = Some(url),
-                None => {
-                    eprintln!("--redis needs a URL");
-                    return ExitCode::from(2);
-                }
-            },
-            "--config" => match args.next() {
-                Some(path) => options.config = Some(path.into()),
-                None => {
-                    eprintln!("--config needs a file");
-                    return ExitCode::from(2);
-                }
-            },
-            "--load-users" => match args.next().and_then(|n| n.parse().ok()) {
-                Some(n) => options.load_users = n,
-                None => {
-                    eprintln!("--load-users needs a number");
-                    return ExitCode::from(2);
-                }
-            },
-            other => match other.parse() {
-                Ok(a) => addr = a,
-                Err(_) => {
-                    eprintln!(
-                        "unknown argument {other:?}\nusage: chat [ADDR] [--http-rejections] [--no-guard] [--load-users N] [--log-json] [--metrics ADDR] [--config FILE] [--redis URL]"
-                    );
-                    return ExitCode::from(2);
-                }
-            },
+    let (addr, options) = match setup::parse_args("chat", 8080) {
+        Ok(parsed) => parsed,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(2);
         }
-    }
+    };
     setup::logging(options.log_json);
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("a tokio runtime");
     runtime.block_on(async move {
-        stats::install(metrics_addr);
+        stats::install(options.metrics);
         let listener = match TcpListener::bind(addr).await {
             Ok(l) => l,
             Err(e) => {

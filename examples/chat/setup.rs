@@ -40,11 +40,53 @@ pub struct Options {
     /// The Redis every instance shares (`--redis URL`): revocations, the
     /// deny-list and per-principal rate limits across instances.
     pub redis: Option<String>,
+    /// Where the Prometheus metrics are served (`--metrics ADDR`).
+    pub metrics: SocketAddr,
+}
+
+/// The command line of the chat demo and the axum example: an optional
+/// listening address (default `127.0.0.1:<port>`) and the options above.
+#[allow(dead_code)] // the zap test includes this file without a command line
+pub fn parse_args(program: &str, port: u16) -> Result<(SocketAddr, Options), String> {
+    let mut addr: SocketAddr = ([127, 0, 0, 1], port).into();
+    let mut options = Options::default();
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        let mut value = |what: &str| args.next().ok_or_else(|| format!("{arg} needs {what}"));
+        match arg.as_str() {
+            "--http-rejections" => options.http_rejections = true,
+            "--no-guard" => options.guard = false,
+            "--log-json" => options.log_json = true,
+            "--metrics" => options.metrics = value("an address")?.parse().map_err(|_| "--metrics needs an address")?,
+            "--redis" => options.redis = Some(value("a URL")?),
+            "--config" => options.config = Some(value("a file")?.into()),
+            "--load-users" => {
+                options.load_users = value("a number")?.parse().map_err(|_| "--load-users needs a number")?
+            }
+            other => {
+                addr = other.parse().map_err(|_| {
+                    format!(
+                        "unknown argument {other:?}\nusage: {program} [ADDR] [--http-rejections] [--no-guard] \
+                         [--load-users N] [--log-json] [--metrics ADDR] [--config FILE] [--redis URL]"
+                    )
+                })?
+            }
+        }
+    }
+    Ok((addr, options))
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Self { http_rejections: false, guard: true, load_users: 0, log_json: false, config: None, redis: None }
+        Self {
+            http_rejections: false,
+            guard: true,
+            load_users: 0,
+            log_json: false,
+            config: None,
+            redis: None,
+            metrics: ([127, 0, 0, 1], 9898).into(),
+        }
     }
 }
 

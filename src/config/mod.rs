@@ -514,26 +514,19 @@ impl GuardConfig {
         if let Some(shape) = &auth.first_message {
             builder = builder.first_message(shape.clone());
         }
-        let built = if auth.static_tokens.is_empty() {
-            #[cfg(feature = "jwt")]
-            {
-                builder.build(self.jwt()?)
-            }
-            #[cfg(not(feature = "jwt"))]
-            {
-                unreachable!("exactly one verifier was chosen")
-            }
-        } else {
-            let mut tokens = StaticTokens::new();
-            for (i, token) in auth.static_tokens.iter().enumerate() {
-                let principal = Principal::new(token.id.as_str()).with_roles(token.roles.iter().map(String::as_str));
-                tokens = tokens
-                    .token_sha256(&token.sha256, principal)
-                    .map_err(|e| at(format!("auth.static_tokens[{i}].sha256"), e))?;
-            }
-            builder.build(tokens)
-        };
-        built.map(Some).map_err(|e| at("auth", e))
+        // Exactly one was chosen: without static tokens, JWT.
+        #[cfg(feature = "jwt")]
+        if auth.static_tokens.is_empty() {
+            return builder.build(self.jwt()?).map(Some).map_err(|e| at("auth", e));
+        }
+        let mut tokens = StaticTokens::new();
+        for (i, token) in auth.static_tokens.iter().enumerate() {
+            let principal = Principal::new(token.id.as_str()).with_roles(token.roles.iter().map(String::as_str));
+            tokens = tokens
+                .token_sha256(&token.sha256, principal)
+                .map_err(|e| at(format!("auth.static_tokens[{i}].sha256"), e))?;
+        }
+        builder.build(tokens).map(Some).map_err(|e| at("auth", e))
     }
 
     #[cfg(feature = "jwt")]

@@ -50,7 +50,6 @@
 //! Cluster, wrap the prefix in a hash tag (`{wsguard:rl}`) so that they
 //! share one slot.
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, SystemTime};
 
@@ -273,7 +272,7 @@ pub(crate) struct Sync {
     client: crate::redis_client::Client,
     script: redis::Script,
     conn: Mutex<Option<crate::redis_client::Conn>>,
-    available: AtomicBool,
+    link: crate::redis_client::Link,
     /// Per rule index, the quota's fingerprint; the handshake quota's last.
     tags: Vec<String>,
     /// Unix microseconds at the store's nanosecond 0.
@@ -286,7 +285,7 @@ impl std::fmt::Debug for Sync {
         f.debug_struct("Sync")
             .field("interval", &self.config.interval())
             .field("on_unavailable", &self.config.on_unavailable)
-            .field("available", &self.available.load(Ordering::Relaxed))
+            .field("available", &self.link.is_up())
             .finish_non_exhaustive()
     }
 }
@@ -303,7 +302,7 @@ impl Sync {
             client,
             script: redis::Script::new(SCRIPT),
             conn: Mutex::new(None),
-            available: AtomicBool::new(true),
+            link: crate::redis_client::Link::new("rate_limit_store"),
             tags,
             anchor_us: OnceLock::new(),
         })
@@ -334,12 +333,11 @@ impl Sync {
     /// While fail-closed and unavailable: how long clients should wait.
     pub(crate) fn refusing(&self) -> Option<Duration> {
         let closed = self.config.on_unavailable == OnUnavailable::FailClosed;
-        (closed && !self.available.load(Ordering::Relaxed))
-            .then(|| self.config.interval().unwrap_or(Duration::from_secs(1)))
+        (closed && !self.link.is_up()).then(|| self.config.interval().unwrap_or(Duration::from_secs(1)))
     }
 
     pub(crate) fn is_available(&self) -> bool {
-        self.available.load(Ordering::Relaxed)
+        self.link.is_up()
     }
 
     /// One reconciliation; returns how many keys were sent.
@@ -351,7 +349,6 @@ impl Sync {
         if pending.is_empty() && self.is_available() {
             return Ok(0);
         }
-        let mut sent = 0;
         let mut done = vec![false; pending.len()];
         let result = (|| -> redis::RedisResult<()> {
             if conn.is_none() {
@@ -382,27 +379,19 @@ impl Sync {
                         inner.store.raise(&pending[i].0, now.saturating_add(lead.saturating_mul(1000)));
                         done[i] = true;
                     }
-                    sent += chunk.len();
                 }
             }
             Ok(())
         })();
+        self.link.record(&result);
         match result {
-            Ok(()) => {
-                if !self.available.swap(true, Ordering::Relaxed) {
-                    crate::audit::rate_limit_store(true, "");
-                }
-                Ok(sent)
-            }
+            Ok(()) => Ok(done.iter().filter(|d| **d).count()),
             Err(e) => {
                 *conn = None;
                 for ((key, units, _), done) in pending.iter().zip(&done) {
                     if !done {
                         inner.store.restore_pending(key, *units);
                     }
-                }
-                if self.available.swap(false, Ordering::Relaxed) {
-                    crate::audit::rate_limit_store(false, &format!("{:?}", e.kind()));
                 }
                 Err(Error::RateLimitStore(StoreError(Box::new(e))))
             }
