@@ -99,11 +99,64 @@ pub enum Kind {
     /// optionally with a `-` before the letter, whose control letter
     /// matches (mod 23).
     EsNif,
+    /// `uk_nino`: a UK National Insurance number, two prefix letters HMRC
+    /// allocates (not `D`, `F`, `I`, `Q`, `U`, `V` first, nor `O` second, nor
+    /// `BG`, `GB`, `KN`, `NK`, `NT`, `TN`, `ZZ`), six digits and the suffix
+    /// A-D (`AB 12 34 56 C`, `AB123456C`). There is no check character.
+    UkNino,
+    /// `it_fiscal_code`: an Italian codice fiscale (`RSSMRA85T10A562S`), with
+    /// a valid month letter and day and its check letter; digits replaced
+    /// by letters (omocodia) are read.
+    ItFiscalCode,
+    /// `fi_hetu`: a Finnish personal identity code (`131052-308T`), a valid
+    /// date, a century sign and the mod-31 check character.
+    FiHetu,
+    /// `sg_nric`: a Singapore NRIC or FIN (`S1234567D`), series S, T, F, G or
+    /// M, with its check letter.
+    SgNric,
+    /// `au_tfn`: an Australian Tax File Number (`123 456 782`), eight or nine
+    /// digits with the mod-11 check, only after `TFN` or `tax file number`
+    /// or under a `tfn` key.
+    AuTfn,
+    /// `au_abn`: an Australian Business Number (`51 824 753 556`), with the
+    /// mod-89 check, only after `ABN` or under an `abn` key.
+    AuAbn,
+    /// `au_medicare`: an Australian Medicare card number (`2123 45670 1`),
+    /// with its check digit, only after `Medicare` or under a `medicare` key.
+    AuMedicare,
+    /// `in_pan`: an Indian Permanent Account Number (`ABCPE1234F`): five
+    /// letters whose fourth names the holder type (`P` a person, `C` a company,
+    /// ...), four digits, a letter.
+    InPan,
+    /// `kr_rrn`: a Korean resident registration number (`900101-1234568`),
+    /// a valid date and sex digit, and the old check digit; numbers issued
+    /// since 2020 (no check digit) and bare thirteen digits only after `RRN`
+    /// or `주민등록번호`.
+    KrRrn,
+    /// `br_cnpj`: a Brazilian company number written `11.222.333/0001-81`,
+    /// with both mod-11 check digits; fourteen bare digits only after
+    /// `CNPJ` or under a `cnpj` key.
+    BrCnpj,
+    /// `us_passport`: nine digits, or a letter and eight digits, only after
+    /// the word `passport` or under a `passport` key (there is no check
+    /// digit).
+    UsPassport,
+    /// `us_bank_number`: a bank account number (8-17 digits) after `account
+    /// number`, `acct`, `bank account`, `checking` or `savings`, or an ABA
+    /// routing number (with its 3-7-1 check) after `routing` or `ABA`.
+    UsBankNumber,
+    /// `swift_bic`: a SWIFT/BIC code (`DEUTDEFF`, `DEUTDEFF500`) after the
+    /// word `SWIFT` or `BIC`, or under a `swift` or `bic` key.
+    SwiftBic,
+    /// `crypto_address`: a Bitcoin address (base58check `1...`/`3...`, or
+    /// bech32/bech32m `bc1...`, each with its checksum) or an Ethereum
+    /// address (`0x` and 40 hex digits; EIP-55 checked when mixed-case).
+    CryptoAddress,
 }
 
 impl Kind {
     /// Every built-in kind, in a fixed order.
-    pub const ALL: [Kind; 25] = [
+    pub const ALL: [Kind; 39] = [
         Kind::Email,
         Kind::Phone,
         Kind::CreditCard,
@@ -129,6 +182,20 @@ impl Kind {
         Kind::PlPesel,
         Kind::UkNhs,
         Kind::EsNif,
+        Kind::UkNino,
+        Kind::ItFiscalCode,
+        Kind::FiHetu,
+        Kind::SgNric,
+        Kind::AuTfn,
+        Kind::AuAbn,
+        Kind::AuMedicare,
+        Kind::InPan,
+        Kind::KrRrn,
+        Kind::BrCnpj,
+        Kind::UsPassport,
+        Kind::UsBankNumber,
+        Kind::SwiftBic,
+        Kind::CryptoAddress,
     ];
 
     /// The kind's name, e.g. `credit_card`.
@@ -159,6 +226,20 @@ impl Kind {
             Kind::PlPesel => "pl_pesel",
             Kind::UkNhs => "uk_nhs",
             Kind::EsNif => "es_nif",
+            Kind::UkNino => "uk_nino",
+            Kind::ItFiscalCode => "it_fiscal_code",
+            Kind::FiHetu => "fi_hetu",
+            Kind::SgNric => "sg_nric",
+            Kind::AuTfn => "au_tfn",
+            Kind::AuAbn => "au_abn",
+            Kind::AuMedicare => "au_medicare",
+            Kind::InPan => "in_pan",
+            Kind::KrRrn => "kr_rrn",
+            Kind::BrCnpj => "br_cnpj",
+            Kind::UsPassport => "us_passport",
+            Kind::UsBankNumber => "us_bank_number",
+            Kind::SwiftBic => "swift_bic",
+            Kind::CryptoAddress => "crypto_address",
         }
     }
 

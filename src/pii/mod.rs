@@ -167,10 +167,12 @@ mod fold;
 mod json;
 mod keys;
 mod kind;
+mod national;
 mod numeric;
 mod scan;
 mod scrubber;
 mod tokens;
+mod wallet;
 pub(crate) mod work;
 
 #[cfg(test)]

@@ -8,7 +8,7 @@
 //! `"room 12 415-555-0132"` still finds the phone number.
 
 use super::Kind;
-use super::work;
+use super::{national, wallet, work};
 
 /// The most digits a run may hold: longer runs are identifiers or data.
 const MAX_DIGITS: usize = 24;
@@ -49,6 +49,24 @@ pub(crate) struct Context {
     pub(crate) pesel: bool,
     /// `nhs` before it: ten digits may be an NHS number.
     pub(crate) nhs: bool,
+    /// `tfn`, `tax file number`.
+    pub(crate) tfn: bool,
+    /// `abn`.
+    pub(crate) abn: bool,
+    /// `medicare`.
+    pub(crate) medicare: bool,
+    /// `rrn`, `resident registration`, `주민등록번호`.
+    pub(crate) rrn: bool,
+    /// `cnpj`.
+    pub(crate) cnpj: bool,
+    /// `passport`.
+    pub(crate) passport: bool,
+    /// `account number`, `acct`, `bank account`, `checking`, `savings`.
+    pub(crate) bank: bool,
+    /// `routing`, `aba`.
+    pub(crate) routing: bool,
+    /// `swift`, `bic`.
+    pub(crate) swift: bool,
 }
 
 /// Scans the run starting at `i` (a digit, `+` or `(` after a byte that
@@ -71,12 +89,28 @@ pub(crate) fn at(s: &[u8], i: usize, context: impl Fn(usize) -> Context) -> (Opt
     // `2024`) holds nothing, whatever follows it.
     if s[i].is_ascii_digit() {
         let end = i + s[i..].iter().take_while(|c| c.is_ascii_digit()).count();
-        // Eight digits and a letter: a Spanish DNI/NIF, or an identifier.
-        if end - i == 8
-            && s.get(end).is_some_and(|&c| c.is_ascii_alphabetic() || c == b'-')
-            && let Some(r) = super::tokens::spanish_id(s, i)
-        {
-            return (Some(Detected { kind: Kind::EsNif, start: r.start, end: r.end }), r.end);
+        // Identifiers with letters or their own punctuation, told apart by
+        // the first digit group's length and the byte after it.
+        let next = s.get(end).copied().unwrap_or(0);
+        let found = match end - i {
+            // Eight digits and a letter: a Spanish DNI/NIF, or an identifier.
+            8 if next.is_ascii_alphabetic() || next == b'-' => national::spanish_id(s, i).map(|r| (Kind::EsNif, r)),
+            // `131052-308T`, `010594Y9032`.
+            6 if matches!(next, b'+' | b'-' | b'A'..=b'F' | b'U'..=b'Y') => {
+                national::hetu(s, i).map(|r| (Kind::FiHetu, r))
+            }
+            // `11.222.333/0001-81`.
+            2 if next == b'.' => national::cnpj_written(s, i).map(|r| (Kind::BrCnpj, r)),
+            // `0x52908400098527886E0F7030069857D2E4169EE7`.
+            1 if s[i] == b'0' && next == b'x' => wallet::ethereum(s, i).map(|r| (Kind::CryptoAddress, r)),
+            // `1BvBMSEYstWetqTFn5Au4m4GFg7xJaNVN2`, `3J98t1WpEZ73CNmQviecrnyiWrnqRhWNLy`.
+            _ if matches!(s[i], b'1' | b'3') && next.is_ascii_alphabetic() => {
+                wallet::base58(s, i).map(|r| (Kind::CryptoAddress, r))
+            }
+            _ => None,
+        };
+        if let Some((kind, r)) = found {
+            return (Some(Detected { kind, start: r.start, end: r.end }), r.end);
         }
         let joins = matches!(s.get(end), Some(b' ' | b'-' | b'.' | b'('))
             && s.get(end + 1).is_some_and(|&c| c.is_ascii_digit() || c == b'(');
@@ -337,6 +371,9 @@ fn plausible(s: &[u8], plus: bool, sub: &[Group]) -> bool {
                 | [4, 6, 4 | 5]
                 | [3, 3, 3, 2]
                 | [4, 4, 4]
+                | [6, 7]
+                | [2, 3, 3, 3]
+                | [4, 5, 1]
         )
 }
 
@@ -377,13 +414,8 @@ fn classify(s: &[u8], plus: bool, groups: &[Group], whole: bool, context: &dyn F
     if aadhaar && is_aadhaar(d) {
         return Some(Kind::InAadhaar);
     }
-    if !plus && !any_paren && is_card_shape(lens, seps, same_sep) && is_card(d) {
-        return Some(Kind::CreditCard);
-    }
-    if lens == [9] && !plus && context().ssn {
-        return taxpayer_id(d);
-    }
-    // National ids written bare, after their name. The checks first: the
+    // National ids written bare, after their name, before cards (a bare
+    // Aadhaar or CNPJ may pass Luhn too). The checks first: the
     // context is a search, and most runs fail a check.
     if lens == [11] && !plus {
         if is_cpf(d) && context().cpf {
@@ -396,6 +428,20 @@ fn classify(s: &[u8], plus: bool, groups: &[Group], whole: bool, context: &dyn F
     if lens == [12] && !plus && is_aadhaar(d) && context().aadhaar {
         return Some(Kind::InAadhaar);
     }
+    if lens == [14] && !plus && national::is_cnpj(d) && context().cnpj {
+        return Some(Kind::BrCnpj);
+    }
+    if !plus && !any_paren && is_card_shape(lens, seps, same_sep) && is_card(d) {
+        return Some(Kind::CreditCard);
+    }
+    if lens == [9] && !plus && context().ssn {
+        return taxpayer_id(d);
+    }
+    if !plus && !any_paren {
+        if let Some(kind) = named_number(d, lens, seps, same_sep, context) {
+            return Some(kind);
+        }
+    }
     // `943 476 5919` is also how a UK or US phone number looks: an NHS
     // number only after `NHS`.
     let nhs_shape = matches!(lens, [10] | [3, 3, 4]) && (lens.len() == 1 || (same_sep && seps[0] != b'.'));
@@ -403,6 +449,33 @@ fn classify(s: &[u8], plus: bool, groups: &[Group], whole: bool, context: &dyn F
         return Some(Kind::UkNhs);
     }
     is_phone(d, lens, groups, plus, context).then_some(Kind::Phone)
+}
+
+/// The national and bank numbers that count only after their name (or, for
+/// a KR RRN written `YYMMDD-S......` with its check digit, by themselves).
+/// The checks first: the context is a search, and most runs fail a check.
+fn named_number(d: &[u8], lens: &[u8], seps: &[u8], same_sep: bool, context: &dyn Fn() -> Context) -> Option<Kind> {
+    let spaced = lens.len() == 1 || (same_sep && matches!(seps[0], b' ' | b'-'));
+    if !spaced {
+        return None;
+    }
+    if lens == [6, 7] && seps == b"-" {
+        let (shaped, checked) = national::rrn(d);
+        if shaped && (checked || context().rrn) {
+            return Some(Kind::KrRrn);
+        }
+    }
+    let found = match lens {
+        [9] | [3, 3, 3] | [8] if national::is_tfn(d) && context().tfn => Kind::AuTfn,
+        [11] | [2, 3, 3, 3] if national::is_abn(d) && context().abn => Kind::AuAbn,
+        [10] | [11] | [4, 5, 1] if national::is_medicare(d) && context().medicare => Kind::AuMedicare,
+        [13] if national::rrn(d).0 && context().rrn => Kind::KrRrn,
+        [9] if context().passport => Kind::UsPassport,
+        [9] if national::is_aba(d) && context().routing => Kind::UsBankNumber,
+        [8..=17] if context().bank => Kind::UsBankNumber,
+        _ => return None,
+    };
+    Some(found)
 }
 
 fn is_ipv4(s: &[u8], groups: &[Group]) -> bool {

@@ -15,6 +15,7 @@ use aho_corasick::AhoCorasick;
 
 use super::Kind;
 use super::keys::{self, KeyRules};
+use super::national;
 use super::numeric::{self, Context};
 use super::tokens;
 use super::work;
@@ -65,7 +66,7 @@ static TRIGGERS: [u8; 256] = {
 
 /// A set of kinds, one bit per [`Kind::index`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct Kinds(u32);
+pub(crate) struct Kinds(u64);
 
 impl Kinds {
     pub(crate) const ALL: Kinds = Kinds((1 << Kind::ALL.len()) - 1);
@@ -90,6 +91,29 @@ const IDS: &[(&str, Sets)] = &[
     ("uidai", |c| c.aadhaar = true),
     ("pesel", |c| c.pesel = true),
     ("nhs", |c| c.nhs = true),
+    ("tfn", |c| c.tfn = true),
+    ("tax file number", |c| c.tfn = true),
+    ("abn", |c| c.abn = true),
+    ("medicare", |c| c.medicare = true),
+    ("rrn", |c| c.rrn = true),
+    ("resident registration", |c| c.rrn = true),
+    ("주민등록번호", |c| c.rrn = true),
+    ("cnpj", |c| c.cnpj = true),
+    ("passport", |c| c.passport = true),
+    ("passport no", |c| c.passport = true),
+    ("passport number", |c| c.passport = true),
+    ("account number", |c| c.bank = true),
+    ("account no", |c| c.bank = true),
+    ("acct", |c| c.bank = true),
+    ("bank account", |c| c.bank = true),
+    ("checking", |c| c.bank = true),
+    ("savings", |c| c.bank = true),
+    ("routing", |c| c.routing = true),
+    ("routing number", |c| c.routing = true),
+    ("aba", |c| c.routing = true),
+    ("swift", |c| c.swift = true),
+    ("swift code", |c| c.swift = true),
+    ("bic", |c| c.swift = true),
 ];
 
 /// Words that make a bare digit run a phone number, an SSN or a national
@@ -269,9 +293,11 @@ impl Engine {
                 UPPER | HEX_LOWER | PREFIX_LOWER if boundary => self
                     .prefixed(s, i, &mut floors)
                     .or_else(|| {
+                        let floor = floors.found;
                         (trigger == UPPER)
-                            .then(|| tokens::upper_id(s, i, kinds.has(Kind::Iban), kinds.has(Kind::EsNif)))
+                            .then(|| national::upper(s, i, kinds, |start| context_before(s, start, floor)))
                             .flatten()
+                            .map(|(kind, r)| (kind.index(), r))
                     })
                     .or_else(|| if trigger != PREFIX_LOWER { self.hex(s, i, &mut floors) } else { None }),
                 _ => None,

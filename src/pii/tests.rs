@@ -1020,8 +1020,11 @@ mod names_and_addresses {
         let frame = r#"{"name":"Widget","username":"zoe_92","display_name":"Z","file_name":"a.txt","room_name":"lobby","ip_address":"not an ip","email_address":"zoe@example.com","address":"0x52908400098527886E0F7030069857D2E4169EE7","gzip":true}"#;
         assert_eq!(
             found(&scrubber(), frame),
-            [("email", "zoe@example.com".to_owned())],
-            "only the email is personal data here"
+            [
+                ("email", "zoe@example.com".to_owned()),
+                ("crypto_address", "0x52908400098527886E0F7030069857D2E4169EE7".to_owned())
+            ],
+            "an email and a wallet, no names or postal addresses"
         );
         // Where `name` means a person's, say so.
         let people = Scrubber::builder().sensitive_key("name", Kind::PersonName).build().unwrap();
@@ -1042,6 +1045,7 @@ mod names_and_addresses {
                 ("email", "zoe@example.com".to_owned()),
                 ("address", "1 Main St".to_owned()),
                 ("address", "K1A 0B1".to_owned()),
+                ("crypto_address", "0x52908400098527886E0F7030069857D2E4169EE7".to_owned()),
                 ("ipv4", "10.0.0.7".to_owned()),
             ]
         );
@@ -1161,6 +1165,198 @@ mod national_ids {
         // A wrong letter, another length, a longer word: not an id.
         for not in ["12345678A", "1234567Z", "123456789Z", "X9885749A", "12345678Z9", "W1234567L"] {
             assert!(kinds(&format!("ref {not} ok")).iter().all(|(k, _)| *k != "es_nif"), "{not}");
+        }
+    }
+}
+
+mod more_identifiers {
+    //! The kinds added with the second identifier round: published examples
+    //! (and values python-stdnum validates), each with a look-alike that
+    //! fails its check, and the named ones without their name.
+    use super::*;
+
+    fn kinds(text: &str) -> Vec<(&'static str, String)> {
+        found(&scrubber(), text)
+    }
+
+    /// `kind` is not among the findings in `text`.
+    fn absent(kind: &str, text: &str) -> bool {
+        kinds(text).iter().all(|(k, _)| *k != kind)
+    }
+
+    #[test]
+    fn uk_nino_with_an_allocated_prefix_and_suffix() {
+        for nino in ["AB 12 34 56 C", "AB123456C", "JG 103759 A", "OA 58 29 73 D", "ce101010b".to_uppercase().as_str()]
+        {
+            for text in [format!("NI number {nino}."), format!(r#"{{"ref":"{nino}"}}"#)] {
+                assert_eq!(kinds(&text), [("uk_nino", nino.to_owned())], "{text}");
+            }
+        }
+        // HMRC's example prefix QQ, a D or F first, an O second, the
+        // unallocated GB and ZZ (Faker's en_GB `ssn`), a suffix past D.
+        for not in
+            ["QQ123456C", "DA123456A", "FE123456A", "AO123456A", "GB123456A", "ZZ 46 88 62 T", "AB123456E", "AB12345C"]
+        {
+            assert!(absent("uk_nino", &format!("ref {not} ok")), "{not}");
+        }
+        assert_eq!(kinds(r#"{"nino":"anything"}"#), [("uk_nino", "anything".to_owned())]);
+    }
+
+    #[test]
+    fn italian_fiscal_code_with_its_check_letter() {
+        // The Agenzia delle Entrate's worked example, Faker's it_IT codes,
+        // and an omocodia (digits replaced by letters).
+        for cf in ["RSSMRA85T10A562S", "QRNMBT37P58G253I", "SFFGLS70C58L490E", "RSSMRA85T10A56NH"] {
+            assert_eq!(kinds(&format!("CF {cf}")), [("it_fiscal_code", cf.to_owned())], "{cf}");
+        }
+        // A wrong check letter, an impossible month letter (Z), day 35.
+        for not in ["RSSMRA85T10A562T", "RSSMRA85Z10A562S", "RSSMRA85T35A562S"] {
+            assert!(absent("it_fiscal_code", &format!("CF {not}")), "{not}");
+        }
+    }
+
+    #[test]
+    fn finnish_hetu_with_its_date_and_check_character() {
+        // DVV's example, and Faker's fi_FI numbers of three centuries.
+        for hetu in ["131052-308T", "100812A516M", "130776-751V", "010594Y9032"] {
+            assert_eq!(kinds(&format!("henkilötunnus {hetu}.")), [("fi_hetu", hetu.to_owned())], "{hetu}");
+        }
+        // A wrong check character, month 13, the individual number 001.
+        for not in ["131052-308U", "131352-308T", "131052-001T"] {
+            assert!(absent("fi_hetu", not), "{not}");
+        }
+    }
+
+    #[test]
+    fn singapore_nric_and_fin_by_series() {
+        // ICA's check letters for each series; M5012345J is where the M
+        // table differs from F and G.
+        for id in ["S1234567D", "T1234567J", "F1234567N", "G1234567X", "M5012345J"] {
+            assert_eq!(kinds(&format!("NRIC {id}")), [("sg_nric", id.to_owned())], "{id}");
+        }
+        for not in ["S1234567A", "M5012345M", "A1234567D", "S123456D"] {
+            assert!(absent("sg_nric", not), "{not}");
+        }
+    }
+
+    #[test]
+    fn indian_pan_with_a_holder_type() {
+        for pan in ["AAAPZ1234C", "ABCPE1234F", "AABCT3518Q", "BBBKB1234B"] {
+            assert_eq!(kinds(&format!("PAN: {pan}")), [("in_pan", pan.to_owned())], "{pan}");
+        }
+        // No holder type D, four zeros, a digit for the last letter.
+        for not in ["ABCDE1234F", "AAAPZ0000C", "AAAPZ12345"] {
+            assert!(absent("in_pan", not), "{not}");
+        }
+    }
+
+    #[test]
+    fn australian_numbers_after_their_names() {
+        // The ATO's documented TFN 123 456 782; the ABR's example ABN.
+        cases! {
+            "TFN 123 456 782" => [("au_tfn", "123 456 782")],
+            "my tax file number is 123456782." => [("au_tfn", "123456782")],
+            "ABN 51 824 753 556" => [("au_abn", "51 824 753 556")],
+            "ABN: 51824753556" => [("au_abn", "51824753556")],
+            "Medicare 2123 45670 1" => [("au_medicare", "2123 45670 1")],
+            "Medicare card 2123456701" => [("au_medicare", "2123456701")],
+            // Without the word, or with a failing check: not these kinds.
+            "order 123 456 782" => [],
+            "TFN 123 456 783" => [],
+            "Medicare 2123 45671 1" => [],
+            "Medicare 7123 45670 1" => [],
+        }
+        // A failing ABN is no ABN (its last nine digits are how a Spanish
+        // mobile number is written, and are found as one).
+        assert!(absent("au_abn", "ABN 51 824 753 557"));
+        assert_eq!(kinds(r#"{"tfn":"123456782"}"#), [("au_tfn", "123456782".to_owned())]);
+    }
+
+    #[test]
+    fn korean_rrn_by_its_check_digit_or_its_name() {
+        cases! {
+            "900101-1234568" => [("kr_rrn", "900101-1234568")],
+            // Since 2020 there is no check digit: only after the name.
+            "900101-1234567" => [],
+            "RRN 900101-1234567" => [("kr_rrn", "900101-1234567")],
+            "주민등록번호: 900101-1234567" => [("kr_rrn", "900101-1234567")],
+            "RRN 9001011234568" => [("kr_rrn", "9001011234568")],
+            // Month 13, or a sex digit 0, is no date of birth.
+            "RRN 901301-1234567" => [],
+            "RRN 900101-0234567" => [],
+        }
+    }
+
+    #[test]
+    fn brazilian_cnpj_written_or_after_its_name() {
+        cases! {
+            "CNPJ 11.222.333/0001-81 ok" => [("br_cnpj", "11.222.333/0001-81")],
+            "empresa 23.674.356/0001-06" => [("br_cnpj", "23.674.356/0001-06")],
+            "CNPJ 11222333000181" => [("br_cnpj", "11222333000181")],
+            "11.222.333/0001-82" => [],
+            "11222333000181" => [],
+            "00.000.000/0000-00" => [],
+        }
+    }
+
+    #[test]
+    fn passports_and_bank_numbers_after_their_names() {
+        cases! {
+            "passport X59658147" => [("us_passport", "X59658147")],
+            "Passport No. 123456789" => [("us_passport", "123456789")],
+            "routing number 011000015" => [("us_bank_number", "011000015")],
+            "ABA 021000021" => [("us_bank_number", "021000021")],
+            "account number 000123456789" => [("us_bank_number", "000123456789")],
+            "acct 12345678" => [("us_bank_number", "12345678")],
+            // Without the word; a routing number failing 3-7-1; too short.
+            "ticket X59658147" => [],
+            "routing 011000016" => [],
+            "acct 1234567" => [],
+        }
+        assert_eq!(kinds(r#"{"account_number":"12-34"}"#), [("us_bank_number", "12-34".to_owned())]);
+    }
+
+    #[test]
+    fn swift_codes_after_swift_or_bic() {
+        cases! {
+            "SWIFT DEUTDEFF500" => [("swift_bic", "DEUTDEFF500")],
+            "BIC: NWBKGB2L" => [("swift_bic", "NWBKGB2L")],
+            "swift code LZEIGB3X, thanks" => [("swift_bic", "LZEIGB3X")],
+            // Capitals without the word are words.
+            "DEUTDEFF500 PASSWORD URGENTLY" => [],
+            "SWIFT DEUTDE" => [],
+        }
+    }
+
+    #[test]
+    fn wallet_addresses_with_their_checksums() {
+        // The genesis address, a P2SH address, BIP 173 and BIP 350 vectors,
+        // EIP-55 vectors (mixed case) and an address in one case.
+        for address in [
+            "1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNa",
+            "3J98t1WpEZ73CNmQviecrnyiWrnqRhWNLy",
+            "BC1QW508D6QEJXTDG4Y5R3ZARVARY0C5XW7KV8F3T4",
+            "bc1qrp33g0q5c5txsp9arysrx4k6zdkfs4nce4xj0gdcccefvpysxf3qccfmv3",
+            "bc1p0xlxvlhemja6c4dqv22uapctqupfhlxm9h8z3k2e72q4k9hcz7vqzk5jj0",
+            "0xfB6916095ca1df60bB79Ce92cE3Ea74c37c5d359",
+            "0xD1220A0cf47c7B9Be7A2E6BA89F429762e7b9aDb",
+            "0x52908400098527886e0f7030069857d2e4169ee7",
+        ] {
+            assert_eq!(kinds(&format!("send to {address}.")), [("crypto_address", address.to_owned())], "{address}");
+        }
+        for not in [
+            // One character changed; a bech32 address in mixed case; a
+            // bech32m checksum on a version-0 program (BIP 350's invalid
+            // vector); an EIP-55 letter with its case flipped; 39 hex digits.
+            "1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNb",
+            "bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t5",
+            "bc1qW508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4",
+            "bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kemeawh",
+            "0xfB6916095ca1df60bB79Ce92cE3Ea74c37c5d35A",
+            "0xfb6916095ca1df60bb79ce92ce3ea74c37c5d35",
+            "1st 3rd 3D",
+        ] {
+            assert!(absent("crypto_address", not), "{not}");
         }
     }
 }

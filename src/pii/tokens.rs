@@ -41,7 +41,7 @@ pub(crate) fn run(s: &[u8], start: usize, f: impl Fn(u8) -> bool) -> usize {
 
 /// Nothing alphanumeric follows: `_` ends a token too, as in Markdown
 /// emphasis (`_DE89370400440532013000_`).
-fn ends_word(s: &[u8], end: usize) -> bool {
+pub(crate) fn ends_word(s: &[u8], end: usize) -> bool {
     !s.get(end).is_some_and(u8::is_ascii_alphanumeric)
 }
 
@@ -159,6 +159,9 @@ pub(crate) fn prefixed(s: &[u8], i: usize) -> Scanned {
             token(8, &alnum, 10, 255).map(|r| (Kind::StripeKey, r))
         }
         b'e' if t.starts_with(b"eyJ") => jwt(s, i).map(|r| (Kind::Jwt, r)),
+        b'b' | b'B' if t.len() > 14 && t[..3].eq_ignore_ascii_case(b"bc1") => {
+            super::wallet::bech32(s, i).map(|r| (Kind::CryptoAddress, r)).ok_or(i + 3)
+        }
         _ => Err(i),
     }
 }
@@ -270,57 +273,6 @@ pub(crate) fn private_key(s: &[u8], i: usize) -> Option<Range<usize>> {
 
 /// An IBAN at word start `i` (two letters, two check digits), compact or
 /// grouped by four with single spaces.
-/// A Spanish DNI/NIF (`12345678Z`) or NIE (`X1234567L`, starting X, Y or
-/// Z) starting at `i`: the whole word, optionally with a `-` before the
-/// letter, whose control letter matches (mod 23).
-pub(crate) fn spanish_id(s: &[u8], i: usize) -> Option<Range<usize>> {
-    const LETTERS: &[u8; 23] = b"TRWAGMYFPDXBNJZSQVHLCKE";
-    // Seven digits after the first character, before anything else: most
-    // words that start with a digit are dismissed here.
-    if !s.get(i + 1..i + 8).is_some_and(|t| t.iter().all(u8::is_ascii_digit)) {
-        return None;
-    }
-    let end = run(s, i, is_alnum);
-    let word = &s[i..end];
-    let (number, dash) = match (word.len(), s.get(end), s.get(end + 1)) {
-        // `12345678-Z`: the letter after a dash ends the id.
-        (8, Some(b'-'), Some(&c)) if c.is_ascii_alphabetic() && !s.get(end + 2).is_some_and(|&c| is_alnum(c)) => {
-            (word, true)
-        }
-        (9, ..) => (&word[..8], false),
-        _ => return None,
-    };
-    let letter = if dash { s[end + 1] } else { word[8] }.to_ascii_uppercase();
-    if !letter.is_ascii_alphabetic() {
-        return None;
-    }
-    let value = match number[0] {
-        b'X' | b'x' => 0,
-        b'Y' | b'y' => 1,
-        b'Z' | b'z' => 2,
-        c if c.is_ascii_digit() => u32::from(c - b'0'),
-        _ => return None,
-    };
-    if !number[1..].iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    let n = number[1..].iter().fold(value, |a, &d| a * 10 + u32::from(d - b'0'));
-    (LETTERS[(n % 23) as usize] == letter).then_some(i..if dash { end + 2 } else { end })
-}
-
-/// What a word starting with a capital may be besides a prefixed token: an
-/// IBAN (`DE89...`), or a Spanish NIE (`X1234567L`). One call from the
-/// scanner's loop for both keeps that loop small.
-pub(crate) fn upper_id(s: &[u8], i: usize, iban_on: bool, nie_on: bool) -> Option<(usize, Range<usize>)> {
-    if nie_on && matches!(s[i], b'X' | b'Y' | b'Z') && s.get(i + 1).is_some_and(u8::is_ascii_digit) {
-        return spanish_id(s, i).map(|r| (Kind::EsNif.index(), r));
-    }
-    if iban_on {
-        return iban(s, i).map(|r| (Kind::Iban.index(), r));
-    }
-    None
-}
-
 pub(crate) fn iban(s: &[u8], i: usize) -> Option<Range<usize>> {
     let t = &s[i..];
     if t.len() < 15

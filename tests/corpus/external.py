@@ -16,8 +16,10 @@ escaped JSON. Hard negatives (order ids, timestamps, prices, versions,
 UUIDs, hashes, ISBNs, Luhn-failing numbers, GraphQL variable declarations)
 are labelled with their ranges, which must stay clean.
 
-Usage: python3 tests/corpus/external.py SEED COUNT PROFILES IDS > tests/fixtures/pii/external-SEED.jsonl
-(the fixtures: COUNT 3000, PROFILES 700, IDS 400; see `profile` and `national`)
+Usage: python3 tests/corpus/external.py SEED COUNT PROFILES IDS MORE_IDS > tests/fixtures/pii/external-SEED.jsonl
+(the fixtures: COUNT 3000, PROFILES 700, IDS 400, MORE_IDS 700; see `profile`, `national` and
+`more_ids`. Faker's values depend on the day it runs, so blocks were appended as they were added:
+COUNT 0 PROFILES 0 IDS 0 MORE_IDS 700 gives the last block alone.)
 Each line: {"text": ..., "labels": [[kind, start, end], ...], "negatives": [[start, end], ...]}
 with UTF-8 byte offsets. Seed 1 is for tuning, seed 2 for reporting.
 """
@@ -272,10 +274,10 @@ def profile(g):
         body = {"attributes": {"type": "Contact"}, "FirstName": v("person_name", f.first_name()),
                 "LastName": v("person_name", f.last_name()), "MailingStreet": v("address", street),
                 "MailingPostalCode": v("address", zipc), "Title": f.job()}
-    elif shape == 5:  # a product, a room and a user handle: no person, no place
+    elif shape == 5:  # a product, a room, a user handle and a wallet: no person, no place
         body = {"type": "catalog", "product": {"name": neg(f.word().capitalize() + " " + f.word()), "sku": neg(f"SKU-{r.randrange(10**6)}")},
                 "room": {"name": neg(f.word())}, "username": neg(f.user_name()), "file_name": neg(f.file_name()),
-                "wallet_address": neg("0x" + hashlib.sha1(str(r.random()).encode()).hexdigest())}
+                "wallet_address": v("crypto_address", "0x" + hashlib.sha1(str(r.random()).encode()).hexdigest())}
         return fill(json.dumps(body, ensure_ascii=False), planted)
     else:  # a form post in a log line
         form = f"first_name={v('person_name', f.first_name())}&surname={v('person_name', f.last_name())}&zip={v('address', zipc)}"
@@ -418,6 +420,226 @@ def national(g):
     return fill(body, planted, form_encoded=False, marks_in_text=True)
 
 
+# More national, bank and wallet identifiers (the kinds `uk_nino`,
+# `it_fiscal_code`, `fi_hetu`, `sg_nric`, `in_pan`, `au_tfn`, `au_abn`,
+# `au_medicare`, `kr_rrn`, `br_cnpj`, `us_passport`, `us_bank_number`,
+# `swift_bic`, `crypto_address`). Values come from Faker (it_IT fiscal
+# codes, fi_FI HETUs, pt_BR CNPJs, en_US passports, ABA routing numbers and
+# SWIFT codes), python-stdnum's check-digit functions over random digits (TFN,
+# ABN, RRN) and its validators as the referee for every generated value,
+# the issuers' published rules where neither has one (HMRC's NINO prefixes,
+# ICA's NRIC/FIN check letters, the Medicare check digit), published test
+# vectors (BIP 173 and BIP 350 segwit addresses, EIP-55 addresses, the
+# genesis address), and base58check addresses built with hashlib.
+# Hard negatives: each with a wrong check character, NINOs with prefixes
+# HMRC never allocates (Faker's en_GB `ssn` gives `ZZ`), PANs whose fourth
+# letter is no holder type, SWIFT codes and valid TFNs without their word,
+# RRNs failing the check without their word, EIP-55 addresses with one
+# letter's case flipped.
+
+import stdnum.au.abn
+import stdnum.au.tfn
+import stdnum.bic
+import stdnum.bitcoin
+import stdnum.br.cnpj
+import stdnum.fi.hetu
+import stdnum.in_.pan
+import stdnum.it.codicefiscale
+import stdnum.kr.rrn
+import stdnum.us.rtn
+
+B58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
+SEGWIT = ["BC1QW508D6QEJXTDG4Y5R3ZARVARY0C5XW7KV8F3T4", "bc1qrp33g0q5c5txsp9arysrx4k6zdkfs4nce4xj0gdcccefvpysxf3qccfmv3",
+          "bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq", "bc1p0xlxvlhemja6c4dqv22uapctqupfhlxm9h8z3k2e72q4k9hcz7vqzk5jj0",
+          "bc1pw508d6qejxtdg4y5r3zarvary0c5xw7kw508d6qejxtdg4y5r3zarvary0c5xw7kt5nd6y", "BC1SW50QGDZ25J",
+          "bc1zw508d6qejxtdg4y5r3zarvaryvaxxpcs"]
+EIP55 = ["0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed", "0xfB6916095ca1df60bB79Ce92cE3Ea74c37c5d359",
+         "0xdbF03B407c01E7cD3CBea99509d93f8DDDC8C6FB", "0xD1220A0cf47c7B9Be7A2E6BA89F429762e7b9aDb"]
+
+
+def base58check(r):
+    payload = bytes([r.choice([0, 5])]) + r.randbytes(20)
+    raw = payload + hashlib.sha256(hashlib.sha256(payload).digest()).digest()[:4]
+    n, out = int.from_bytes(raw, "big"), ""
+    while n:
+        n, k = divmod(n, 58)
+        out = B58[k] + out
+    out = "1" * (len(raw) - len(raw.lstrip(b"\0"))) + out
+    assert stdnum.bitcoin.is_valid(out), out
+    return out
+
+
+def nino(r, valid=True):
+    first, second = "ABCEGHJKLMNOPRSTWXYZ", "ABCEGHJKLMNPRSTWXYZ"
+    while True:
+        prefix = r.choice(first) + r.choice(second)
+        if prefix not in ("BG", "GB", "KN", "NK", "NT", "TN", "ZZ"):
+            break
+    if not valid:
+        # Not allocated: Q, D or F first; O second; GB, ZZ.
+        prefix = r.choice(["QQ", "DA", "FE", "ZZ", "GB", "AO", "BO"])
+    d = f"{r.randrange(10**6):06d}"
+    suffix = r.choice("ABCD")
+    return r.choice([f"{prefix}{d}{suffix}", f"{prefix} {d[:2]} {d[2:4]} {d[4:]} {suffix}", f"{prefix} {d} {suffix}"])
+
+
+def nric(r, valid=True):
+    series = r.choice("STFGM")
+    digits = [r.randrange(10) for _ in range(7)]
+    total = sum(w * d for w, d in zip([2, 7, 6, 5, 4, 3, 2], digits)) + {"S": 0, "T": 4, "F": 0, "G": 4, "M": 3}[series]
+    table = {"S": "JZIHGFEDCBA", "T": "JZIHGFEDCBA", "F": "XWUTRQPNMLK", "G": "XWUTRQPNMLK", "M": "XWUTRQPNJLK"}[series]
+    letter = table[total % 11] if valid else table[(total + 1 + r.randrange(9)) % 11]
+    return series + "".join(map(str, digits)) + letter
+
+
+def pan(r, valid=True):
+    up = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+    holder = r.choice("PCHFATBLJGK") if valid else r.choice("DEIMNOQRSUVWXYZ")
+    value = "".join(r.choice(up) for _ in range(3)) + holder + r.choice(up) + f"{r.randrange(1, 10**4):04d}" + r.choice(up)
+    assert stdnum.in_.pan.is_valid(value) == valid, value
+    return value
+
+
+def digits_valid(r, n, ok):
+    while True:
+        value = "".join(str(r.randrange(10)) for _ in range(n))
+        if value[0] != "0" and ok(value):
+            return value
+
+
+def medicare(r, valid=True):
+    body = str(r.randrange(2, 7)) + "".join(str(r.randrange(10)) for _ in range(7))
+    check = sum(w * int(d) for w, d in zip([1, 3, 7, 9, 1, 3, 7, 9], body)) % 10
+    if not valid:
+        check = (check + 1 + r.randrange(9)) % 10
+    n = body + str(check) + str(r.randrange(1, 10))
+    return r.choice([n, f"{n[:4]} {n[4:9]} {n[9]}"])
+
+
+def rrn(r, checked=True):
+    while True:
+        body = f"{r.randrange(100):02d}{r.randrange(1, 13):02d}{r.randrange(1, 29):02d}{r.randrange(1, 5)}{r.randrange(10**5):05d}"
+        check = stdnum.kr.rrn.calc_check_digit(body)
+        digit = check if checked else str((int(check) + 1 + r.randrange(9)) % 10)
+        value = body[:6] + "-" + body[6:] + digit
+        if stdnum.kr.rrn.is_valid(value) == checked:
+            return value
+
+
+def flip_case(r, address):
+    letters = [k for k, c in enumerate(address) if k > 1 and c.isalpha()]
+    k = r.choice(letters)
+    return address[:k] + address[k].swapcase() + address[k + 1:]
+
+
+def bad_check(value, alphabet):
+    """The same value with its last character replaced by the next in `alphabet`."""
+    return value[:-1] + alphabet[(alphabet.index(value[-1]) + 1) % len(alphabet)]
+
+
+def bad_hetu(value):
+    """A HETU with a wrong check letter. A wrong check digit would leave
+    `090392-8768`, which is also how a phone number is written."""
+    letters = "ABCDEFHJKLMNPRSTUVWXY"
+    return value[:-1] + (letters[(letters.index(value[-1]) + 1) % len(letters)] if value[-1] in letters else "H")
+
+
+def more_ids(g):
+    r, en = g.rng, g.en
+    it, fi, br = g.fakers["it_IT"], Faker("fi_FI"), g.fakers["pt_BR"]
+    fi.seed_instance(r.randrange(10**9))
+    up = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+    planted = []
+    for _ in range(r.randrange(1, 3)):
+        kind = r.choice(["uk_nino", "it_fiscal_code", "fi_hetu", "sg_nric", "in_pan", "au_tfn", "au_abn", "au_medicare",
+                         "kr_rrn", "br_cnpj", "us_passport", "us_bank_number", "swift_bic", "crypto_address"])
+        if kind == "uk_nino":
+            planted.append((kind, nino(r)))
+        elif kind == "it_fiscal_code":
+            value = it.ssn()
+            assert stdnum.it.codicefiscale.is_valid(value), value
+            planted.append((kind, value))
+        elif kind == "fi_hetu":
+            value = fi.ssn()
+            assert stdnum.fi.hetu.is_valid(value), value
+            planted.append((kind, value))
+        elif kind == "sg_nric":
+            planted.append((kind, nric(r)))
+        elif kind == "in_pan":
+            planted.append((kind, pan(r)))
+        elif kind == "au_tfn":
+            n = digits_valid(r, 9, stdnum.au.tfn.is_valid)
+            planted.append(("word", (r.choice(["TFN", "TFN:", "tax file number"]), kind, r.choice([n, f"{n[:3]} {n[3:6]} {n[6:]}"]))))
+        elif kind == "au_abn":
+            n = digits_valid(r, 11, stdnum.au.abn.is_valid)
+            planted.append(("word", (r.choice(["ABN", "ABN:"]), kind, r.choice([n, f"{n[:2]} {n[2:5]} {n[5:8]} {n[8:]}"]))))
+        elif kind == "au_medicare":
+            planted.append(("word", (r.choice(["Medicare", "Medicare no.", "Medicare card"]), kind, medicare(r))))
+        elif kind == "kr_rrn":
+            if r.random() < 0.6:
+                planted.append((kind, rrn(r)))
+            else:  # issued since 2020: no check digit, so after its name
+                planted.append(("word", (r.choice(["RRN", "주민등록번호"]), kind, rrn(r, checked=False))))
+        elif kind == "br_cnpj":
+            value = br.cnpj()
+            assert stdnum.br.cnpj.is_valid(value), value
+            if r.random() < 0.7:
+                planted.append((kind, value))
+            else:
+                planted.append(("word", ("CNPJ", kind, stdnum.br.cnpj.compact(value))))
+        elif kind == "us_passport":
+            value = en.passport_number() if r.random() < 0.6 else f"{r.randrange(10**8, 10**9)}"
+            planted.append(("word", (r.choice(["passport", "Passport No.", "passport number"]), kind, value)))
+        elif kind == "us_bank_number":
+            if r.random() < 0.5:
+                value = en.aba()
+                assert stdnum.us.rtn.is_valid(value), value
+                planted.append(("word", (r.choice(["routing number", "ABA", "routing"]), kind, value)))
+            else:
+                value = str(r.randrange(10**7, 10**r.randrange(8, 17)))
+                planted.append(("word", (r.choice(["account number", "acct", "bank account", "checking account"]), kind, value)))
+        elif kind == "swift_bic":
+            value = r.choice([en.swift8, en.swift11])()
+            assert stdnum.bic.is_valid(value), value
+            planted.append(("word", (r.choice(["SWIFT", "SWIFT code", "BIC"]), kind, value)))
+        else:
+            value = r.choice([lambda: base58check(r), lambda: r.choice(SEGWIT), lambda: r.choice(EIP55),
+                              lambda: "0x" + r.randbytes(20).hex()])()
+            planted.append((kind, value))
+    if r.random() < 0.8:
+        tfn = digits_valid(r, 9, stdnum.au.tfn.is_valid)
+        bad = [nino(r, valid=False), bad_check(it.ssn(), up), bad_hetu(fi.ssn()),
+               nric(r, valid=False), pan(r, valid=False), tfn, ("TFN", tfn[:-1] + str((int(tfn[-1]) + 1) % 10)),
+               ("ABN", digits_valid(r, 11, lambda v: not stdnum.au.abn.is_valid(v))),
+               ("Medicare", medicare(r, valid=False)), rrn(r, checked=False),
+               bad_check(br.cnpj(), "0123456789"), en.swift8(), ("routing", digits_valid(r, 9, lambda v: not stdnum.us.rtn.is_valid(v))),
+               flip_case(r, r.choice(EIP55)), bad_check(base58check(r), B58)]
+        choice = r.choice(bad)
+        if isinstance(choice, tuple):
+            planted.append(("word", (choice[0], None, choice[1])))
+        else:
+            planted.append((None, choice))
+    r.shuffle(planted)
+    marks, flat = [], []
+    for p in planted:
+        if p[0] == "word":
+            word, kind, value = p[1]
+            marks.append(f"{word} \u27e6{len(flat)}\u27e7")
+            flat.append((kind, value))
+        else:
+            marks.append(f"\u27e6{len(flat)}\u27e7")
+            flat.append(p)
+    text = " ".join([g.prose()] + [f"{m} {g.prose()}" for m in marks])
+    shape = r.randrange(3)
+    if shape == 0:
+        body = json.dumps({"type": "chat", "room": "kyc", "text": text}, ensure_ascii=False)
+    elif shape == 1:
+        body = f"{g.en.iso8601()}Z INFO kyc note=\"{text}\""
+    else:
+        body = text
+    return fill(body, flat, form_encoded=False, marks_in_text=True)
+
+
 def main_with_profiles():
     seed, count = int(sys.argv[1]), int(sys.argv[2])
     g = Gen(seed)
@@ -429,6 +651,9 @@ def main_with_profiles():
     n = Gen(seed * 7919 + 2)
     for _ in range(int(sys.argv[4]) if len(sys.argv) > 4 else 0):
         print(json.dumps(national(n), ensure_ascii=False))
+    m = Gen(seed * 7919 + 3)
+    for _ in range(int(sys.argv[5]) if len(sys.argv) > 5 else 0):
+        print(json.dumps(more_ids(m), ensure_ascii=False))
 
 
 if __name__ == "__main__":

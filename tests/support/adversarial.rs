@@ -87,6 +87,25 @@ pub fn patterns() -> Vec<String> {
         "{\"password\":",
         "42[",
         "97:42[",
+        // Identifiers with letters, wallets, and named numbers: each shape
+        // starts its detector and fails at its last check.
+        "1AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA ",
+        "3J98t1WpEZ73CNmQviecrnyiWrnqRhWNLx ",
+        "0xaAaAaAaAaAaAaAaAaAaAaAaAaAaAaAaAaAaAaAaA ",
+        "bc1qqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqq ",
+        "AB123456",
+        "AB 12 34 56 ",
+        "ABCPE1234",
+        "RSSMRA85T10A562",
+        "S1234567",
+        "SWIFT ABCDEFGH ",
+        "passport X",
+        "131052-",
+        "11.222.",
+        "900101-1",
+        "RRN 1",
+        "TFN 1",
+        "acct 1",
     ];
     out.extend(built.iter().map(|p| (*p).to_owned()));
     out

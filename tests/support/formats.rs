@@ -37,6 +37,22 @@ pub const POSITIVES: &[(&str, &str)] = &[
     ("ipv4", "10.0.0.5"),
     ("ipv4", "192.168.1.20"),
     ("ipv4", "172.16.254.1"),
+    // HMRC's prefix rules, the Agenzia delle Entrate's worked example, DVV's
+    // example HETU, ICA's check letters, the Income Tax Department's format
+    // example, the Receita Federal's example CNPJ, BIP 173 and BIP 350
+    // vectors, the genesis block's address and an EIP-55 vector.
+    ("uk_nino", "AB 12 34 56 C"),
+    ("uk_nino", "AB123456C"),
+    ("it_fiscal_code", "RSSMRA85T10A562S"),
+    ("fi_hetu", "131052-308T"),
+    ("sg_nric", "S1234567D"),
+    ("in_pan", "AAAPZ1234C"),
+    ("kr_rrn", "900101-1234568"),
+    ("br_cnpj", "11.222.333/0001-81"),
+    ("crypto_address", "1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNa"),
+    ("crypto_address", "bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4"),
+    ("crypto_address", "bc1p0xlxvlhemja6c4dqv22uapctqupfhlxm9h8z3k2e72q4k9hcz7vqzk5jj0"),
+    ("crypto_address", "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed"),
 ];
 
 /// Look-alikes that must not be found in the same contexts.
@@ -56,6 +72,19 @@ pub const NEGATIVES: &[&str] = &[
     "DE89370400440532013001",
     "user@localhost",
     "256.1.1.1",
+    "QQ123456C",
+    "AB123456E",
+    "RSSMRA85T10A562T",
+    "131052-308U",
+    "S1234567A",
+    "AAADZ1234C",
+    "900101-1234567",
+    "11.222.333/0001-82",
+    "1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNb",
+    "bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t5",
+    "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAeD",
+    "DEUTDEFF500",
+    "123456782",
 ];
 
 /// Contexts as `(name, before, after)`: the value goes between.
