@@ -24,7 +24,7 @@ use crate::rbac::Rbac;
 /// The builder can also be deserialized (fields `disabled`, `actions`,
 /// `inbound_actions`, `outbound_actions`, `default_action`, `placeholders`,
 /// `masks`, `report_only`, `sensitive_keys`, `default_sensitive_keys`,
-/// `scan_keys`, `scan_binary`, `exemptions`, `hash_len`), so operators can
+/// `scan_keys`, `scan_binary`, `exemptions`, `hash_len`, `phone_regions`), so operators can
 /// change actions without a rebuild; the HMAC key, custom detectors and the
 /// RBAC policy are set in code.
 ///
@@ -38,7 +38,8 @@ use crate::rbac::Rbac;
 /// | mask | `email` keeps 1 (of the local part), `phone` the last 2, `credit_card` and `us_ssn` the last 4, `iban` the first 2 and last 4; other kinds keep nothing |
 /// | hash | 12 hex digits (48 bits) of HMAC-SHA256; needs [`hmac_key`](Self::hmac_key) |
 /// | encrypt | AES-256-GCM tokens; needs the `encrypt` feature and an `encryption_key` |
-/// | sensitive keys | `password`, `passwd`, `pwd`, `passphrase`, `secret`, `api_key`, `access_key`, `private_key`, `token`, `authorization`, `bearer`, `cookie`, `passcode`, `cvv`, `cvc`, `pin` (as `password`); `ssn`, `social_security_number` (`us_ssn`); `card_number`, `credit_card`, `cc_number` (`credit_card`); `iban`; `email`, `email_address`; `phone`, `phone_number`, `mobile`, `mobile_number`, `telephone`, `tel`, `fax` (`phone`); `dob`, `date_of_birth`, `birth_date`, `birthday` (`date_of_birth`); `first_name`, `last_name`, `full_name`, `surname`, `given_name`, `family_name`, `middle_name`, `maiden_name`, `legal_name`, `forename` (`person_name`); `street`, `street_address`, `address_line`, `address_line1`..`3`, `home_address`, `postal_address`, `mailing_address`, `billing_address`, `shipping_address`, `residential_address`, `postcode`, `postal_code`, `zip`, `zip_code` (`address`). Not `name` or `address` alone: add them with [`sensitive_key`](Self::sensitive_key) where they mean a person's |
+/// | sensitive keys | `password`, `passwd`, `pwd`, `passphrase`, `secret`, `api_key`, `access_key`, `private_key`, `token`, `authorization`, `bearer`, `cookie`, `passcode`, `cvv`, `cvc`, `pin` (as `password`); `ssn`, `social_security_number` (`us_ssn`); `card_number`, `credit_card`, `cc_number` (`credit_card`); `iban`; `email`, `email_address`; `phone`, `phone_number`, `mobile`, `mobile_number`, `telephone`, `tel`, `fax` (`phone`); `dob`, `date_of_birth`, `birth_date`, `birthday` (`date_of_birth`); `first_name`, `last_name`, `full_name`, `surname`, `given_name`, `family_name`, `middle_name`, `maiden_name`, `legal_name`, `forename` (`person_name`); `street`, `street_address`, `address_line`, `address_line1`..`3`, `home_address`, `postal_address`, `mailing_address`, `billing_address`, `shipping_address`, `residential_address`, `postcode`, `postal_code`, `zip`, `zip_code` (`address`); `itin`; `cpf`; `aadhaar`, `aadhaar_number`, `aadhaar_no`, `uidai`; `pesel`; `nhs`, `nhs_number`, `nhs_no`; `nif`, `nie`, `dni` (`es_nif`); `nino`, `ni_number`, `national_insurance_number`; `codice_fiscale`, `fiscal_code`; `hetu`, `henkilotunnus`; `nric`; `tfn`, `tax_file_number`; `abn`; `medicare`, `medicare_number`; `pan_number`; `rrn`; `cnpj`; `passport`, `passport_number`, `passport_no`; `account_number`, `bank_account`, `bank_account_number`, `routing_number` (`us_bank_number`); `swift`, `swift_code`, `bic`; `wallet_address`, `bitcoin_address`, `btc_address`, `eth_address` (`crypto_address`). Not `name` or `address` alone: add them with [`sensitive_key`](Self::sensitive_key) where they mean a person's |
+/// | phone regions | `US`, `CA`, `GB`, `DE`, `FR`, `ES`, `NL`, `IE`, `IN`, `JP`, `AU`, `BR`: national formats of these count; international (`+...`) numbers of every region always do |
 /// | object keys scanned | no |
 /// | binary frames scanned | no |
 /// | report-only | off |
@@ -60,6 +61,7 @@ pub struct ScrubberBuilder {
     scan_binary: bool,
     exemptions: BTreeMap<String, String>,
     hash_len: usize,
+    phone_regions: Vec<String>,
     #[serde(skip)]
     hmac_key: Option<Vec<u8>>,
     #[serde(skip)]
@@ -87,6 +89,7 @@ impl Default for ScrubberBuilder {
             scan_binary: false,
             exemptions: BTreeMap::new(),
             hash_len: 12,
+            phone_regions: DEFAULT_PHONE_REGIONS.iter().map(|r| (*r).to_owned()).collect(),
             hmac_key: None,
             encryption_key: None,
             detectors: Vec::new(),
@@ -95,7 +98,24 @@ impl Default for ScrubberBuilder {
     }
 }
 
+/// The regions whose national phone formats count by default.
+const DEFAULT_PHONE_REGIONS: &[&str] = &["US", "CA", "GB", "DE", "FR", "ES", "NL", "IE", "IN", "JP", "AU", "BR"];
+
 impl ScrubberBuilder {
+    /// The regions (ISO 3166 codes, as in libphonenumber: `IT`, `PL`, `MX`)
+    /// whose national phone formats count, replacing the default list:
+    /// `030 12345678` is a phone number only if it is a valid number as
+    /// dialled in one of them. International numbers (`+39 06 1234 5678`)
+    /// of every region count whatever this says.
+    ///
+    /// The groupings without a trunk prefix apply to their regions when
+    /// listed: NANP `(415) 555-0132` (`US` or `CA`), Spain `612 34 56 78`,
+    /// India `98765 43210`, Brazil `(11) 91234-5678`.
+    pub fn phone_regions(mut self, regions: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        self.phone_regions = regions.into_iter().map(Into::into).collect();
+        self
+    }
+
     /// Switches a built-in detector off (everywhere: text, keys and `key=value`).
     pub fn disable(mut self, kind: Kind) -> Self {
         self.disabled.push(kind.name().to_owned());
@@ -227,8 +247,8 @@ impl ScrubberBuilder {
     ///
     /// [`ConfigError::Pii`] for an unknown kind or detector name, two
     /// detectors with one name, a hash action without a key, a hash length
-    /// outside 8-64, exemptions without an RBAC policy, or an empty
-    /// sensitive key.
+    /// outside 8-64, exemptions without an RBAC policy, an empty
+    /// sensitive key, or a phone region libphonenumber does not know.
     pub fn build(&self) -> Result<Scrubber, ConfigError> {
         let err = |item: &str, reason: &str| ConfigError::Pii { item: item.to_owned(), reason: reason.to_owned() };
         let mut names: Vec<&'static str> = Kind::ALL.iter().map(|k| k.name()).collect();
@@ -242,6 +262,8 @@ impl ScrubberBuilder {
             names.iter().position(|n| *n == name).ok_or_else(|| err(&format!("`{name}`"), "no such kind or detector"))
         };
 
+        let regions = super::phone::Regions::new(&self.phone_regions)
+            .map_err(|r| err(&format!("phone region `{r}`"), "not a region in libphonenumber's metadata"))?;
         let mut kinds = Kinds::ALL;
         for name in &self.disabled {
             let t = tag(name)?;
@@ -304,7 +326,7 @@ impl ScrubberBuilder {
         }
 
         Ok(Scrubber::from_inner(Inner {
-            engine: Engine { kinds, keys },
+            engine: Engine { kinds, keys, regions },
             detectors: self.detectors.clone(),
             names,
             actions,

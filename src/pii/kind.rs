@@ -15,10 +15,12 @@ use serde::{Deserialize, Serialize};
 pub enum Kind {
     /// `email`: an address such as `jane.doe@example.com`.
     Email,
-    /// `phone`: NANP numbers in their common formats, E.164 (`+44 20 7946 0958`),
-    /// and grouped national numbers of UK, DE, FR, ES, NL, IE, IN, JP, AU and BR.
-    /// A bare digit run counts only after a context word such as "call" or
-    /// under a phone key.
+    /// `phone`: international numbers (`+44 20 7946 0958`, `0049 30 ...`) of
+    /// every region, and national numbers of the configured regions
+    /// ([`phone_regions`](super::ScrubberBuilder::phone_regions): by default
+    /// US, CA, GB, DE, FR, ES, NL, IE, IN, JP, AU, BR), judged by
+    /// libphonenumber's metadata. A bare digit run counts only after a
+    /// context word such as "call" or under a phone key.
     Phone,
     /// `credit_card`: 12-19 digits, ungrouped or in the brands' groupings,
     /// with a known brand prefix and length and a valid Luhn check digit.

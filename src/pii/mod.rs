@@ -32,7 +32,7 @@
 //! | kind | found by | validated by |
 //! |------|----------|--------------|
 //! | `email` | `@` with a local part and a domain | a dotted domain with an alphabetic TLD |
-//! | `phone` | digit runs as people write them | NANP area and exchange codes; E.164 country codes with their national lengths; national formats with a trunk `0` (UK, DE, FR, NL, IE, JP, AU), ES, IN and BR groupings; a bare run only after a context word (`call`, `text`, `reach`, `ring`, `mobile`, `cell`, `WhatsApp`, `tel`, ...) |
+//! | `phone` | digit runs as people write them: `+` and a calling code, `00`, a trunk `0`, NANP, ES, IN and BR groupings | libphonenumber's metadata (via the `phonenumber` crate): a possible number of the region where the writing says "phone", a valid one where other numbers share the shape; international numbers of every region, national formats of the configured regions; a bare run only after a context word (`call`, `text`, `reach`, `ring`, `mobile`, `cell`, `WhatsApp`, `tel`, ...) |
 //! | `credit_card` | 12-19 digits, plain or in brand groupings | brand prefix and length (Maestro from 12), Luhn |
 //! | `us_ssn` | `AAA-GG-SSSS` (bare only after `ssn`, `social security`, `tax id`, `TIN`, ...) | area, group and serial rules |
 //! | `iban` | two letters and two digits, compact or grouped by 4 | the country's length, mod-97 |
@@ -42,6 +42,18 @@
 //! | `pl_pesel` | eleven digits after `PESEL` or under a `pesel` key | a date of birth and the 1-3-7-9 check digit |
 //! | `uk_nhs` | ten digits, bare or `3 3 4`, after `NHS` or under an `nhs_number` key | mod 11 |
 //! | `es_nif` | `12345678Z`, `X1234567L` (NIE), a `-` before the letter allowed | the control letter, mod 23 |
+//! | `uk_nino` | `AB 12 34 56 C`, `AB123456C` | a prefix HMRC allocates, suffix A-D (no check character) |
+//! | `it_fiscal_code` | 16 characters, `RSSMRA85T10A562S` (omocodia read) | month letter, day, the check letter |
+//! | `fi_hetu` | `131052-308T` | a date, the century sign, the mod-31 check character |
+//! | `sg_nric` | `S1234567D` (series S, T, F, G, M) | the series' check letter |
+//! | `in_pan` | `ABCPE1234F` | a holder-type fourth letter, the exact shape (no check character) |
+//! | `kr_rrn` | `900101-1234568`; without its check digit (issued since 2020) or bare only after `RRN`/`주민등록번호` | a date, the sex digit, the mod-11 check |
+//! | `br_cnpj` | `11.222.333/0001-81`; bare after `CNPJ` or under a `cnpj` key | both mod-11 check digits |
+//! | `au_tfn`, `au_abn`, `au_medicare` | after `TFN`/`tax file number`, `ABN`, `Medicare`, or under those keys | mod 11, mod 89, the Medicare check digit |
+//! | `us_passport` | nine digits or a letter and eight, after `passport` | the word (no check digit) |
+//! | `us_bank_number` | 8-17 digits after `account number`/`acct`/`bank account`/`checking`/`savings`; nine after `routing`/`ABA` | the word; the ABA 3-7-1 check for routing numbers |
+//! | `swift_bic` | `DEUTDEFF`, `DEUTDEFF500` after `SWIFT`/`BIC` | the word and the shape |
+//! | `crypto_address` | `1...`/`3...` base58, `bc1...`, `0x` + 40 hex | base58check (double SHA-256), bech32/bech32m, EIP-55 when mixed-case |
 //! | `ipv4`, `ipv6` | dotted quads, EC2 host names (`ip-10-0-56-78`); hex with colons | parsed as addresses |
 //! | `mac` | six hex pairs with `:` or `-`, or `xxxx.xxxx.xxxx` | exact shape |
 //! | `jwt` | `eyJ...` three base64url segments | the header decodes to JSON with `alg` |
@@ -169,6 +181,7 @@ mod keys;
 mod kind;
 mod national;
 mod numeric;
+mod phone;
 mod scan;
 mod scrubber;
 mod tokens;

@@ -8,6 +8,7 @@
 //! `"room 12 415-555-0132"` still finds the phone number.
 
 use super::Kind;
+use super::phone::{self, Check, Regions};
 use super::{national, wallet, work};
 
 /// The most digits a run may hold: longer runs are identifiers or data.
@@ -77,7 +78,12 @@ pub(crate) struct Context {
 /// and `ref-4111111111111111-01` still give the number. Returns the
 /// detection, if any, and the index where scanning resumes: after the
 /// finding, or after every group looked at, so no group is read twice.
-pub(crate) fn at(s: &[u8], i: usize, context: impl Fn(usize) -> Context) -> (Option<Detected>, usize) {
+pub(crate) fn at(
+    s: &[u8],
+    i: usize,
+    regions: &Regions,
+    context: impl Fn(usize) -> Context,
+) -> (Option<Detected>, usize) {
     // `+` or `(` not followed by a digit (or `(` and a digit) starts nothing.
     if !s[i].is_ascii_digit() {
         let digit_at = |k: usize| s.get(k).is_some_and(u8::is_ascii_digit);
@@ -205,7 +211,7 @@ pub(crate) fn at(s: &[u8], i: usize, context: impl Fn(usize) -> Context) -> (Opt
             // A national id's grouping is the whole run: `5506 7583 5801 2012`
             // is one number, not an Aadhaar and a year.
             let whole = (first == 0 && last == n - 1 && !cut) || (cpf_shaped && first == 0 && last == 3);
-            if let Some(kind) = classify(s, plus, sub, whole, &context) {
+            if let Some(kind) = classify(s, plus, sub, whole, regions, &context) {
                 // `(4111111111111111)`: a lone bracketed group is the number without its brackets.
                 let lone = sub.len() == 1 && !plus;
                 let start = if plus {
@@ -377,7 +383,14 @@ fn plausible(s: &[u8], plus: bool, sub: &[Group]) -> bool {
         )
 }
 
-fn classify(s: &[u8], plus: bool, groups: &[Group], whole: bool, context: &dyn Fn() -> Context) -> Option<Kind> {
+fn classify(
+    s: &[u8],
+    plus: bool,
+    groups: &[Group],
+    whole: bool,
+    regions: &Regions,
+    context: &dyn Fn() -> Context,
+) -> Option<Kind> {
     let mut digits = [0u8; MAX_DIGITS];
     let mut lens = [0u8; MAX_GROUPS];
     let mut n = 0;
@@ -437,10 +450,17 @@ fn classify(s: &[u8], plus: bool, groups: &[Group], whole: bool, context: &dyn F
     if lens == [9] && !plus && context().ssn {
         return taxpayer_id(d);
     }
-    if !plus && !any_paren {
-        if let Some(kind) = named_number(d, lens, seps, same_sep, context) {
-            return Some(kind);
-        }
+    // A named number follows its label and a space or `:`, `#`, `=`, `.`
+    // (`acct 1234...`, `TFN: ...`, `no. ...`); a run after `-`, `/` or a
+    // letter (`ref-000000000042`, a UUID's last group) is part of another
+    // token, and is not worth the context search.
+    let labelled =
+        groups[0].outer_start > 0 && matches!(s[groups[0].outer_start - 1], b' ' | b':' | b'#' | b'=' | b'.');
+    if !plus
+        && !any_paren
+        && let Some(kind) = named_number(d, lens, seps, same_sep, labelled, context)
+    {
+        return Some(kind);
     }
     // `943 476 5919` is also how a UK or US phone number looks: an NHS
     // number only after `NHS`.
@@ -448,22 +468,32 @@ fn classify(s: &[u8], plus: bool, groups: &[Group], whole: bool, context: &dyn F
     if nhs_shape && !plus && !any_paren && is_nhs(d) && context().nhs {
         return Some(Kind::UkNhs);
     }
-    is_phone(d, lens, groups, plus, context).then_some(Kind::Phone)
+    is_phone(d, lens, groups, plus, regions, context).then_some(Kind::Phone)
 }
 
 /// The national and bank numbers that count only after their name (or, for
 /// a KR RRN written `YYMMDD-S......` with its check digit, by themselves).
 /// The checks first: the context is a search, and most runs fail a check.
-fn named_number(d: &[u8], lens: &[u8], seps: &[u8], same_sep: bool, context: &dyn Fn() -> Context) -> Option<Kind> {
+fn named_number(
+    d: &[u8],
+    lens: &[u8],
+    seps: &[u8],
+    same_sep: bool,
+    labelled: bool,
+    context: &dyn Fn() -> Context,
+) -> Option<Kind> {
     let spaced = lens.len() == 1 || (same_sep && matches!(seps[0], b' ' | b'-'));
     if !spaced {
         return None;
     }
     if lens == [6, 7] && seps == b"-" {
         let (shaped, checked) = national::rrn(d);
-        if shaped && (checked || context().rrn) {
+        if shaped && (checked || (labelled && context().rrn)) {
             return Some(Kind::KrRrn);
         }
+    }
+    if !labelled {
+        return None;
     }
     let found = match lens {
         [9] | [3, 3, 3] | [8] if national::is_tfn(d) && context().tfn => Kind::AuTfn,
@@ -638,34 +668,56 @@ pub(crate) fn luhn(d: &[u8]) -> bool {
     sum.is_multiple_of(10)
 }
 
-/// North American numbering: area code and exchange start with 2-9.
-fn is_nanp(d: &[u8]) -> bool {
-    d.len() == 10 && d[0] >= b'2' && d[3] >= b'2'
+/// Whether the digits, dialled with calling code `code`, could be a number
+/// (see [`Check::Possible`]): callers have a grouping that says "phone".
+fn with_code(code: &[u8], d: &[u8]) -> bool {
+    let mut buf = [0u8; MAX_DIGITS + 3];
+    if code.len() + d.len() > buf.len() {
+        return false;
+    }
+    buf[..code.len()].copy_from_slice(code);
+    buf[code.len()..code.len() + d.len()].copy_from_slice(d);
+    phone::international(&buf[..code.len() + d.len()], Check::Possible)
 }
 
-fn is_phone(d: &[u8], lens: &[u8], groups: &[Group], plus: bool, context: &dyn Fn() -> Context) -> bool {
+/// A phone number, by how it is grouped and by libphonenumber's metadata:
+/// E.164 for every region, national formats for `regions`. A writing that
+/// says "phone" (`+`, a phone grouping, a context word) needs a possible
+/// number; a shape other numbers share (a trunk `0` and groups, `00` and
+/// groups) needs a valid one.
+fn is_phone(
+    d: &[u8],
+    lens: &[u8],
+    groups: &[Group],
+    plus: bool,
+    regions: &Regions,
+    context: &dyn Fn() -> Context,
+) -> bool {
     let n = d.len();
     if plus {
         // `+44 (0)20 ...`: the trunk zero in parentheses is not dialled.
         let trunk = groups.iter().position(|g| g.paren && g.end - g.start == 1);
-        let Some(k) = trunk.filter(|&k| k > 0) else { return is_e164(d) };
+        let Some(k) = trunk.filter(|&k| k > 0) else { return phone::international(d, Check::Possible) };
         let at: usize = lens[..k].iter().map(|&l| usize::from(l)).sum();
         let mut e164 = [0u8; MAX_DIGITS];
         e164[..at].copy_from_slice(&d[..at]);
         e164[at..n - 1].copy_from_slice(&d[at + 1..]);
-        return is_e164(&e164[..n - 1]);
+        return phone::international(&e164[..n - 1], Check::Possible);
     }
+    let nanp = |d: &[u8]| regions.nanp && d.len() == 10 && with_code(b"1", d);
     let first_paren = groups.len() > 1 && groups[0].paren;
     let grouped = lens.len() >= 2 && lens.iter().all(|&l| l >= 2) && (2..=6).contains(&lens[0]);
+    // The groupings people use where the national number is written
+    // without a trunk prefix.
     let matches_format = match lens {
-        [3, 3, 4] => is_nanp(d),
-        [1, 3, 3, 4] => d[0] == b'1' && is_nanp(&d[1..]) && !first_paren,
+        [3, 3, 4] => nanp(d),
+        [1, 3, 3, 4] => d[0] == b'1' && nanp(&d[1..]) && !first_paren,
         // Brazil: (11) 91234-5678, (11) 3123-4567.
-        [2, 4 | 5, 4] if first_paren => true,
+        [2, 4 | 5, 4] if first_paren => regions.brazil && with_code(b"55", d),
         // Spain: 612 34 56 78, 912 345 678.
-        [3, 3, 3] | [3, 2, 2, 2] => (b'6'..=b'9').contains(&d[0]),
+        [3, 3, 3] | [3, 2, 2, 2] => regions.spain.is_some_and(|es| phone::national(d, es, Check::Possible)),
         // India: 98765 43210.
-        [5, 5] => (b'6'..=b'9').contains(&d[0]),
+        [5, 5] => regions.india.is_some() && with_code(b"91", d),
         _ => false,
     };
     if matches_format && !(first_paren && lens.len() > 1 && lens[0] != 3 && lens[0] != 2) {
@@ -673,46 +725,31 @@ fn is_phone(d: &[u8], lens: &[u8], groups: &[Group], plus: bool, context: &dyn F
     }
     // Dialled with the international prefix: 0049 30 123456.
     if grouped && d.starts_with(b"00") && lens[0] >= 3 {
-        return is_e164(&d[2..]);
+        return phone::international(&d[2..], Check::Valid);
     }
-    // National numbers with a trunk zero (UK, DE, FR, NL, IE, JP, AU, ...).
+    // National numbers as dialled inside a region: a trunk prefix where it
+    // has one (UK, DE, FR, NL, IE, JP, AU, ...), the whole number where it
+    // has none (IT).
     if d[0] == b'0'
         && d.get(1) != Some(&b'0')
         && (9..=12).contains(&n)
         && (grouped || (lens.len() == 1 && context().phone))
     {
-        return true;
+        let check = if grouped { Check::Valid } else { Check::Possible };
+        return regions.any_national(d, check);
     }
     if !matches!(lens, [10] | [11] | [3, 4]) || !context().phone {
         return false;
     }
     match lens {
-        [10] => is_nanp(d) || (b'6'..=b'9').contains(&d[0]),
-        [11] => d[0] == b'1' && is_nanp(&d[1..]),
+        // A bare run is weak evidence, even after a context word: outside
+        // the NANP, a valid number (India's patterns would take a Unix
+        // time in seconds as possible).
+        [10] => nanp(d) || regions.india.is_some_and(|india| phone::national(d, india, Check::Valid)),
+        [11] => d[0] == b'1' && nanp(&d[1..]),
+        // A seven-digit local number: no region's metadata can say more
+        // without its area code.
         [3, 4] => d[0] >= b'2',
         _ => false,
-    }
-}
-
-/// E.164 digits (without `+`): a country code and a national number whose
-/// length fits that country.
-fn is_e164(d: &[u8]) -> bool {
-    let n = d.len();
-    if !(7..=15).contains(&n) || d[0] == b'0' {
-        return false;
-    }
-    let nsn = |cc: usize, lengths: std::ops::RangeInclusive<usize>| lengths.contains(&(n - cc));
-    match (d[0], d[1]) {
-        (b'1', _) => n == 11 && is_nanp(&d[1..]),
-        (b'4', b'4') => nsn(2, 9..=10),
-        (b'4', b'9') => nsn(2, 6..=13),
-        (b'3', b'3') | (b'3', b'4') | (b'3', b'1') => nsn(2, 9..=9),
-        (b'6', b'1') => nsn(2, 9..=10),
-        (b'3', b'5') if d[2] == b'3' => nsn(3, 7..=10),
-        (b'7', _) => nsn(1, 10..=10),
-        (b'9', b'1') => nsn(2, 10..=10),
-        (b'8', b'1') => nsn(2, 9..=10),
-        (b'5', b'5') => nsn(2, 8..=11),
-        _ => true,
     }
 }

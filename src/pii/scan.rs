@@ -17,6 +17,7 @@ use super::Kind;
 use super::keys::{self, KeyRules};
 use super::national;
 use super::numeric::{self, Context};
+use super::phone::Regions;
 use super::tokens;
 use super::work;
 
@@ -202,6 +203,8 @@ fn context_before(s: &[u8], start: usize, floor: usize) -> Context {
 pub(crate) struct Engine {
     pub(crate) kinds: Kinds,
     pub(crate) keys: KeyRules,
+    /// The regions whose national phone formats count.
+    pub(crate) regions: Regions,
 }
 
 /// How far each detector family has already read: a detector that looked
@@ -271,7 +274,8 @@ impl Engine {
                         Some(found) => Some(found),
                         None => {
                             let floor = floors.found;
-                            let (found, resume) = numeric::at(s, i, |start| context_before(s, start, floor));
+                            let (found, resume) =
+                                numeric::at(s, i, &self.regions, |start| context_before(s, start, floor));
                             next = resume;
                             found.filter(|d| kinds.has(d.kind)).map(|d| (d.kind.index(), d.start..d.end))
                         }

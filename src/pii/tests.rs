@@ -1360,3 +1360,62 @@ mod more_identifiers {
         }
     }
 }
+
+mod phones_by_metadata {
+    //! Phone numbers judged by libphonenumber's metadata rather than tables
+    //! of our own.
+    use super::*;
+
+    #[test]
+    fn international_numbers_of_every_region_are_checked_against_its_metadata() {
+        // Regions the scrubber has no rule of its own for: libphonenumber's
+        // example numbers written internationally.
+        for number in [
+            "+420 601 123 456",
+            "+48 512 345 678",
+            "+86 138 0013 8000",
+            "+7 912 345 67 89",
+            "+380 44 123 4567",
+            "+971 50 123 4567",
+            "+20 10 1234 5678",
+            "+234 803 123 4567",
+            "+62 812 3456 7890",
+        ] {
+            assert_eq!(found(&scrubber(), &format!("reach me: {number}.")), [("phone", number.to_owned())], "{number}");
+        }
+        // Too short for the UK, no calling code 99, too short for the NANP.
+        for not in ["+44 12 345", "+99 123 456 789", "+1 555 123"] {
+            assert!(found(&scrubber(), &format!("reach me: {not}.")).is_empty(), "{not}");
+        }
+    }
+
+    #[test]
+    fn national_formats_count_for_the_configured_regions() {
+        // Egypt's example mobile number as dialled in Egypt: valid in none
+        // of the default regions, so found only once Egypt is listed.
+        let text = "tel 010 01234567";
+        assert!(found(&scrubber(), text).is_empty());
+        let egypt = Scrubber::builder().phone_regions(["EG"]).build().unwrap();
+        assert_eq!(found(&egypt, text), [("phone", "010 01234567".to_owned())]);
+        // Without the US and Canada, NANP groupings are not phone numbers.
+        let no_nanp = Scrubber::builder().phone_regions(["GB"]).build().unwrap();
+        assert!(found(&no_nanp, "see 415-555-0132").is_empty());
+        assert_eq!(found(&scrubber(), "see 415-555-0132"), [("phone", "415-555-0132".to_owned())]);
+        // A region libphonenumber does not know is a configuration error.
+        let err = Scrubber::builder().phone_regions(["XX"]).build().unwrap_err();
+        assert!(err.to_string().contains("XX"), "{err}");
+    }
+
+    #[test]
+    fn shapes_other_numbers_share_need_a_valid_number() {
+        // A trunk `0` and groups: valid in France (a mobile), and shaped
+        // the same but valid in no default region (the old rule took any
+        // 9-12 grouped digits after a `0`). Germany's and Japan's ranges
+        // are wide, so most such shapes are valid somewhere.
+        assert_eq!(found(&scrubber(), "on 06 12 34 56 78 ok"), [("phone", "06 12 34 56 78".to_owned())]);
+        assert!(found(&scrubber(), "batch 0111 111 1111 done").is_empty());
+        assert!(found(&scrubber(), "batch 0199 999 9999 done").is_empty());
+        // A Unix time after a context word is no Indian number.
+        assert!(found(&scrubber(), "cell 1600859344").is_empty());
+    }
+}
