@@ -244,3 +244,17 @@ impl Counts {
         }
     }
 }
+
+/// `kind:count` pairs joined by commas, in the order first found
+/// (`email:2,phone:1`), as in the `pii_detected` audit event.
+impl std::fmt::Display for Counts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (k, (kind, n)) in self.counts.iter().enumerate() {
+            if k > 0 {
+                f.write_str(",")?;
+            }
+            write!(f, "{kind}:{n}")?;
+        }
+        Ok(())
+    }
+}

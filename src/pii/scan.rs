@@ -269,6 +269,18 @@ impl Engine {
                     next = tokens::placeholder(s, i).unwrap_or(i + 1);
                     None
                 }
+                // UUIDs and timestamps, common in JSON, are passed over
+                // whole; their first word (eight hex digits, or a year) and
+                // a `-` say which words to look at.
+                DIGIT | HEX_LOWER | UPPER
+                    if boundary
+                        && matches!(next - i, 4 | 8)
+                        && s.get(next) == Some(&b'-')
+                        && let Some(end) = tokens::inert(s, i) =>
+                {
+                    next = end;
+                    None
+                }
                 DIGIT | NUMBER_START if boundary => {
                     match (trigger == DIGIT).then(|| self.hex(s, i, &mut floors)).flatten() {
                         Some(found) => Some(found),

@@ -350,7 +350,11 @@ impl Scrubber {
             hits.push(Hit { tag, range: scalar.raw, place });
             return;
         }
-        if scalar.string {
+        // Nothing built in fits in fewer bytes than `a@b.co` or `1:2::3`
+        // (escapes and folded characters only lengthen the raw text):
+        // short strings (`"chat"`, `"lobby"`) are left unread unless custom
+        // detectors may want them.
+        if scalar.string && (raw.len() >= MIN_FINDING || !self.inner.detectors.is_empty()) {
             self.segment(raw, scalar.raw.start, scalar.escaped, &place, hits);
         }
     }
@@ -487,15 +491,13 @@ impl Scrubber {
             found.add(f.name);
         }
         session.extensions_mut().get_or_insert_default::<Counts>().merge(&found);
-        let summary: Vec<String> = found.iter().map(|(kind, n)| format!("{kind}:{n}")).collect();
-        let summary = summary.join(",");
         let action = match (self.inner.report_only, blocked, &rewritten) {
             (true, ..) => "report_only",
             (_, Some(a), _) => a.as_str(),
             (_, None, Some(_)) => "rewritten",
             (_, None, None) => "report",
         };
-        audit::pii_detected(session, direction, action, &summary, findings.len());
+        audit::pii_detected(session, direction, action, &found, findings.len());
         #[cfg(feature = "metrics")]
         for (kind, n) in found.iter() {
             let action = match (self.inner.report_only, blocked) {
@@ -526,6 +528,9 @@ impl Scrubber {
         }
     }
 }
+
+/// The fewest bytes any built-in finding takes.
+const MIN_FINDING: usize = 6;
 
 /// Whether the text of `raw` outside `hits` is blank or an authentication
 /// scheme (`Bearer `), so the hits stand for the whole value.

@@ -209,6 +209,26 @@ mod json_frames {
     use super::*;
 
     #[test]
+    fn uuids_and_timestamps_are_passed_over_without_hiding_what_follows() {
+        cases! {
+            r#"{"id":"5f0c1e2a-8b7d-4c3e-9a1f-000000000042","at":"2026-11-22T10:15:00Z"}"# => [],
+            "2026-11-22T10:15:00.123+01:00 call 415-555-0132" => [("phone", "415-555-0132")],
+            "5F0C1E2A-8B7D-4C3E-9A1F-000000000042 jane@example.com" => [("email", "jane@example.com")],
+            // Not a UUID or a timestamp after all: read as usual.
+            "2026-11-22T10:15:00Zjane@example.com" => [("email", "00Zjane@example.com")],
+            "ip-10-0-56-78" => [("ipv4", "10-0-56-78")],
+        }
+    }
+
+    #[test]
+    fn the_shortest_findings_are_still_read_in_json_strings() {
+        // Strings shorter than six bytes are not read; these are six.
+        cases! {
+            r#"{"a":"a@b.co","b":"1:2::3","c":"a@b.c"}"# => [("email", "a@b.co"), ("ipv6", "1:2::3")],
+        }
+    }
+
+    #[test]
     fn escaped_text_is_decoded_and_ranges_cover_the_escapes() {
         let frame = r#"{"text":"mail jane\u0040example.com\nor call 415-555-0132"}"#;
         let f = scrubber().find(frame);

@@ -45,6 +45,47 @@ pub(crate) fn ends_word(s: &[u8], end: usize) -> bool {
     !s.get(end).is_some_and(u8::is_ascii_alphanumeric)
 }
 
+/// The end of a token at word start `i` that holds nothing to find and
+/// that the detectors would otherwise read piece by piece: a UUID
+/// (`5f0c1e2a-8b7d-4c3e-9a1f-000000000042`) or an ISO 8601 timestamp
+/// (`2026-11-22T10:15:00.123Z`, `2026-11-22T10:15:00+01:00`).
+pub(crate) fn inert(s: &[u8], i: usize) -> Option<usize> {
+    let at = |k: usize| s.get(i + k).copied().unwrap_or(0);
+    if at(8) == b'-' {
+        let t = s.get(i..i + 36)?;
+        let uuid = t
+            .iter()
+            .enumerate()
+            .all(|(k, c)| if matches!(k, 8 | 13 | 18 | 23) { *c == b'-' } else { c.is_ascii_hexdigit() });
+        return (uuid && ends_word(s, i + 36)).then_some(i + 36);
+    }
+    if at(4) == b'-' && at(10) == b'T' {
+        let t = s.get(i..i + 19)?;
+        let shape = b"0000-00-00T00:00:00";
+        if !t.iter().zip(shape).all(|(&c, &f)| if f == b'0' { c.is_ascii_digit() } else { c == f }) {
+            return None;
+        }
+        // Fractions of a second, then `Z` or an offset.
+        let mut end = i + 19;
+        if s.get(end) == Some(&b'.') {
+            end = run(s, end + 1, |c| c.is_ascii_digit());
+        }
+        match s.get(end) {
+            Some(b'Z') => end += 1,
+            Some(b'+' | b'-')
+                if s.get(end + 1..end + 6).is_some_and(|o| {
+                    o[2] == b':' && o.iter().enumerate().all(|(k, c)| k == 2 || c.is_ascii_digit())
+                }) =>
+            {
+                end += 6
+            }
+            _ => {}
+        }
+        return ends_word(s, end).then_some(end);
+    }
+    None
+}
+
 /// An email around the `@` (or URL-encoded `%40`) at `at`; the local part
 /// starts at or after `floor`.
 pub(crate) fn email(s: &[u8], at: usize, floor: usize) -> Option<Range<usize>> {
