@@ -213,6 +213,10 @@ fn widen_removal(s: &[u8], range: &mut Range<usize>, prev: Option<&Edit>) {
 
 /// `value` as the inside of a JSON string.
 pub(crate) fn json_escape(value: &str) -> String {
+    // Placeholders and masks rarely need escaping: copied as they are.
+    if !value.bytes().any(|c| c < 0x20 || c == b'"' || c == b'\\') {
+        return value.to_owned();
+    }
     let quoted = serde_json::to_string(value).unwrap_or_default();
     quoted[1..quoted.len() - 1].to_owned()
 }

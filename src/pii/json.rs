@@ -66,10 +66,55 @@ pub(crate) struct Scalar {
 #[derive(Debug)]
 pub(crate) struct Malformed;
 
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, Default)]
 struct Container {
     object: bool,
     tag: Option<usize>,
+}
+
+/// The open containers: the first [`INLINE`] levels without allocating
+/// (nearly every frame), deeper ones on the heap.
+struct Stack {
+    inline: [Container; INLINE],
+    len: usize,
+    deeper: Vec<Container>,
+}
+
+const INLINE: usize = 16;
+
+impl Stack {
+    fn new() -> Self {
+        Stack { inline: [Container::default(); INLINE], len: 0, deeper: Vec::new() }
+    }
+
+    fn push(&mut self, c: Container) {
+        match self.inline.get_mut(self.len) {
+            Some(slot) => *slot = c,
+            None => self.deeper.push(c),
+        }
+        self.len += 1;
+    }
+
+    fn pop(&mut self) -> Option<Container> {
+        let top = self.last()?;
+        if self.len > INLINE {
+            self.deeper.pop();
+        }
+        self.len -= 1;
+        Some(top)
+    }
+
+    fn last(&self) -> Option<Container> {
+        match self.len {
+            0 => None,
+            n if n <= INLINE => Some(self.inline[n - 1]),
+            n => self.deeper.get(n - INLINE - 1).copied(),
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.len == 0
+    }
 }
 
 /// Walks the JSON value at `start`, which must be the whole rest of `s`
@@ -82,7 +127,7 @@ pub(crate) fn walk(
     keys_too: bool,
     mut visit: impl FnMut(Scalar),
 ) -> Result<(), Malformed> {
-    let mut stack: Vec<Container> = Vec::new();
+    let mut stack = Stack::new();
     let mut i = start;
     // In an object: whether the next string is a key.
     let mut want_key = false;
@@ -103,10 +148,11 @@ pub(crate) fn walk(
         if done {
             return Err(Malformed);
         }
-        let inherited = stack.last().and_then(|c| c.tag);
-        let in_array = stack.last().is_some_and(|c| !c.object);
+        let top = stack.last();
+        let inherited = top.and_then(|c| c.tag);
+        let in_array = top.is_some_and(|c| !c.object);
         // In an object, a value comes only after a key and its `:`.
-        let value_ok = if stack.last().is_some_and(|c| c.object) { pending.is_some() && colon } else { true };
+        let value_ok = if top.is_some_and(|c| c.object) { pending.is_some() && colon } else { true };
         let is_value = matches!(c, b'{' | b'[' | b'-' | b'0'..=b'9' | b't' | b'f' | b'n') || (c == b'"' && !want_key);
         if is_value && !value_ok {
             return Err(Malformed);

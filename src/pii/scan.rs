@@ -253,7 +253,9 @@ impl Engine {
             }
             work::add(1);
             if trigger == NONE {
-                i += 1;
+                // After a space, lower-case words start nothing: passed
+                // over eight bytes at a time.
+                i = if c == b' ' { tokens::plain(s, i + 1) } else { i + 1 };
                 continue;
             }
             let mut next = if tokens::is_alnum(c) { tokens::run(s, i + 1, tokens::is_alnum) } else { i + 1 };

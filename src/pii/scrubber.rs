@@ -237,20 +237,22 @@ impl Scrubber {
             _ => Cow::Borrowed(raw),
         };
         let placeholder = &inner.placeholders[hit.tag];
-        let replacement = match action {
-            Action::Mask => inner.masks[hit.tag].apply(&value, hit.tag == Kind::Email.index()),
-            Action::Hash => action::hash(&inner.hmac, inner.names[hit.tag], &value, placeholder, inner.hash_len),
+        let replacement: Cow<'_, str> = match action {
+            Action::Mask => Cow::Owned(inner.masks[hit.tag].apply(&value, hit.tag == Kind::Email.index())),
+            Action::Hash => {
+                Cow::Owned(action::hash(&inner.hmac, inner.names[hit.tag], &value, placeholder, inner.hash_len))
+            }
             #[cfg(feature = "encrypt")]
             Action::Encrypt => match &inner.cipher {
-                Some(cipher) => cipher.seal(inner.names[hit.tag], &value, placeholder),
-                None => placeholder.clone(),
+                Some(cipher) => Cow::Owned(cipher.seal(inner.names[hit.tag], &value, placeholder)),
+                None => Cow::Borrowed(placeholder),
             },
-            _ => placeholder.clone(),
+            _ => Cow::Borrowed(placeholder),
         };
         let with = match hit.place {
-            Place::Text => replacement,
+            Place::Text => replacement.into_owned(),
             Place::Json { string: true, .. } => action::json_escape(&replacement),
-            Place::Json { string: false, .. } => serde_json::Value::String(replacement).to_string(),
+            Place::Json { string: false, .. } => serde_json::Value::String(replacement.into_owned()).to_string(),
         };
         Edit { range: hit.range.clone(), with, remove: false }
     }

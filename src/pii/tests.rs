@@ -1439,3 +1439,32 @@ mod phones_by_metadata {
         assert!(found(&scrubber(), "cell 1600859344").is_empty());
     }
 }
+
+mod plain_words {
+    //! Lower-case words after a space are passed over eight bytes at a
+    //! time: a finding that begins with lower-case letters is found wherever
+    //! it falls against those eight-byte steps.
+    use super::*;
+
+    #[test]
+    fn findings_are_found_at_every_offset_after_plain_words() {
+        let values = [
+            ("github_token", "ghp_aBcDeFgHiJkLmNoPqRsTuVwXyZ0123456789"),
+            ("slack_token", "xoxb-123456789012-abcdefABCDEF"),
+            ("ipv6", "fe80::1ff:fe23:4567:890a"),
+            ("ipv6", "dead:beef::1:2"),
+            ("email", "jane@example.com"),
+            ("stripe_key", "sk_live_abcdefghijklmnopqrstuvwx"),
+            ("crypto_address", "bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4"),
+        ];
+        let s = scrubber();
+        for (kind, value) in values {
+            for pad in 0..17 {
+                let text = format!("please check the dashboard {} and, then {value} today", "x".repeat(pad));
+                let at = text.find(value).unwrap();
+                let found: Vec<_> = s.find(&text).into_iter().map(|f| (f.kind(), f.range())).collect();
+                assert_eq!(found, [(kind, at..at + value.len())], "{text:?}");
+            }
+        }
+    }
+}

@@ -28,6 +28,43 @@ pub(crate) fn is_alnum(c: u8) -> bool {
     ALNUM[c as usize]
 }
 
+/// Where reading resumes after a space at `i - 1`: past the lower-case
+/// words (ASCII `a`-`z`, separated by spaces and commas) that follow,
+/// read eight bytes at a time, at the start of the last word, which may go
+/// on into something else (`ghp_...`, `fe80::1`).
+///
+/// No built-in finding starts at such a word: prefixed tokens need `_`,
+/// `-`, a digit or a capital, addresses a `:`, `.` or digit, and everything
+/// else a digit, a capital or punctuation other than `,`. Detectors that
+/// read backwards (context words, keys) read from where they start.
+pub(crate) fn plain(s: &[u8], i: usize) -> usize {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    // High bit of each byte set where the byte is zero (exact, no carries
+    // between bytes, for bytes below 0x80).
+    let zero = |t: u64| !(((t & !HI) + !HI) | t) & HI;
+    let mut k = i;
+    while let Some(chunk) = s.get(k..k + 8) {
+        let x = u64::from_le_bytes(chunk.try_into().unwrap_or_default());
+        if x & HI != 0 {
+            break;
+        }
+        // `a` <= byte <= `z`, for bytes below 0x80: no borrows.
+        let lower = ((x | HI) - 0x61 * LO) & ((0xFA * LO) - x) & HI;
+        let plain = lower | zero(x ^ (0x20 * LO)) | zero(x ^ (0x2C * LO));
+        if plain != HI {
+            break;
+        }
+        k += 8;
+    }
+    if k == i {
+        return i;
+    }
+    work::add(k - i);
+    // The last word may go on past the plain bytes: read it whole.
+    memchr::memrchr2(b' ', b',', &s[i..k]).map_or(i, |p| i + p + 1)
+}
+
 /// The end of the run of bytes matching `f` from `i`.
 #[inline]
 pub(crate) fn run(s: &[u8], start: usize, f: impl Fn(u8) -> bool) -> usize {
@@ -164,7 +201,23 @@ pub(crate) type Scanned = Result<(Kind, Range<usize>), usize>;
 ///
 /// Nothing found: the index up to which no such token can start (the end
 /// of the run read), so the scanner does not read it again.
+#[inline]
 pub(crate) fn prefixed(s: &[u8], i: usize) -> Scanned {
+    // Most words start no prefix: told by their first two bytes, inline.
+    let second = s.get(i + 1).copied().unwrap_or(0);
+    let may = match s[i] {
+        b'A' => matches!(second, b'K' | b'S'),
+        b'g' => matches!(second, b'h' | b'i'),
+        b'x' => second == b'o',
+        b's' | b'r' => second == b'k',
+        b'e' => second == b'y',
+        b'b' | b'B' => matches!(second, b'c' | b'C'),
+        _ => false,
+    };
+    if may { prefixed_token(s, i) } else { Err(i) }
+}
+
+fn prefixed_token(s: &[u8], i: usize) -> Scanned {
     let t = &s[i..];
     let alnum = |c: u8| c.is_ascii_alphanumeric();
     let upper_digit = |c: u8| c.is_ascii_uppercase() || c.is_ascii_digit();
@@ -463,14 +516,20 @@ const MAX_ADDRESS: usize = 45;
 /// # Errors
 ///
 /// Nothing found: the index up to which no address can start.
+#[inline]
 pub(crate) fn hex_address(s: &[u8], i: usize) -> Scanned {
-    // Cheap reject, before reading the token: a MAC has its separator at
-    // [2] (or a dot at [4]), an IPv6 address a colon within five bytes.
+    // Cheap reject, inline, before reading the token: a MAC has its
+    // separator at [2] (or a dot at [4]), an IPv6 address a colon within
+    // five bytes.
     let at = |k: usize| s.get(i + k).copied();
     let mac_like = matches!(at(2), Some(b':' | b'-')) || at(4) == Some(b'.');
     if !mac_like && !(0..5).any(|k| at(k) == Some(b':')) {
         return Err(i);
     }
+    hex_token(s, i)
+}
+
+fn hex_token(s: &[u8], i: usize) -> Scanned {
     let run_end = run(s, i, |c| c.is_ascii_hexdigit() || matches!(c, b':' | b'.' | b'-'));
     let mut token = &s[i..run_end];
     // A sentence may end right after an address.
