@@ -829,6 +829,15 @@ fn a_truncated_private_key_ends_with_its_body() {
 mod fuzz_regressions {
     use super::*;
 
+    #[test]
+    fn a_scheme_at_the_end_of_the_text_has_no_credential() {
+        // Found by the `scrub` target: the inline prefix check indexed the
+        // byte after `Bearer ` without asking whether there was one.
+        for text in ["Authorization: Bearer ", "{\"a\":1}Authorization: Bearer "] {
+            assert!(found(&scrubber(), text).is_empty(), "{text}");
+        }
+    }
+
     fn holds(text: &str) {
         for action in [Action::Redact, Action::Mask, Action::Hash, Action::Remove] {
             let s = Scrubber::builder().default_action(action).hmac_key(*b"fuzz").build().unwrap();

@@ -204,8 +204,10 @@ pub(crate) type Scanned = Result<(Kind, Range<usize>), usize>;
 #[inline]
 pub(crate) fn prefixed(s: &[u8], i: usize) -> Scanned {
     // Most words start no prefix: told by their first two bytes, inline.
+    // `i` may be the end of the text (a key's value that is not there).
+    let Some(&first) = s.get(i) else { return Err(i) };
     let second = s.get(i + 1).copied().unwrap_or(0);
-    let may = match s[i] {
+    let may = match first {
         b'A' => matches!(second, b'K' | b'S'),
         b'g' => matches!(second, b'h' | b'i'),
         b'x' => second == b'o',
