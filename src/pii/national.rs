@@ -9,7 +9,8 @@
 //! the grouping and the context): AU TFN, ABN and Medicare, KR RRN, BR CNPJ
 //! and US routing numbers.
 //!
-//! Every check reads a bounded number of bytes from where it starts.
+//! Every check reads at most the word at hand (which the scanner reads
+//! anyway) and a bounded number of bytes around it.
 
 use std::ops::Range;
 

@@ -207,3 +207,38 @@ pub(crate) fn national(d: &[u8], r: usize, check: Check) -> bool {
     };
     region.patterns.is_match(rest, check)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every pattern of the metadata compiles with the regex crate: one that
+    /// did not would match nothing, silently, after a `phonenumber` upgrade.
+    #[test]
+    fn every_calling_code_and_region_compiles() {
+        let tables = tables();
+        let mut compiled = 0;
+        for patterns in tables.by_code.iter().flatten().chain(tables.regions.iter().map(|r| &r.patterns)) {
+            for lazy in [&patterns.possible, &patterns.valid] {
+                lazy.is_match(b"0");
+                assert!(lazy.regex.get().is_some_and(Option::is_some), "{}", lazy.source);
+                compiled += 1;
+            }
+        }
+        assert!(compiled > 400, "{compiled}");
+    }
+
+    #[test]
+    fn possible_is_wider_than_valid() {
+        let us = Regions::new(&["US".to_owned()]).unwrap();
+        assert!(us.nanp);
+        // Area code 745 is not in service: possible, not valid.
+        assert!(international(b"17452109180", Check::Possible));
+        assert!(!international(b"17452109180", Check::Valid));
+        assert!(international(b"14155550132", Check::Valid));
+        // No calling code 999; a leading zero is no calling code.
+        assert!(!international(b"99912345678", Check::Possible));
+        assert!(!international(b"04155550132", Check::Possible));
+        assert_eq!(Regions::new(&["GB".to_owned(), "XX".to_owned()]).unwrap_err(), "XX");
+    }
+}
