@@ -262,18 +262,9 @@ impl Scrubber {
     /// a JSON frame only the strings that were rewritten are scanned again,
     /// since its strings are scanned one by one.
     fn rescan(&self, text: &str, hits: &[Hit], edits: &[action::Moved]) -> Vec<Hit> {
-        let mut strings: Vec<Range<usize>> = hits
-            .iter()
-            .filter_map(|h| match &h.place {
-                Place::Json { string: true, within, .. } => Some(within.clone()),
-                Place::Json { .. } => None,
-                Place::Text => Some(0..usize::MAX),
-            })
-            .collect();
-        if strings.iter().any(|r| r.end == usize::MAX) {
+        if hits.iter().any(|h| matches!(h.place, Place::Text)) {
             return self.hits(text);
         }
-        strings.dedup();
         // Where `at` (in the old text) is in the new one: shifted by every
         // edit that ends at or before it.
         let shift = |at: usize| {
@@ -283,7 +274,15 @@ impl Scrubber {
                 .fold(at as isize, |a, (old, new)| a + new.len() as isize - old.len() as isize) as usize
         };
         let mut found = Vec::new();
-        for string in strings {
+        // The strings that held hits, each once (hits come in order, so a
+        // string's hits are adjacent).
+        let mut last: Option<&Range<usize>> = None;
+        for hit in hits {
+            let Place::Json { string: true, within: string, .. } = &hit.place else { continue };
+            if last == Some(string) {
+                continue;
+            }
+            last = Some(string);
             // A string an edit reaches over (a removed member) is gone.
             if edits.iter().any(|(old, _)| old.start < string.start && string.start < old.end) {
                 continue;
