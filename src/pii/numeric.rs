@@ -668,18 +668,6 @@ pub(crate) fn luhn(d: &[u8]) -> bool {
     sum.is_multiple_of(10)
 }
 
-/// Whether the digits, dialled with calling code `code`, could be a number
-/// (see [`Check::Possible`]): callers have a grouping that says "phone".
-fn with_code(code: &[u8], d: &[u8]) -> bool {
-    let mut buf = [0u8; MAX_DIGITS + 3];
-    if code.len() + d.len() > buf.len() {
-        return false;
-    }
-    buf[..code.len()].copy_from_slice(code);
-    buf[code.len()..code.len() + d.len()].copy_from_slice(d);
-    phone::international(&buf[..code.len() + d.len()], Check::Possible)
-}
-
 /// A phone number, by how it is grouped and by libphonenumber's metadata:
 /// E.164 for every region, national formats for `regions`. A writing that
 /// says "phone" (`+`, a phone grouping, a context word) needs a possible
@@ -704,7 +692,7 @@ fn is_phone(
         e164[at..n - 1].copy_from_slice(&d[at + 1..]);
         return phone::international(&e164[..n - 1], Check::Possible);
     }
-    let nanp = |d: &[u8]| regions.nanp && d.len() == 10 && with_code(b"1", d);
+    let nanp = |d: &[u8]| regions.nanp && d.len() == 10 && phone::with_code(1, d, Check::Possible);
     let first_paren = groups.len() > 1 && groups[0].paren;
     let grouped = lens.len() >= 2 && lens.iter().all(|&l| l >= 2) && (2..=6).contains(&lens[0]);
     // The groupings people use where the national number is written
@@ -713,11 +701,11 @@ fn is_phone(
         [3, 3, 4] => nanp(d),
         [1, 3, 3, 4] => d[0] == b'1' && nanp(&d[1..]) && !first_paren,
         // Brazil: (11) 91234-5678, (11) 3123-4567.
-        [2, 4 | 5, 4] if first_paren => regions.brazil && with_code(b"55", d),
+        [2, 4 | 5, 4] if first_paren => regions.brazil && phone::with_code(55, d, Check::Possible),
         // Spain: 612 34 56 78, 912 345 678.
         [3, 3, 3] | [3, 2, 2, 2] => regions.spain.is_some_and(|es| phone::national(d, es, Check::Possible)),
         // India: 98765 43210.
-        [5, 5] => regions.india.is_some() && with_code(b"91", d),
+        [5, 5] => regions.india.is_some() && phone::with_code(91, d, Check::Possible),
         _ => false,
     };
     if matches_format && !(first_paren && lens.len() > 1 && lens[0] != 3 && lens[0] != 2) {

@@ -144,13 +144,18 @@ pub(crate) fn international(d: &[u8], check: Check) -> bool {
     if !(7..=15).contains(&d.len()) || d[0] == b'0' {
         return false;
     }
-    let tables = tables();
     // Calling codes are prefix-free: at most one of the first one, two or
     // three digits is one.
     (1..=3).any(|n| {
-        let code = d[..n].iter().fold(0usize, |a, &c| a * 10 + usize::from(c - b'0'));
-        tables.by_code[code].as_ref().is_some_and(|p| p.is_match(&d[n..], check))
+        let code = d[..n].iter().fold(0u16, |a, &c| a * 10 + u16::from(c - b'0'));
+        with_code(code, &d[n..], check)
     })
+}
+
+/// Whether ASCII digits are a national number of a region with calling
+/// code `code` (`1` for the NANP, `44` for the UK).
+pub(crate) fn with_code(code: u16, national: &[u8], check: Check) -> bool {
+    tables().by_code.get(usize::from(code)).and_then(Option::as_ref).is_some_and(|p| p.is_match(national, check))
 }
 
 /// The regions whose national formats count, resolved once when the

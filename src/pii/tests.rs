@@ -221,6 +221,25 @@ mod json_frames {
     }
 
     #[test]
+    fn nesting_deeper_than_the_walks_inline_stack_is_walked_the_same() {
+        // The walk keeps 16 levels inline and the rest on the heap: a key's
+        // kind is inherited across both, and closing brackets unwind both.
+        for depth in [15, 16, 17, 40] {
+            let open = r#"{"a":["#.repeat(depth);
+            let close = "]}".repeat(depth);
+            let frame = format!(r#"{{"password":{open}"hunter22"{close},"text":"mail jane@example.com"}}"#);
+            assert_eq!(
+                found(&scrubber(), &frame),
+                [("password", "hunter22".to_owned()), ("email", "jane@example.com".to_owned())],
+                "depth {depth}"
+            );
+            // One bracket short: malformed, read as text (no key rules).
+            let broken = &frame[..frame.len() - 1];
+            assert!(found(&scrubber(), broken).iter().all(|(k, _)| *k != "password"), "depth {depth}");
+        }
+    }
+
+    #[test]
     fn the_shortest_findings_are_still_read_in_json_strings() {
         // Strings shorter than six bytes are not read; these are six.
         cases! {

@@ -397,18 +397,25 @@ def national(g):
         else:
             planted.append((None, choice))
     # Entries with a word before the value: (None, word, kind, value).
-    planted = [p if len(p) == 2 else ("word", p) for p in planted]
+    planted = [p if len(p) == 2 else ("word", p[1:]) for p in planted]
     r.shuffle(planted)
+    return kyc_frame(g, planted)
+
+
+def kyc_frame(g, planted):
+    """A chat, log or text frame of prose with the planted values, in order:
+    `(kind, value)` (kind None for a negative), or `("word", (word, kind,
+    value))` for a value written after a word."""
+    r = g.rng
     marks, flat = [], []
     for p in planted:
         if p[0] == "word":
-            _, word, kind, value = p[1]
+            word, kind, value = p[1]
             marks.append(f"{word} \u27e6{len(flat)}\u27e7")
             flat.append((kind, value))
         else:
             marks.append(f"\u27e6{len(flat)}\u27e7")
             flat.append(p)
-    planted = flat
     text = " ".join([g.prose()] + [f"{m} {g.prose()}" for m in marks])
     shape = r.randrange(3)
     if shape == 0:
@@ -417,7 +424,7 @@ def national(g):
         body = f"{g.en.iso8601()}Z INFO kyc note=\"{text}\""
     else:
         body = text
-    return fill(body, planted, form_encoded=False, marks_in_text=True)
+    return fill(body, flat, form_encoded=False, marks_in_text=True)
 
 
 # More national, bank and wallet identifiers (the kinds `uk_nino`,
@@ -620,24 +627,7 @@ def more_ids(g):
         else:
             planted.append((None, choice))
     r.shuffle(planted)
-    marks, flat = [], []
-    for p in planted:
-        if p[0] == "word":
-            word, kind, value = p[1]
-            marks.append(f"{word} \u27e6{len(flat)}\u27e7")
-            flat.append((kind, value))
-        else:
-            marks.append(f"\u27e6{len(flat)}\u27e7")
-            flat.append(p)
-    text = " ".join([g.prose()] + [f"{m} {g.prose()}" for m in marks])
-    shape = r.randrange(3)
-    if shape == 0:
-        body = json.dumps({"type": "chat", "room": "kyc", "text": text}, ensure_ascii=False)
-    elif shape == 1:
-        body = f"{g.en.iso8601()}Z INFO kyc note=\"{text}\""
-    else:
-        body = text
-    return fill(body, flat, form_encoded=False, marks_in_text=True)
+    return kyc_frame(g, planted)
 
 
 def main_with_profiles():
