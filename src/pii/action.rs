@@ -1,5 +1,6 @@
 //! What happens to a finding, and the one splice that rewrites a frame.
 
+use std::borrow::Cow;
 use std::ops::Range;
 
 use hmac::{Hmac, Mac};
@@ -142,9 +143,10 @@ pub(crate) fn hash(keyed: &Keyed, kind: &str, value: &str, placeholder: &str, he
 
 /// One change to the frame's text.
 #[derive(Debug)]
-pub(crate) struct Edit {
+pub(crate) struct Edit<'a> {
     pub(crate) range: Range<usize>,
-    pub(crate) with: String,
+    /// The replacement: a placeholder is borrowed from the scrubber.
+    pub(crate) with: Cow<'a, str>,
     /// A JSON member or element removal: it takes a neighbouring comma.
     pub(crate) remove: bool,
 }
@@ -158,25 +160,31 @@ pub(crate) type Moved = (Range<usize>, Range<usize>);
 ///
 /// Also returns, for each edit made, in order, its range in `text` and
 /// where its replacement landed in the output.
-pub(crate) fn splice(text: &str, mut edits: Vec<Edit>) -> (String, Vec<Moved>) {
+pub(crate) fn splice(text: &str, mut edits: Vec<Edit<'_>>) -> (String, Vec<Moved>) {
     let s = text.as_bytes();
     edits.sort_by_key(|e| e.range.start);
-    let mut kept: Vec<Edit> = Vec::with_capacity(edits.len());
-    for mut edit in edits {
+    // Kept edits move to the front, in place.
+    let mut kept: usize = 0;
+    for i in 0..edits.len() {
         // A second finding in a member already removed, or an edit inside
         // an earlier one: nothing left to change.
-        if kept.last().is_some_and(|prev| edit.range.start < prev.range.end) {
+        let prev = kept.checked_sub(1).map(|p| &edits[p]);
+        if prev.is_some_and(|prev| edits[i].range.start < prev.range.end) {
             continue;
         }
-        if edit.remove {
-            widen_removal(s, &mut edit.range, kept.last());
+        if edits[i].remove {
+            let mut range = edits[i].range.clone();
+            widen_removal(s, &mut range, prev);
+            edits[i].range = range;
         }
-        kept.push(edit);
+        edits.swap(kept, i);
+        kept += 1;
     }
-    let mut out = String::with_capacity(text.len() + 16 * kept.len());
-    let mut landed = Vec::with_capacity(kept.len());
+    edits.truncate(kept);
+    let mut out = String::with_capacity(text.len() + 16 * edits.len());
+    let mut landed = Vec::with_capacity(edits.len());
     let mut at = 0;
-    for edit in &kept {
+    for edit in &edits {
         out.push_str(&text[at..edit.range.start]);
         landed.push((edit.range.clone(), out.len()..out.len() + edit.with.len()));
         out.push_str(&edit.with);
@@ -190,7 +198,7 @@ pub(crate) fn splice(text: &str, mut edits: Vec<Edit>) -> (String, Vec<Moved>) {
 /// earlier removal took that one (or there is none, for a first member);
 /// then the one after it. Removing any set of members of an object or
 /// elements of an array this way leaves valid JSON.
-fn widen_removal(s: &[u8], range: &mut Range<usize>, prev: Option<&Edit>) {
+fn widen_removal(s: &[u8], range: &mut Range<usize>, prev: Option<&Edit<'_>>) {
     let mut before = range.start;
     while before > 0 && s[before - 1].is_ascii_whitespace() {
         before -= 1;
@@ -212,11 +220,11 @@ fn widen_removal(s: &[u8], range: &mut Range<usize>, prev: Option<&Edit>) {
 }
 
 /// `value` as the inside of a JSON string.
-pub(crate) fn json_escape(value: &str) -> String {
-    // Placeholders and masks rarely need escaping: copied as they are.
+pub(crate) fn json_escape(value: Cow<'_, str>) -> Cow<'_, str> {
+    // Placeholders and masks rarely need escaping: kept as they are.
     if !value.bytes().any(|c| c < 0x20 || c == b'"' || c == b'\\') {
-        return value.to_owned();
+        return value;
     }
-    let quoted = serde_json::to_string(value).unwrap_or_default();
-    quoted[1..quoted.len() - 1].to_owned()
+    let quoted = serde_json::to_string(&value).unwrap_or_default();
+    Cow::Owned(quoted[1..quoted.len() - 1].to_owned())
 }

@@ -227,20 +227,20 @@ impl Counts {
         self.counts.iter().copied()
     }
 
-    pub(crate) fn add(&mut self, kind: &'static str) {
-        self.add_n(kind, 1);
+    /// The kinds of `findings` and their counts.
+    pub(crate) fn of(findings: &[Finding]) -> Self {
+        let mut counts = Self::default();
+        counts.add(findings);
+        counts
     }
 
-    pub(crate) fn merge(&mut self, other: &Counts) {
-        for (kind, n) in other.iter() {
-            self.add_n(kind, n);
-        }
-    }
-
-    fn add_n(&mut self, kind: &'static str, n: u64) {
-        match self.counts.iter_mut().find(|(k, _)| *k == kind) {
-            Some((_, c)) => *c += n,
-            None => self.counts.push((kind, n)),
+    /// Counts `findings` in.
+    pub(crate) fn add(&mut self, findings: &[Finding]) {
+        for f in findings {
+            match self.counts.iter_mut().find(|(k, _)| *k == f.name) {
+                Some((_, c)) => *c += 1,
+                None => self.counts.push((f.name, 1)),
+            }
         }
     }
 }

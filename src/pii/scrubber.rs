@@ -222,12 +222,12 @@ impl Scrubber {
         }
     }
 
-    fn edit(&self, text: &str, hit: &Hit, action: Action) -> Edit {
+    fn edit(&self, text: &str, hit: &Hit, action: Action) -> Edit<'_> {
         let inner = &self.inner;
         if action == Action::Remove
             && let Place::Json { member: Some(member), .. } = &hit.place
         {
-            return Edit { range: member.clone(), with: String::new(), remove: true };
+            return Edit { range: member.clone(), with: Cow::Borrowed(""), remove: true };
         }
         let raw = &text[hit.range.clone()];
         // The value as read, escapes decoded, so masks count its characters.
@@ -250,9 +250,11 @@ impl Scrubber {
             _ => Cow::Borrowed(placeholder),
         };
         let with = match hit.place {
-            Place::Text => replacement.into_owned(),
-            Place::Json { string: true, .. } => action::json_escape(&replacement),
-            Place::Json { string: false, .. } => serde_json::Value::String(replacement.into_owned()).to_string(),
+            Place::Text => replacement,
+            Place::Json { string: true, .. } => action::json_escape(replacement),
+            Place::Json { string: false, .. } => {
+                Cow::Owned(serde_json::Value::String(replacement.into_owned()).to_string())
+            }
         };
         Edit { range: hit.range.clone(), with, remove: false }
     }
@@ -485,22 +487,16 @@ impl Scrubber {
         if findings.is_empty() {
             return Outcome::Pass;
         }
-        // This frame's kinds and counts, for the audit event and the reply,
-        // then added to the session's totals.
-        let mut found = Counts::default();
-        for f in &findings {
-            found.add(f.name);
-        }
-        session.extensions_mut().get_or_insert_default::<Counts>().merge(&found);
+        session.extensions_mut().get_or_insert_default::<Counts>().add(&findings);
         let action = match (self.inner.report_only, blocked, &rewritten) {
             (true, ..) => "report_only",
             (_, Some(a), _) => a.as_str(),
             (_, None, Some(_)) => "rewritten",
             (_, None, None) => "report",
         };
-        audit::pii_detected(session, direction, action, &found, findings.len());
+        audit::pii_detected(session, direction, action, &findings);
         #[cfg(feature = "metrics")]
-        for (kind, n) in found.iter() {
+        for (kind, n) in Counts::of(&findings).iter() {
             let action = match (self.inner.report_only, blocked) {
                 (true, _) => Action::Report,
                 (_, Some(blocked)) => blocked,
@@ -514,7 +510,7 @@ impl Scrubber {
             }
             Some(_) if direction == Direction::Outbound => Outcome::drop_silently(),
             Some(_) => {
-                let types: Vec<&str> = found.iter().map(|(kind, _)| kind).collect();
+                let types: Vec<&str> = Counts::of(&findings).iter().map(|(kind, _)| kind).collect();
                 Outcome::drop_with(
                     ErrorReply::new("pii_rejected", "message contained personal data").with_field("types", types),
                 )
