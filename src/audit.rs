@@ -55,7 +55,7 @@ use hmac::Mac;
 
 use crate::close::CloseCode;
 use crate::message::Direction;
-use crate::pii::{Counts, Finding, Keyed, keyed};
+use crate::pii::{Counts, Keyed, keyed};
 use crate::rejection::Rejection;
 use crate::session::Session;
 
@@ -292,11 +292,16 @@ pub(crate) fn access_denied(session: &Session, direction: Direction, message_typ
 
 /// Personal data found in a frame: the action taken (as `code`) and the
 /// kinds with their counts (`email:2,phone:1`), never the values.
-pub(crate) fn pii_detected(session: &Session, direction: Direction, action: &str, findings: &[Finding]) {
+pub(crate) fn pii_detected(
+    session: &Session,
+    direction: Direction,
+    action: &str,
+    kinds: impl FnOnce() -> Counts,
+    count: usize,
+) {
     // The summary is written only when a subscriber takes the event.
     if tracing::enabled!(target: TARGET, tracing::Level::WARN) {
-        let count = findings.len();
-        let kinds = Counts::of(findings).to_string();
+        let kinds = kinds().to_string();
         audit_event!(warn, session, "pii_detected", "pii", action, direction = direction.as_str(), kinds, count);
     }
 }

@@ -227,19 +227,19 @@ impl Counts {
         self.counts.iter().copied()
     }
 
-    /// The kinds of `findings` and their counts.
-    pub(crate) fn of(findings: &[Finding]) -> Self {
+    /// The counts of `kinds`, one finding each.
+    pub(crate) fn of(kinds: impl IntoIterator<Item = &'static str>) -> Self {
         let mut counts = Self::default();
-        counts.add(findings);
+        counts.add(kinds);
         counts
     }
 
-    /// Counts `findings` in.
-    pub(crate) fn add(&mut self, findings: &[Finding]) {
-        for f in findings {
-            match self.counts.iter_mut().find(|(k, _)| *k == f.name) {
+    /// Counts in `kinds`, one finding each.
+    pub(crate) fn add(&mut self, kinds: impl IntoIterator<Item = &'static str>) {
+        for kind in kinds {
+            match self.counts.iter_mut().find(|(k, _)| *k == kind) {
                 Some((_, c)) => *c += 1,
-                None => self.counts.push((f.name, 1)),
+                None => self.counts.push((kind, 1)),
             }
         }
     }

@@ -139,7 +139,8 @@ impl Scrubber {
     /// Finds and applies the actions for `direction`, without a session
     /// (so without exemptions). With report-only on, nothing is changed.
     pub fn scrub<'a>(&self, text: &'a str, direction: Direction) -> Scrubbed<'a> {
-        let (findings, rewritten, blocked) = self.process(text, direction, |_| false);
+        let (hits, rewritten, blocked) = self.process(text, direction, |_| false);
+        let findings = hits.iter().map(|h| self.finding(h)).collect();
         Scrubbed { text: rewritten.map_or(Cow::Borrowed(text), Cow::Owned), findings, blocked }
     }
 
@@ -161,37 +162,36 @@ impl Scrubber {
     /// changes what surrounds the text it leaves (a mask turns a digit that
     /// followed a number into `*`), and the result must be what a second
     /// scrub would leave, so scrubbing is idempotent by construction.
-    /// Findings are those of the first pass, in the input's offsets.
+    /// Returns the hits of the first pass, in the input's offsets.
     fn process(
         &self,
         text: &str,
         direction: Direction,
         exempt: impl Fn(usize) -> bool,
-    ) -> (Vec<Finding>, Option<String>, Option<Action>) {
-        let hits = self.hits(text);
-        let findings: Vec<Finding> = hits.iter().map(|h| self.finding(h)).collect();
-        if hits.is_empty() || self.inner.report_only {
-            return (findings, None, None);
+    ) -> (Vec<Hit>, Option<String>, Option<Action>) {
+        let first = self.hits(text);
+        if first.is_empty() || self.inner.report_only {
+            return (first, None, None);
         }
         let mut rewritten: Option<String> = None;
-        let mut hits = hits;
+        let mut later: Option<Vec<Hit>> = None;
         for pass in 1..=MAX_PASSES {
             let current = rewritten.as_deref().unwrap_or(text);
-            match self.act(current, &hits, direction, &exempt) {
-                Err(blocked) => return (findings, None, Some(blocked)),
+            let hits = later.as_deref().unwrap_or(&first);
+            match self.act(current, hits, direction, &exempt) {
+                Err(blocked) => return (first, None, Some(blocked)),
                 Ok(None) => break,
                 Ok(Some((next, edits))) => {
-                    if pass < MAX_PASSES {
-                        hits = self.rescan(&next, &hits, &edits);
-                    }
+                    let found = if pass < MAX_PASSES { self.rescan(&next, hits, &edits) } else { Vec::new() };
                     rewritten = Some(next);
-                    if pass == MAX_PASSES || hits.is_empty() {
+                    if found.is_empty() {
                         break;
                     }
+                    later = Some(found);
                 }
             }
         }
-        (findings, rewritten, None)
+        (first, rewritten, None)
     }
 
     /// The actions for `hits` in `text`: the rewritten text and where its
@@ -466,7 +466,7 @@ impl Scrubber {
     }
 
     fn check(&self, frame: &mut Frame, session: &mut Session, direction: Direction) -> Outcome {
-        let (findings, rewritten, blocked) = {
+        let (hits, rewritten, blocked) = {
             let text = if frame.is_binary() {
                 if !self.inner.scan_binary {
                     return Outcome::Pass;
@@ -484,19 +484,21 @@ impl Scrubber {
             let outbound = direction == Direction::Outbound;
             self.process(text, direction, |tag| outbound && self.exempt(tag, session))
         };
-        if findings.is_empty() {
+        if hits.is_empty() {
             return Outcome::Pass;
         }
-        session.extensions_mut().get_or_insert_default::<Counts>().add(&findings);
+        // The kinds found in this frame, in order.
+        let kinds = || hits.iter().map(|h| self.inner.names[h.tag]);
+        session.extensions_mut().get_or_insert_default::<Counts>().add(kinds());
         let action = match (self.inner.report_only, blocked, &rewritten) {
             (true, ..) => "report_only",
             (_, Some(a), _) => a.as_str(),
             (_, None, Some(_)) => "rewritten",
             (_, None, None) => "report",
         };
-        audit::pii_detected(session, direction, action, &findings);
+        audit::pii_detected(session, direction, action, || Counts::of(kinds()), hits.len());
         #[cfg(feature = "metrics")]
-        for (kind, n) in Counts::of(&findings).iter() {
+        for (kind, n) in Counts::of(kinds()).iter() {
             let action = match (self.inner.report_only, blocked) {
                 (true, _) => Action::Report,
                 (_, Some(blocked)) => blocked,
@@ -510,7 +512,7 @@ impl Scrubber {
             }
             Some(_) if direction == Direction::Outbound => Outcome::drop_silently(),
             Some(_) => {
-                let types: Vec<&str> = Counts::of(&findings).iter().map(|(kind, _)| kind).collect();
+                let types: Vec<&str> = Counts::of(kinds()).iter().map(|(kind, _)| kind).collect();
                 Outcome::drop_with(
                     ErrorReply::new("pii_rejected", "message contained personal data").with_field("types", types),
                 )
