@@ -1,0 +1,198 @@
+//! Loopback echo throughput of the full stack against raw tokio-tungstenite,
+//! interleaved in one run, with the ratios printed.
+//!
+//! ```sh
+//! cargo run --release --features tokio --example stack_loopback
+//! cargo run --release --features tokio --example stack_loopback -- --rounds 7 --conns 16,256 --sizes 300,1024,16384
+//! ```
+//!
+//! Two servers on 127.0.0.1, each a one-worker tokio runtime: raw
+//! tokio-tungstenite echoing every data message, and wsguard's tokio adapter
+//! with the full stack of `benches/common/stack.rs` (origin allow-list,
+//! static bearer token, a per-type quota, a JSON schema for `chat`, RBAC
+//! rules for `chat` both ways, PII masking both ways) echoing what the
+//! guard delivers. The client, on a one-thread runtime of its own, opens
+//! `conns` connections (with the origin and token, which the raw server
+//! ignores), streams `chat` messages of each size on all of them and waits
+//! for every echo. Rounds alternate raw and guarded, so both see the same
+//! machine; the medians and their ratio are printed.
+//!
+//! `--read-buffer BYTES` sets the guarded server's read buffer (default:
+//! the guard's default); `--guard limits` swaps the full stack for the
+//! default guard.
+
+use std::net::{SocketAddr, TcpListener};
+use std::time::{Duration, Instant};
+
+use futures_util::{SinkExt, StreamExt};
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::{self, Message};
+use wsguard::Guard;
+
+#[path = "../benches/common/stack.rs"]
+mod stack;
+
+struct Options {
+    rounds: usize,
+    conns: Vec<usize>,
+    sizes: Vec<usize>,
+    read_buffer: Option<usize>,
+    full_stack: bool,
+}
+
+fn options() -> Result<Options, String> {
+    let mut o = Options {
+        rounds: 5,
+        conns: vec![16, 256],
+        sizes: vec![300, 1024, 16 * 1024],
+        read_buffer: None,
+        full_stack: true,
+    };
+    let list = |v: Option<String>| -> Result<Vec<usize>, String> {
+        v.ok_or("missing value")?.split(',').map(|n| n.trim().parse().map_err(|e| format!("{n:?}: {e}"))).collect()
+    };
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--rounds" => o.rounds = list(args.next())?.first().copied().ok_or("--rounds needs a number")?,
+            "--conns" => o.conns = list(args.next())?,
+            "--sizes" => o.sizes = list(args.next())?,
+            "--read-buffer" => o.read_buffer = list(args.next())?.first().copied(),
+            "--guard" => o.full_stack = args.next().as_deref() != Some("limits"),
+            other => return Err(format!("unknown argument {other:?} (see the example's docs)")),
+        }
+    }
+    if o.sizes.iter().any(|&s| s < 64) {
+        return Err("sizes start at 64 bytes".into());
+    }
+    Ok(o)
+}
+
+/// Starts an echo server on its own one-worker runtime: raw
+/// tokio-tungstenite without a guard, wsguard's tokio adapter with one.
+fn spawn(guard: Option<Guard>) -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    listener.set_nonblocking(true).unwrap();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+        rt.block_on(async move {
+            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+            while let Ok((stream, _)) = listener.accept().await {
+                stream.set_nodelay(true).unwrap();
+                let guard = guard.clone();
+                tokio::spawn(async move {
+                    match guard {
+                        None => {
+                            let Ok(mut ws) = tokio_tungstenite::accept_async(stream).await else { return };
+                            while let Some(Ok(m)) = ws.next().await {
+                                if (m.is_text() || m.is_binary()) && ws.send(m).await.is_err() {
+                                    break;
+                                }
+                            }
+                        }
+                        Some(guard) => {
+                            let Ok(mut ws) = wsguard::tokio::accept(stream, &guard).await else { return };
+                            while let Some(Ok(m)) = ws.next().await {
+                                if m.is_data() && ws.send(m).await.is_err() {
+                                    break;
+                                }
+                            }
+                        }
+                    }
+                });
+            }
+        });
+    });
+    addr
+}
+
+/// Streams `per_conn` copies of `text` over each of `conns` connections
+/// and waits for every echo; the elapsed time.
+async fn run(addr: SocketAddr, conns: usize, per_conn: usize, text: &str) -> Duration {
+    let mut clients = Vec::new();
+    for _ in 0..conns {
+        let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+        stream.set_nodelay(true).unwrap();
+        let mut request = format!("ws://{addr}/chat").into_client_request().unwrap();
+        request.headers_mut().insert("origin", stack::ORIGIN.parse().unwrap());
+        request.headers_mut().insert("authorization", format!("Bearer {}", stack::TOKEN).parse().unwrap());
+        let (ws, _) = tokio_tungstenite::client_async(request, stream).await.unwrap();
+        clients.push(ws);
+    }
+    let payload: tungstenite::Utf8Bytes = text.into();
+    let size = text.len();
+    let start = Instant::now();
+    let tasks: Vec<_> = clients
+        .into_iter()
+        .map(|ws| {
+            let payload = payload.clone();
+            tokio::spawn(async move {
+                let (mut tx, mut rx) = ws.split();
+                let send = async {
+                    for _ in 0..per_conn {
+                        tx.feed(Message::Text(payload.clone())).await.unwrap();
+                    }
+                    tx.flush().await.unwrap();
+                };
+                let receive = async {
+                    for _ in 0..per_conn {
+                        // An echo that is not the message (an error reply,
+                        // a close) fails the run rather than counting.
+                        let echo = rx.next().await.expect("the server closed").expect("read failed");
+                        assert_eq!(echo.len(), size, "not an echo: {echo:?}");
+                    }
+                };
+                tokio::join!(send, receive);
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap();
+    }
+    start.elapsed()
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+fn main() {
+    let o = match options() {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("stack_loopback: {e}");
+            std::process::exit(2);
+        }
+    };
+    let mut builder = stack::builder(if o.full_stack { stack::STEPS.len() - 1 } else { 0 });
+    if let Some(size) = o.read_buffer {
+        builder = builder.websocket_config(wsguard::WebSocketConfig::default().read_buffer_size(size));
+    }
+    let guard = builder.build().unwrap();
+    let (raw, guarded) = (spawn(None), spawn(Some(guard)));
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    println!(
+        "{:>5} {:>7} {:>12} {:>14} {:>7}   rounds: guarded/raw",
+        "conns", "size", "raw msg/s", "guarded msg/s", "ratio"
+    );
+    for &conns in &o.conns {
+        for &size in &o.sizes {
+            let text = stack::chat(size);
+            // About 20 MB or 64,000 messages per run, whichever is fewer.
+            let total = (20_000_000 / size).clamp(conns, 64_000);
+            let per_conn = total.div_ceil(conns);
+            let (mut raw_rates, mut guarded_rates, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
+            for _ in 0..o.rounds {
+                let r = (per_conn * conns) as f64 / rt.block_on(run(raw, conns, per_conn, &text)).as_secs_f64();
+                let g = (per_conn * conns) as f64 / rt.block_on(run(guarded, conns, per_conn, &text)).as_secs_f64();
+                raw_rates.push(r);
+                guarded_rates.push(g);
+                ratios.push(format!("{:.2}", g / r));
+            }
+            let (r, g) = (median(raw_rates), median(guarded_rates));
+            println!("{conns:>5} {size:>7} {r:>12.0} {g:>14.0} {:>7.3}   {}", g / r, ratios.join(" "));
+        }
+    }
+}
