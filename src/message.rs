@@ -1,13 +1,16 @@
 //! Messages as the application sees them, and [`Frame`]: a data message as
 //! the layers see it, with its JSON parsed at most once.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::ops::Deref;
+use std::sync::Arc;
 
 use bytes::Bytes;
 use serde_json::Value;
 
 use crate::close::CloseFrame;
+use crate::layer::Discriminator;
 use crate::schema::StructureLimits;
 use crate::schema::structure::Violation;
 
@@ -232,6 +235,14 @@ impl Direction {
             Self::Outbound => "outbound",
         }
     }
+
+    /// 0 for inbound, 1 for outbound: an index into per-direction tables.
+    pub(crate) fn index(self) -> usize {
+        match self {
+            Self::Inbound => 0,
+            Self::Outbound => 1,
+        }
+    }
 }
 
 /// The JSON state of a frame.
@@ -263,6 +274,22 @@ pub struct Frame {
     /// The structural scan of the payload as received, under the limits it
     /// ran with: the rate limit and schema layers share one scan.
     structure: Option<(StructureLimits, Result<(), Violation>)>,
+    /// The message type read from the unparsed text, and the discriminator
+    /// pointer it was read with.
+    message_type: Option<(Arc<str>, Option<Found>)>,
+    /// Whether a later layer builds the tree anyway (the guard says so
+    /// from its layers): then the type is read from the tree, so the text
+    /// is read once.
+    tree_wanted: bool,
+}
+
+/// Where a message type read from the text is.
+#[derive(Debug, Clone)]
+enum Found {
+    /// In the payload text, as it is.
+    At(std::ops::Range<usize>),
+    /// Decoded from a string with escapes.
+    Decoded(String),
 }
 
 #[derive(Debug, Clone)]
@@ -274,12 +301,24 @@ enum Payload {
 impl Frame {
     /// A text frame.
     pub fn from_text(text: impl Into<Utf8Bytes>) -> Self {
-        Self { payload: Payload::Text(text.into()), json: Json::Unparsed, structure: None }
+        Self {
+            payload: Payload::Text(text.into()),
+            json: Json::Unparsed,
+            structure: None,
+            message_type: None,
+            tree_wanted: false,
+        }
     }
 
     /// A binary frame. Binary frames are never parsed as JSON.
     pub fn from_binary(data: impl Into<Bytes>) -> Self {
-        Self { payload: Payload::Binary(data.into()), json: Json::Absent, structure: None }
+        Self {
+            payload: Payload::Binary(data.into()),
+            json: Json::Absent,
+            structure: None,
+            message_type: None,
+            tree_wanted: false,
+        }
     }
 
     /// The frame of a data message; control messages come back unchanged as `Err`.
@@ -338,6 +377,60 @@ impl Frame {
         }
     }
 
+    /// The message's type under `discriminator`: the string at its pointer
+    /// in the payload's JSON, as [`Discriminator::message_type`] reads it
+    /// from [`json`](Self::json); `None` for binary frames, text that is
+    /// not JSON, and a missing or non-string value.
+    ///
+    /// Until something needs the parsed value, the type is read from the
+    /// text by the same parser without building the tree: every byte is
+    /// still read and checked, so the answer is the tree's (the last of
+    /// duplicate keys wins, and text `json` could not read has no type),
+    /// at a fraction of the cost and with no allocation unless the type
+    /// has escapes. The answer is kept for the next layer that asks.
+    ///
+    /// [`Discriminator::message_type`]: crate::layer::Discriminator::message_type
+    pub fn message_type(&mut self, discriminator: &Discriminator) -> Option<&str> {
+        if matches!(self.json, Json::Unparsed) && !self.tree_wanted {
+            let Payload::Text(text) = &self.payload else { return None };
+            let pointer = discriminator.shared_pointer();
+            if self.message_type.as_ref().is_none_or(|(read_with, _)| read_with != pointer) {
+                let text = text.as_str();
+                #[cfg(test)]
+                counters::TYPE_READS.with(|c| c.set(c.get() + 1));
+                let found = match discriminator.message_type_in(text) {
+                    Ok(found) => found,
+                    // What the parser cannot read, `json` would not either.
+                    Err(_) => {
+                        self.json = Json::Absent;
+                        return None;
+                    }
+                };
+                let found = found.map(|t| match t {
+                    Cow::Borrowed(t) => {
+                        let start = t.as_ptr() as usize - text.as_ptr() as usize;
+                        Found::At(start..start + t.len())
+                    }
+                    Cow::Owned(t) => Found::Decoded(t),
+                });
+                self.message_type = Some((Arc::clone(pointer), found));
+            }
+            let (Some((_, found)), Payload::Text(text)) = (&self.message_type, &self.payload) else { return None };
+            return match found.as_ref()? {
+                Found::At(range) => text.as_str().get(range.clone()),
+                Found::Decoded(t) => Some(t),
+            };
+        }
+        let value = self.json()?;
+        discriminator.message_type(value)
+    }
+
+    /// Says that a layer after the first to ask for the message type
+    /// builds the tree anyway, so the type is read from the tree.
+    pub(crate) fn want_tree(&mut self, wanted: bool) {
+        self.tree_wanted = wanted;
+    }
+
     /// Whether the payload starts like a JSON object or array (after JSON
     /// whitespace and byte-order marks) but [`json`](Self::json) cannot
     /// read it: a number out of range (`1e999`), a lone surrogate escape,
@@ -347,7 +440,8 @@ impl Frame {
     /// reads `1e999` as `Infinity` and keeps lone surrogates), so a layer
     /// that must not let such a message through fails closed on it.
     pub fn is_unreadable_json(&mut self) -> bool {
-        if self.json().is_some() {
+        // A type read from the text means the parser read all of it.
+        if (matches!(self.json, Json::Unparsed) && self.message_type.is_some()) || self.json().is_some() {
             return false;
         }
         let mut body = self.bytes();
@@ -386,6 +480,7 @@ impl Frame {
     pub fn json_mut(&mut self) -> Option<&mut Value> {
         self.parse();
         self.structure = None;
+        self.message_type = None;
         self.json = match std::mem::replace(&mut self.json, Json::Absent) {
             Json::Parsed(v) | Json::Rewritten(v) => Json::Rewritten(v),
             other => other,
@@ -400,6 +495,7 @@ impl Frame {
     /// the pipeline. A binary frame becomes a text frame.
     pub fn set_json(&mut self, value: Value) {
         self.structure = None;
+        self.message_type = None;
         if let Payload::Binary(_) = self.payload {
             self.payload = Payload::Text(Utf8Bytes::default());
         }
@@ -463,12 +559,19 @@ pub(crate) mod counters {
         pub(crate) static SERIALIZES: Cell<usize> = const { Cell::new(0) };
         /// Structural scans ([`Frame::check_structure`](super::Frame::check_structure)).
         pub(crate) static SCANS: Cell<usize> = const { Cell::new(0) };
+        /// Types read from the text without a tree ([`Frame::message_type`](super::Frame::message_type)).
+        pub(crate) static TYPE_READS: Cell<usize> = const { Cell::new(0) };
     }
     /// Resets both counters and returns nothing; read them with `get`.
     pub(crate) fn reset() {
         PARSES.with(|c| c.set(0));
         SERIALIZES.with(|c| c.set(0));
         SCANS.with(|c| c.set(0));
+        TYPE_READS.with(|c| c.set(0));
+    }
+
+    pub(crate) fn type_reads() -> usize {
+        TYPE_READS.with(Cell::get)
     }
 
     pub(crate) fn scans() -> usize {

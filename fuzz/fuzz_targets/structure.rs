@@ -8,13 +8,19 @@
 //!   and objects before duplicate keys merge, which a parsed value cannot
 //!   show, so those refusals are only checked to be well-formed.
 //!
+//! - the message type read from the text without a tree
+//!   (`Frame::message_type`) is the one read from the parsed value, and
+//!   there is none where `serde_json` cannot parse the text.
+//!
 //! `cargo +nightly fuzz run structure -- -timeout=2 -max_len=65536`
 
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use serde_json::Value;
+use wsguard::Frame;
 use wsguard::internal::check_structure;
+use wsguard::layer::Discriminator;
 use wsguard::schema::StructureLimits;
 
 /// Small bounds, so that the fuzzer reaches them with small inputs.
@@ -52,8 +58,15 @@ fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(rest) else { return };
     let limits = limits(pick);
     let verdict = check_structure(&limits, text);
+    let parsed = serde_json::from_str::<Value>(text);
+    // A field, an escaped key, a nested path and array indices.
+    let pointer = ["/type", "/a~1b", "/a/b", "/0", "/a/1/b"][usize::from(pick % 5)];
+    let discriminator = Discriminator::new(pointer).unwrap();
+    let from_tree = parsed.as_ref().ok().and_then(|v| discriminator.message_type(v));
+    let mut frame = Frame::from_text(text.to_owned());
+    assert_eq!(frame.message_type(&discriminator), from_tree, "{pointer} in {text}");
     // serde_json's own recursion limit is 128; our depths are at most 8.
-    let Ok(value) = serde_json::from_str::<Value>(text) else { return };
+    let Ok(value) = parsed else { return };
     let (depth, items, keys, string) = shape(&value);
     match verdict {
         Ok(()) => {

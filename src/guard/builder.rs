@@ -11,6 +11,7 @@ use crate::close::CloseCode;
 use crate::error::ConfigError;
 use crate::layer::{Layer, Limits, OriginPolicy, TransportPolicy, TrustedProxies};
 use crate::liveness::Liveness;
+use crate::message::Direction;
 use crate::pii::Scrubber;
 use crate::rate_limit::RateLimit;
 use crate::rbac::Rbac;
@@ -64,6 +65,10 @@ pub struct GuardBuilder<State = WantsAuth> {
     close_code_overrides: Vec<(RejectionKind, CloseCode)>,
     audit: AuditIdentities,
     proxies: Option<TrustedProxies>,
+    /// Per direction (inbound, outbound): whether a layer added through a
+    /// shortcut parses every message into a tree anyway, so earlier layers
+    /// read the message type from the tree instead of the text.
+    trees: [bool; 2],
     state: PhantomData<State>,
 }
 
@@ -92,6 +97,7 @@ impl GuardBuilder<WantsAuth> {
             close_code_overrides: Vec::new(),
             audit: AuditIdentities::default(),
             proxies: None,
+            trees: [false; 2],
             state: PhantomData,
         }
     }
@@ -126,6 +132,7 @@ impl GuardBuilder<WantsAuth> {
             close_code_overrides: self.close_code_overrides,
             audit: self.audit,
             proxies: self.proxies,
+            trees: self.trees,
             state: PhantomData,
         }
     }
@@ -155,14 +162,20 @@ impl<State> GuardBuilder<State> {
     /// Appends JSON Schema validation (a shortcut for [`layer`](Self::layer)).
     /// Add it before layers that read the message's JSON, so that it keeps
     /// parser bombs away from them.
-    pub fn json_schema(self, validation: SchemaValidation) -> Self {
+    pub fn json_schema(mut self, validation: SchemaValidation) -> Self {
+        for direction in [Direction::Inbound, Direction::Outbound] {
+            self.trees[direction.index()] |= validation.builds_tree(direction);
+        }
         self.layer(validation)
     }
 
     /// Appends role-based access control (a shortcut for [`layer`](Self::layer)).
     /// Add it after authentication (it reads the principal's roles) and
     /// after schema validation.
-    pub fn rbac(self, rbac: Rbac) -> Self {
+    pub fn rbac(mut self, rbac: Rbac) -> Self {
+        for direction in [Direction::Inbound, Direction::Outbound] {
+            self.trees[direction.index()] |= rbac.builds_tree(direction);
+        }
         self.layer(rbac)
     }
 
@@ -301,6 +314,7 @@ impl GuardBuilder<AuthDecided> {
                 close_code_overrides: self.close_code_overrides,
                 audit: self.audit,
                 proxies: self.proxies,
+                trees: self.trees,
                 next_id: AtomicU64::new(1),
                 metrics: crate::metrics::Metrics::default(),
             }),

@@ -113,6 +113,8 @@ struct Inner {
     close_code_overrides: Vec<(RejectionKind, CloseCode)>,
     audit: crate::audit::AuditIdentities,
     proxies: Option<crate::layer::TrustedProxies>,
+    /// Per direction: whether a layer builds every message's tree anyway.
+    trees: [bool; 2],
     next_id: AtomicU64,
     metrics: crate::metrics::Metrics,
 }
@@ -364,6 +366,7 @@ impl Guard {
     }
 
     fn check(&self, direction: Direction, frame: &mut Frame, session: &mut Session, now: Instant) -> Outcome {
+        frame.want_tree(self.inner.trees[direction.index()]);
         for layer in &self.inner.layers {
             let outcome = match direction {
                 Direction::Inbound => layer.on_inbound(frame, session, now),

@@ -78,6 +78,46 @@ fn three_layers_reading_json_parse_it_once() {
     assert_eq!(counters::get(), (1, 0), "one parse, no serialization for an unchanged message");
 }
 
+/// Without a layer that needs the tree, the type for a per-type quota and
+/// a plain RBAC rule is read from the text once, and nothing is parsed;
+/// a templated rule parses, once.
+#[test]
+fn plain_rules_and_type_quotas_read_the_type_without_parsing() {
+    use std::num::NonZeroU32;
+
+    use crate::rate_limit::{Per, Quota, RateLimit, Unit};
+    use crate::rbac::Policy;
+    let quota = Quota::per_second(NonZeroU32::new(100).unwrap());
+    let limit = RateLimit::builder().quota_for_type("chat", quota, Unit::Messages, Per::Connection).build().unwrap();
+    let policy = Policy::new().role("user", ["chat:send", "chat:read"]).anonymous("user");
+    let plain = policy.clone().inbound("chat", "chat:send").outbound("chat", "chat:read").build().unwrap();
+    let guard = Guard::builder().without_auth().rate_limit(limit).rbac(plain).build().unwrap();
+    let mut session = guard.new_session(None);
+    let message = Message::text(r#"{"type":"chat","room":"lobby","text":"hi"}"#);
+    for direction in [Direction::Inbound, Direction::Outbound] {
+        counters::reset();
+        let verdict = match direction {
+            Direction::Inbound => guard.inbound(message.clone(), &mut session),
+            Direction::Outbound => guard.outbound(message.clone(), &mut session),
+        };
+        assert_eq!(verdict, Verdict::Deliver(message.clone()), "{direction:?}");
+        assert_eq!((counters::type_reads(), counters::get()), (1, (0, 0)), "{direction:?}: one read, no parse");
+    }
+    // Text that looks like JSON but is not has no type; the outbound rule
+    // fails closed on it, and it is not parsed again.
+    counters::reset();
+    let broken = Message::text(r#"{"type":"chat","text":"hi"} trailing"#);
+    assert!(matches!(guard.outbound(broken, &mut session), Verdict::Drop { reply: None }), "unreadable: dropped");
+    assert_eq!((counters::type_reads(), counters::get()), (1, (0, 0)));
+
+    let templated = policy.inbound("chat", "chat:{/room}").build().unwrap();
+    let guard = Guard::builder().without_auth().rbac(templated).build().unwrap();
+    let mut session = guard.new_session(None);
+    counters::reset();
+    assert!(matches!(guard.inbound(message, &mut session), Verdict::Drop { .. }), "chat:lobby is not granted");
+    assert_eq!((counters::type_reads(), counters::get()), (0, (1, 0)), "a template reads the tree: one parse");
+}
+
 /// The rate limit's per-type quota and the schema layer both guard their
 /// parse with the structural scan: it runs once per message.
 #[test]
@@ -95,6 +135,7 @@ fn rate_limit_and_schema_share_one_structural_scan_and_one_parse() {
     let message = Message::text(r#"{"type":"chat","text":"hi"}"#);
     assert_eq!(guard.inbound(message.clone(), &mut session), Verdict::Deliver(message));
     assert_eq!((counters::scans(), counters::get()), (1, (1, 0)), "one scan, one parse");
+    assert_eq!(counters::type_reads(), 0, "the schema builds the tree anyway: the rate limit reads the type from it");
     // A bomb is refused by the scan before anything parses it.
     counters::reset();
     let bomb = Message::text(format!("{}{}", "[".repeat(100), "]".repeat(100)));

@@ -204,7 +204,7 @@ impl Scrubber {
         direction: Direction,
         exempt: &impl Fn(usize) -> bool,
     ) -> Result<Option<(String, Vec<action::Moved>)>, Action> {
-        let actions = &self.inner.actions[direction_index(direction)];
+        let actions = &self.inner.actions[direction.index()];
         let mut blocked = None;
         let mut edits = Vec::new();
         for hit in hits {
@@ -455,7 +455,7 @@ impl Scrubber {
         if direction == Direction::Outbound && self.exempt(tag, session) {
             return Action::Report;
         }
-        self.inner.actions[direction_index(direction)][tag]
+        self.inner.actions[direction.index()][tag]
     }
 
     fn exempt(&self, tag: usize, session: &Session) -> bool {
@@ -570,13 +570,6 @@ fn merge_custom(found: &mut Vec<(usize, Range<usize>)>, mut custom: Vec<(usize, 
     *found = built_in;
     found.extend(accepted);
     found.sort_by_key(|(_, r)| r.start);
-}
-
-fn direction_index(direction: Direction) -> usize {
-    match direction {
-        Direction::Inbound => 0,
-        Direction::Outbound => 1,
-    }
 }
 
 impl Layer for Scrubber {

@@ -371,7 +371,7 @@ impl Layer for RateLimit {
         // Parsed (once, shared with later layers) only within the structural
         // limits: schema validation runs after this layer.
         let parsable = inner.typed && !frame.is_binary() && frame.check_structure(&inner.structure).is_ok();
-        let message_type = if parsable { frame.json().and_then(|v| inner.discriminator.message_type(v)) } else { None };
+        let message_type = if parsable { frame.message_type(&inner.discriminator) } else { None };
         let principal = session.principal().map(|p| p.id.as_str());
         let stale = session
             .extensions()

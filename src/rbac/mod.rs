@@ -157,18 +157,30 @@ impl Rbac {
         named.chain(anonymous)
     }
 
+    /// Whether this layer needs the parsed tree of messages going
+    /// `direction`: for templated rules and field rules (a plain rule
+    /// needs only the type).
+    pub(crate) fn builds_tree(&self, direction: Direction) -> bool {
+        let templated = |rules: &HashMap<String, Rule>| rules.values().any(|r| matches!(r, Rule::Template { .. }));
+        match direction {
+            Direction::Inbound => templated(&self.inner.inbound),
+            Direction::Outbound => templated(&self.inner.outbound) || !self.inner.fields.is_empty(),
+        }
+    }
+
     /// Whether the session's roles grant the concrete `permission`
     /// (no template, no wildcard: `room:42:write`).
     pub fn permits(&self, session: &Session, permission: &str) -> bool {
         self.roles(session).any(|r| self.inner.sets[r].covers(permission))
     }
 
-    /// Whether `rule` allows the message for the session.
-    fn decide(&self, rule: &Rule, session: &Session, message: Option<&Value>) -> bool {
+    /// Whether `rule` allows the message for the session. Only a template
+    /// reads the message (its parsed value).
+    fn decide(&self, rule: &Rule, session: &Session, frame: &mut Frame) -> bool {
         match rule {
             Rule::Plain { allowed, .. } => self.roles(session).any(|r| allowed[r]),
             Rule::Template { pieces, .. } => {
-                Required::fill(pieces, message).is_some_and(|permission| self.permits(session, &permission))
+                Required::fill(pieces, frame.json()).is_some_and(|permission| self.permits(session, &permission))
             }
         }
     }
@@ -248,11 +260,9 @@ impl Layer for Rbac {
     }
 
     fn on_inbound(&self, frame: &mut Frame, session: &mut Session, now: Instant) -> Outcome {
-        let value = frame.json();
-        let message_type = value.and_then(|v| self.inner.discriminator.message_type(v));
-        let rule = message_type.and_then(|t| self.inner.inbound.get_key_value(t));
+        let rule = frame.message_type(&self.inner.discriminator).and_then(|t| self.inner.inbound.get_key_value(t));
         let allowed = match rule {
-            Some((_, rule)) => self.decide(rule, session, value),
+            Some((_, rule)) => self.decide(rule, session, frame),
             None => self.inner.allow_unmapped_inbound,
         };
         match allowed {
@@ -266,14 +276,15 @@ impl Layer for Rbac {
             // Nothing to decide outbound: the message is not even parsed.
             return Outcome::Pass;
         }
+        // The type is read without building the tree; a plain rule needs
+        // nothing more.
+        let rule = frame.message_type(&self.inner.discriminator).and_then(|t| self.inner.outbound.get_key_value(t));
         if frame.is_unreadable_json() {
             // A client may read what the guard cannot (`1e999`, a lone
             // surrogate, deep nesting, JSON in a binary frame): fail closed.
             return self.deny(session, Direction::Outbound, None, now);
         }
-        let Some(value) = frame.json() else { return Outcome::Pass };
-        let rule = self.inner.discriminator.message_type(value).and_then(|t| self.inner.outbound.get_key_value(t));
-        if let Some(rule) = rule.filter(|(_, rule)| !self.decide(rule, session, Some(value))) {
+        if let Some(rule) = rule.filter(|(_, rule)| !self.decide(rule, session, frame)) {
             return self.deny(session, Direction::Outbound, Some(rule), now);
         }
         if !self.inner.fields.is_empty() {

@@ -83,7 +83,7 @@ use serde_json::Value;
 
 use crate::audit;
 use crate::layer::{self, Discriminator, Layer, Strikes};
-use crate::message::Frame;
+use crate::message::{Direction, Frame};
 use crate::outcome::{ErrorReply, Outcome};
 use crate::rejection::{Rejection, RejectionKind};
 use crate::session::Session;
@@ -210,6 +210,15 @@ impl SchemaValidation {
     /// Starts building a validation layer; see [`SchemaBuilder`] for the defaults.
     pub fn builder() -> SchemaBuilder {
         SchemaBuilder::new()
+    }
+
+    /// Whether this layer parses every JSON message going `direction` into
+    /// a tree (inbound it validates; outbound only with outbound schemas).
+    pub(crate) fn builds_tree(&self, direction: Direction) -> bool {
+        match direction {
+            Direction::Inbound => true,
+            Direction::Outbound => self.outbound.is_some(),
+        }
     }
 
     /// Answers a refused message: a reply, or a close on the last strike.
