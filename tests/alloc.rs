@@ -1,7 +1,8 @@
 //! What parsing costs in memory once a message has passed the structural
-//! limits, and what a rate-limit key costs. A separate binary: it installs
-//! a counting global allocator. The tests take `SERIAL` so that one does
-//! not count the other's allocations.
+//! limits, what a rate-limit key costs, and how many allocations a message
+//! costs on its way through the stack. A separate binary: it installs a
+//! counting global allocator. The tests take `SERIAL` so that one does not
+//! count the other's allocations.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -9,10 +10,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use wsguard::schema::SchemaValidation;
 use wsguard::{Guard, Message, Verdict};
 
-/// Counts the bytes requested (not the allocator's own overhead) and the
-/// peak of bytes live at once.
+/// Counts the bytes requested (not the allocator's own overhead), the
+/// peak of bytes live at once, and the calls.
 struct Counting;
 
+static ALLOCS: AtomicUsize = AtomicUsize::new(0);
 static LIVE: AtomicUsize = AtomicUsize::new(0);
 static PEAK: AtomicUsize = AtomicUsize::new(0);
 static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
@@ -21,6 +23,7 @@ static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
 // counters are only statistics.
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        ALLOCS.fetch_add(1, Ordering::SeqCst);
         let live = LIVE.fetch_add(layout.size(), Ordering::SeqCst) + layout.size();
         PEAK.fetch_max(live, Ordering::SeqCst);
         // SAFETY: same layout, as the caller guarantees for `alloc`.
@@ -96,4 +99,95 @@ fn a_tracked_rate_limit_key_costs_about_100_bytes_plus_its_id() {
     let per_key = (LIVE.load(Ordering::SeqCst) - before) as f64 / f64::from(keys);
     eprintln!("{keys} rate-limit keys: {per_key:.0} bytes each, 11 of them the id");
     assert!((40.0..=130.0).contains(&per_key), "{per_key:.0} bytes per key");
+}
+
+/// Allocations per message through `guard`, inbound then outbound, after
+/// a first message has set up the connection's state: (inbound, outbound),
+/// as a mean over 100 messages each way.
+fn allocations_per_message(guard: &Guard, text: &str) -> (f64, f64) {
+    let request = http::Request::get("/ws")
+        .header("origin", "https://chat.example")
+        .header("authorization", "Bearer alice-token")
+        .body(())
+        .unwrap();
+    let mut session = guard.new_session(None);
+    guard.check_handshake(&request, &mut session).unwrap();
+    let message = Message::text(text.to_owned());
+    for _ in 0..2 {
+        assert_eq!(guard.inbound(message.clone(), &mut session), Verdict::Deliver(message.clone()));
+        assert_eq!(guard.outbound(message.clone(), &mut session), Verdict::Deliver(message.clone()));
+    }
+    let mut counts = [0.0; 2];
+    for (k, count) in counts.iter_mut().enumerate() {
+        let before = ALLOCS.load(Ordering::SeqCst);
+        for _ in 0..100 {
+            let verdict = if k == 0 {
+                guard.inbound(message.clone(), &mut session)
+            } else {
+                guard.outbound(message.clone(), &mut session)
+            };
+            assert!(matches!(verdict, Verdict::Deliver(_)));
+        }
+        *count = (ALLOCS.load(Ordering::SeqCst) - before) as f64 / 100.0;
+    }
+    (counts[0], counts[1])
+}
+
+/// The pass path of limits, origin, a static token, a per-type rate quota
+/// and plain RBAC rules allocates nothing; schema validation and the PII
+/// scrubber do, and their counts are printed (README, "Performance").
+#[test]
+fn the_pass_path_without_schema_and_pii_allocates_nothing() {
+    use std::num::NonZeroU32;
+
+    use wsguard::auth::{Authenticator, StaticTokens};
+    use wsguard::layer::OriginPolicy;
+    use wsguard::pii::{Action, Scrubber};
+    use wsguard::rate_limit::{Per, Quota, RateLimit, Unit};
+    use wsguard::rbac::Policy;
+    use wsguard::{AuthDecided, GuardBuilder, Principal};
+
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let base = || -> GuardBuilder<AuthDecided> {
+        let tokens = StaticTokens::new().token("alice-token", Principal::new("alice").with_roles(["user"]));
+        let quota = Quota::per_second(NonZeroU32::new(1_000_000).unwrap());
+        Guard::builder()
+            .with_authenticator(Authenticator::builder().bearer_header().build(tokens).unwrap())
+            .origin(OriginPolicy::new(["https://chat.example"]).unwrap())
+            .rate_limit(
+                RateLimit::builder()
+                    .quota(quota, Unit::Messages, Per::Connection)
+                    .quota_for_type("chat", quota, Unit::Messages, Per::Connection)
+                    .build()
+                    .unwrap(),
+            )
+            .rbac(
+                Policy::new()
+                    .role("user", ["chat:send", "chat:read"])
+                    .inbound("chat", "chat:send")
+                    .outbound("chat", "chat:read")
+                    .build()
+                    .unwrap(),
+            )
+    };
+    let chat = format!(r#"{{"type":"chat","room":"lobby","text":"{}"}}"#, "Are we still on for tomorrow? ".repeat(8));
+    let plain = base().build().unwrap();
+    let (inbound, outbound) = allocations_per_message(&plain, &chat);
+    eprintln!("limits, origin, token, rate limit, plain RBAC: {inbound} allocations inbound, {outbound} outbound");
+    assert_eq!((inbound, outbound), (0.0, 0.0), "the pass path allocates");
+
+    let schema = SchemaValidation::builder()
+        .schema("chat", serde_json::json!({"type": "object", "required": ["type", "room", "text"]}))
+        .build()
+        .unwrap();
+    let full = base()
+        .json_schema(schema)
+        .scrub_pii(Scrubber::builder().default_action(Action::Mask).build().unwrap())
+        .build()
+        .unwrap();
+    let (inbound, outbound) = allocations_per_message(&full, &chat);
+    eprintln!("+ schema, + PII (nothing found): {inbound} allocations inbound, {outbound} outbound");
+    // The tree of this message: a map of three members and their strings.
+    assert!(inbound > 0.0 && inbound <= 12.0, "{inbound}");
+    assert!(outbound <= 2.0, "{outbound}");
 }
