@@ -166,7 +166,10 @@ fn main() {
             std::process::exit(2);
         }
     };
-    let mut builder = stack::builder(if o.full_stack { stack::STEPS.len() - 1 } else { 0 });
+    // Every client is alice on 127.0.0.1: the per-user and per-IP
+    // connection caps (5 and 20 by default) would refuse most of them.
+    let mut builder = stack::builder(if o.full_stack { stack::STEPS.len() - 1 } else { 0 })
+        .connection_caps(wsguard::ConnectionCaps::unlimited());
     if let Some(size) = o.read_buffer {
         builder = builder.websocket_config(wsguard::WebSocketConfig::default().read_buffer_size(size));
     }
