@@ -17,6 +17,10 @@
 //! for every echo. Rounds alternate raw and guarded, so both see the same
 //! machine; the medians and their ratio are printed.
 //!
+//! The last columns are each server's CPU time per echo (its one worker
+//! thread, user and system, from `/proc`: Linux only, 10 ms ticks), raw /
+//! guarded: what the guard adds in a real loop, cold caches included.
+//!
 //! `--read-buffer BYTES` sets the guarded server's read buffer (default:
 //! the guard's default); `--guard limits` swaps the full stack for the
 //! default guard.
@@ -74,8 +78,14 @@ fn spawn(guard: Option<Guard>) -> SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
     listener.set_nonblocking(true).unwrap();
+    let name = if guard.is_some() { GUARDED } else { RAW };
     std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name(name)
+            .enable_all()
+            .build()
+            .unwrap();
         rt.block_on(async move {
             let listener = tokio::net::TcpListener::from_std(listener).unwrap();
             while let Ok((stream, _)) = listener.accept().await {
@@ -105,6 +115,28 @@ fn spawn(guard: Option<Guard>) -> SocketAddr {
         });
     });
     addr
+}
+
+/// The servers' thread names, by which their CPU time is found.
+const RAW: &str = "raw-server";
+const GUARDED: &str = "guarded-server";
+
+/// The CPU time (user and system) of this process's threads named `name`,
+/// from `/proc` (Linux; 10 ms ticks, so runs should last seconds), or
+/// `None` where that cannot be read.
+fn cpu_time(name: &str) -> Option<Duration> {
+    let mut ticks = 0;
+    for task in std::fs::read_dir("/proc/self/task").ok()?.flatten() {
+        if std::fs::read_to_string(task.path().join("comm")).ok()?.trim_end() != name {
+            continue;
+        }
+        let stat = std::fs::read_to_string(task.path().join("stat")).ok()?;
+        // Fields after the parenthesised name: state is the first; utime
+        // and stime are the 12th and 13th.
+        let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+        ticks += fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    }
+    Some(Duration::from_millis(ticks * 10))
 }
 
 /// Streams `per_conn` copies of `text` over each of `conns` connections
@@ -177,25 +209,37 @@ fn main() {
     let (raw, guarded) = (spawn(None), spawn(Some(guard)));
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     println!(
-        "{:>5} {:>7} {:>12} {:>14} {:>7}   rounds: guarded/raw",
-        "conns", "size", "raw msg/s", "guarded msg/s", "ratio"
+        "{:>5} {:>7} {:>12} {:>14} {:>7} {:>16}   rounds: guarded/raw",
+        "conns", "size", "raw msg/s", "guarded msg/s", "ratio", "server µs/echo"
     );
     for &conns in &o.conns {
         for &size in &o.sizes {
             let text = stack::chat(size);
-            // About 20 MB or 64,000 messages per run, whichever is fewer.
-            let total = (20_000_000 / size).clamp(conns, 64_000);
+            // About 200 MB or 64,000 messages per run, whichever is fewer:
+            // long enough for the 10 ms CPU ticks.
+            let total = (200_000_000 / size).clamp(conns, 64_000);
             let per_conn = total.div_ceil(conns);
+            let messages = (per_conn * conns) as f64;
             let (mut raw_rates, mut guarded_rates, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
+            let mut cpu = [Duration::ZERO; 2];
             for _ in 0..o.rounds {
-                let r = (per_conn * conns) as f64 / rt.block_on(run(raw, conns, per_conn, &text)).as_secs_f64();
-                let g = (per_conn * conns) as f64 / rt.block_on(run(guarded, conns, per_conn, &text)).as_secs_f64();
+                let mut rate = |addr, k: usize, name| {
+                    let before = cpu_time(name).unwrap_or_default();
+                    let elapsed = rt.block_on(run(addr, conns, per_conn, &text));
+                    cpu[k] += cpu_time(name).unwrap_or_default().saturating_sub(before);
+                    messages / elapsed.as_secs_f64()
+                };
+                let r = rate(raw, 0, RAW);
+                let g = rate(guarded, 1, GUARDED);
                 raw_rates.push(r);
                 guarded_rates.push(g);
                 ratios.push(format!("{:.2}", g / r));
             }
             let (r, g) = (median(raw_rates), median(guarded_rates));
-            println!("{conns:>5} {size:>7} {r:>12.0} {g:>14.0} {:>7.3}   {}", g / r, ratios.join(" "));
+            // The servers' CPU per echo over all rounds: raw, then guarded.
+            let per_echo = |d: Duration| d.as_secs_f64() * 1e6 / (messages * o.rounds as f64);
+            let cpu = format!("{:.1} / {:.1}", per_echo(cpu[0]), per_echo(cpu[1]));
+            println!("{conns:>5} {size:>7} {r:>12.0} {g:>14.0} {:>7.3} {cpu:>16}   {}", g / r, ratios.join(" "));
         }
     }
 }
