@@ -161,7 +161,10 @@ impl<State> GuardBuilder<State> {
 
     /// Appends JSON Schema validation (a shortcut for [`layer`](Self::layer)).
     /// Add it before layers that read the message's JSON, so that it keeps
-    /// parser bombs away from them.
+    /// parser bombs away from them. Added this way, the guard knows that
+    /// every inbound message's tree gets built, so layers before it read
+    /// the message type from that tree instead of reading the text twice
+    /// (see [`Frame::message_type`](crate::Frame::message_type)).
     pub fn json_schema(mut self, validation: SchemaValidation) -> Self {
         for direction in [Direction::Inbound, Direction::Outbound] {
             self.trees[direction.index()] |= validation.builds_tree(direction);
@@ -171,7 +174,9 @@ impl<State> GuardBuilder<State> {
 
     /// Appends role-based access control (a shortcut for [`layer`](Self::layer)).
     /// Add it after authentication (it reads the principal's roles) and
-    /// after schema validation.
+    /// after schema validation. Plain rules read only the message type;
+    /// templated and field rules need the tree, which the guard then
+    /// builds once for the direction they apply to.
     pub fn rbac(mut self, rbac: Rbac) -> Self {
         for direction in [Direction::Inbound, Direction::Outbound] {
             self.trees[direction.index()] |= rbac.builds_tree(direction);
