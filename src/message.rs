@@ -389,6 +389,21 @@ impl Frame {
     /// at a fraction of the cost and with no allocation unless the type
     /// has escapes. The answer is kept for the next layer that asks.
     ///
+    /// # Examples
+    ///
+    /// ```
+    /// use wsguard::Frame;
+    /// use wsguard::layer::Discriminator;
+    ///
+    /// let by_type = Discriminator::default();
+    /// // The last of duplicate keys wins, as in the parsed value.
+    /// let mut frame = Frame::from_text(r#"{"type":"chat","type":"join","room":"lobby"}"#);
+    /// assert_eq!(frame.message_type(&by_type), Some("join"));
+    /// // Text that does not parse as JSON has no type.
+    /// let mut broken = Frame::from_text(r#"{"type":"chat"} and more"#);
+    /// assert_eq!(broken.message_type(&by_type), None);
+    /// ```
+    ///
     /// [`Discriminator::message_type`]: crate::layer::Discriminator::message_type
     pub fn message_type(&mut self, discriminator: &Discriminator) -> Option<&str> {
         if matches!(self.json, Json::Unparsed) && !self.tree_wanted {
