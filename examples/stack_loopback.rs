@@ -23,7 +23,7 @@
 //!
 //! `--read-buffer BYTES` sets the guarded server's read buffer (default:
 //! the guard's default); `--guard limits` swaps the full stack for the
-//! default guard.
+//! default guard (`--guard full`, the default, keeps it).
 
 use std::net::{SocketAddr, TcpListener};
 use std::time::{Duration, Instant};
@@ -62,12 +62,21 @@ fn options() -> Result<Options, String> {
             "--conns" => o.conns = list(args.next())?,
             "--sizes" => o.sizes = list(args.next())?,
             "--read-buffer" => o.read_buffer = list(args.next())?.first().copied(),
-            "--guard" => o.full_stack = args.next().as_deref() != Some("limits"),
+            "--guard" => {
+                o.full_stack = match args.next().as_deref() {
+                    Some("full") => true,
+                    Some("limits") => false,
+                    other => return Err(format!("--guard takes full or limits, not {other:?}")),
+                }
+            }
             other => return Err(format!("unknown argument {other:?} (see the example's docs)")),
         }
     }
     if o.sizes.iter().any(|&s| s < 64) {
         return Err("sizes start at 64 bytes".into());
+    }
+    if o.rounds == 0 || o.conns.contains(&0) {
+        return Err("rounds and connections start at 1".into());
     }
     Ok(o)
 }
