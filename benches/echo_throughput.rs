@@ -10,11 +10,12 @@
 //! tokio ones a one-worker runtime, so client and server get one core each.
 
 use std::net::{SocketAddr, TcpListener};
-use std::time::{Duration, Instant};
 
-use futures_util::{SinkExt, StreamExt};
-use tokio_tungstenite::tungstenite::{self, Message};
+use tokio_tungstenite::tungstenite;
 use wsguard::Guard;
+
+#[path = "common/loopback.rs"]
+mod loopback;
 
 const ROUNDS: usize = 7;
 
@@ -69,83 +70,10 @@ fn spawn(mut server: Server) -> SocketAddr {
                 }
             });
         }
-        Server::RawTokioTungstenite | Server::GuardedTokio => {
-            listener.set_nonblocking(true).unwrap();
-            std::thread::spawn(move || {
-                let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
-                rt.block_on(async move {
-                    let listener = tokio::net::TcpListener::from_std(listener).unwrap();
-                    while let Ok((stream, _)) = listener.accept().await {
-                        stream.set_nodelay(true).unwrap();
-                        let guard = guard.clone();
-                        tokio::spawn(async move {
-                            if server == Server::RawTokioTungstenite {
-                                let Ok(mut ws) = tokio_tungstenite::accept_async(stream).await else { return };
-                                while let Some(Ok(m)) = ws.next().await {
-                                    if (m.is_text() || m.is_binary()) && ws.send(m).await.is_err() {
-                                        break;
-                                    }
-                                }
-                            } else {
-                                let Ok(mut ws) = wsguard::tokio::accept(stream, &guard).await else { return };
-                                while let Some(Ok(m)) = ws.next().await {
-                                    if m.is_data() && ws.send(m).await.is_err() {
-                                        break;
-                                    }
-                                }
-                            }
-                        });
-                    }
-                });
-            });
-        }
+        Server::RawTokioTungstenite => return loopback::spawn_tokio(None, "raw-server"),
+        Server::GuardedTokio => return loopback::spawn_tokio(Some(guard), "guarded-server"),
     }
     addr
-}
-
-/// Streams `per_conn` messages of `size` bytes over each of `conns`
-/// connections and waits for every echo; returns the elapsed time.
-async fn run(addr: SocketAddr, conns: usize, per_conn: usize, size: usize) -> Duration {
-    let mut clients = Vec::new();
-    for _ in 0..conns {
-        let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-        stream.set_nodelay(true).unwrap();
-        let (ws, _) = tokio_tungstenite::client_async(format!("ws://{addr}/"), stream).await.unwrap();
-        clients.push(ws);
-    }
-    let payload: tungstenite::Utf8Bytes = "x".repeat(size).into();
-    let start = Instant::now();
-    let tasks: Vec<_> = clients
-        .into_iter()
-        .map(|ws| {
-            let payload = payload.clone();
-            tokio::spawn(async move {
-                let (mut tx, mut rx) = ws.split();
-                let send = async {
-                    for _ in 0..per_conn {
-                        tx.feed(Message::Text(payload.clone())).await.unwrap();
-                    }
-                    tx.flush().await.unwrap();
-                };
-                let receive = async {
-                    for _ in 0..per_conn {
-                        let echo = rx.next().await.unwrap().unwrap();
-                        assert_eq!(echo.len(), size);
-                    }
-                };
-                tokio::join!(send, receive);
-            })
-        })
-        .collect();
-    for task in tasks {
-        task.await.unwrap();
-    }
-    start.elapsed()
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
 }
 
 fn main() {
@@ -171,14 +99,15 @@ fn main() {
                     8_000
                 };
                 let per_conn = total / conns;
+                let payload = "x".repeat(size);
                 let (mut raw_rates, mut guarded_rates) = (Vec::new(), Vec::new());
                 for _ in 0..rounds {
                     for (addr, rates) in [(raw_addr, &mut raw_rates), (guarded_addr, &mut guarded_rates)] {
-                        let elapsed = rt.block_on(run(addr, conns, per_conn, size));
+                        let elapsed = rt.block_on(loopback::run(addr, conns, per_conn, &payload, &[]));
                         rates.push((per_conn * conns) as f64 / elapsed.as_secs_f64());
                     }
                 }
-                let (r, g) = (median(raw_rates), median(guarded_rates));
+                let (r, g) = (loopback::median(raw_rates), loopback::median(guarded_rates));
                 println!("{:<22} {:>5} {:>7} {:>14.0} {:>14.0} {:>7.3}", format!("{raw:?}"), conns, size, r, g, g / r);
             }
         }

@@ -25,14 +25,12 @@
 //! the guard's default); `--guard limits` swaps the full stack for the
 //! default guard (`--guard full`, the default, keeps it).
 
-use std::net::{SocketAddr, TcpListener};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use futures_util::{SinkExt, StreamExt};
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-use tokio_tungstenite::tungstenite::{self, Message};
-use wsguard::Guard;
+use loopback::{median, run, spawn_tokio};
 
+#[path = "../benches/common/loopback.rs"]
+mod loopback;
 #[path = "../benches/common/stack.rs"]
 mod stack;
 
@@ -81,51 +79,6 @@ fn options() -> Result<Options, String> {
     Ok(o)
 }
 
-/// Starts an echo server on its own one-worker runtime: raw
-/// tokio-tungstenite without a guard, wsguard's tokio adapter with one.
-fn spawn(guard: Option<Guard>) -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    listener.set_nonblocking(true).unwrap();
-    let name = if guard.is_some() { GUARDED } else { RAW };
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .thread_name(name)
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async move {
-            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
-            while let Ok((stream, _)) = listener.accept().await {
-                stream.set_nodelay(true).unwrap();
-                let guard = guard.clone();
-                tokio::spawn(async move {
-                    match guard {
-                        None => {
-                            let Ok(mut ws) = tokio_tungstenite::accept_async(stream).await else { return };
-                            while let Some(Ok(m)) = ws.next().await {
-                                if (m.is_text() || m.is_binary()) && ws.send(m).await.is_err() {
-                                    break;
-                                }
-                            }
-                        }
-                        Some(guard) => {
-                            let Ok(mut ws) = wsguard::tokio::accept(stream, &guard).await else { return };
-                            while let Some(Ok(m)) = ws.next().await {
-                                if m.is_data() && ws.send(m).await.is_err() {
-                                    break;
-                                }
-                            }
-                        }
-                    }
-                });
-            }
-        });
-    });
-    addr
-}
-
 /// The servers' thread names, by which their CPU time is found.
 const RAW: &str = "raw-server";
 const GUARDED: &str = "guarded-server";
@@ -148,57 +101,6 @@ fn cpu_time(name: &str) -> Option<Duration> {
     Some(Duration::from_millis(ticks * 10))
 }
 
-/// Streams `per_conn` copies of `text` over each of `conns` connections
-/// and waits for every echo; the elapsed time.
-async fn run(addr: SocketAddr, conns: usize, per_conn: usize, text: &str) -> Duration {
-    let mut clients = Vec::new();
-    for _ in 0..conns {
-        let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-        stream.set_nodelay(true).unwrap();
-        let mut request = format!("ws://{addr}/chat").into_client_request().unwrap();
-        request.headers_mut().insert("origin", stack::ORIGIN.parse().unwrap());
-        request.headers_mut().insert("authorization", format!("Bearer {}", stack::TOKEN).parse().unwrap());
-        let (ws, _) = tokio_tungstenite::client_async(request, stream).await.unwrap();
-        clients.push(ws);
-    }
-    let payload: tungstenite::Utf8Bytes = text.into();
-    let size = text.len();
-    let start = Instant::now();
-    let tasks: Vec<_> = clients
-        .into_iter()
-        .map(|ws| {
-            let payload = payload.clone();
-            tokio::spawn(async move {
-                let (mut tx, mut rx) = ws.split();
-                let send = async {
-                    for _ in 0..per_conn {
-                        tx.feed(Message::Text(payload.clone())).await.unwrap();
-                    }
-                    tx.flush().await.unwrap();
-                };
-                let receive = async {
-                    for _ in 0..per_conn {
-                        // An echo that is not the message (an error reply,
-                        // a close) fails the run rather than counting.
-                        let echo = rx.next().await.expect("the server closed").expect("read failed");
-                        assert_eq!(echo.len(), size, "not an echo: {echo:?}");
-                    }
-                };
-                tokio::join!(send, receive);
-            })
-        })
-        .collect();
-    for task in tasks {
-        task.await.unwrap();
-    }
-    start.elapsed()
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
-}
-
 fn main() {
     let o = match options() {
         Ok(o) => o,
@@ -215,7 +117,9 @@ fn main() {
         builder = builder.websocket_config(wsguard::WebSocketConfig::default().read_buffer_size(size));
     }
     let guard = builder.build().unwrap();
-    let (raw, guarded) = (spawn(None), spawn(Some(guard)));
+    let (raw, guarded) = (spawn_tokio(None, RAW), spawn_tokio(Some(guard), GUARDED));
+    // The raw server ignores these.
+    let headers = [("origin", stack::ORIGIN.to_owned()), ("authorization", format!("Bearer {}", stack::TOKEN))];
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     println!(
         "{:>5} {:>7} {:>12} {:>14} {:>7} {:>16}   rounds: guarded/raw",
@@ -234,7 +138,7 @@ fn main() {
             for _ in 0..o.rounds {
                 let mut rate = |addr, k: usize, name| {
                     let before = cpu_time(name).unwrap_or_default();
-                    let elapsed = rt.block_on(run(addr, conns, per_conn, &text));
+                    let elapsed = rt.block_on(run(addr, conns, per_conn, &text, &headers));
                     cpu[k] += cpu_time(name).unwrap_or_default().saturating_sub(before);
                     messages / elapsed.as_secs_f64()
                 };

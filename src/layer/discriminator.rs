@@ -36,10 +36,8 @@ pub struct Discriminator {
     /// Shared, so a frame can remember which pointer its cached type was
     /// read with without copying it.
     pointer: Arc<str>,
-    /// The unescaped key when the pointer has one segment: a map lookup
-    /// instead of a pointer walk on the hot path.
-    field: Option<String>,
-    /// Every segment, unescaped, for the streaming lookup.
+    /// Every segment, unescaped. One segment is looked up as a map key
+    /// (`Value::get`), more are walked as a pointer.
     segments: Vec<String>,
 }
 
@@ -56,8 +54,7 @@ impl Discriminator {
             return Err(ConfigError::InvalidPointer { pointer, reason: "must start with `/`" });
         }
         let segments: Vec<String> = pointer[1..].split('/').map(unescape_segment).collect();
-        let field = (segments.len() == 1).then(|| segments[0].clone());
-        Ok(Self { pointer: pointer.into(), field, segments })
+        Ok(Self { pointer: pointer.into(), segments })
     }
 
     /// The pointer text.
@@ -72,9 +69,9 @@ impl Discriminator {
 
     /// The message type of `value`: the string at the pointer, if any.
     pub fn message_type<'v>(&self, value: &'v Value) -> Option<&'v str> {
-        match &self.field {
-            Some(field) => value.get(field),
-            None => value.pointer(&self.pointer),
+        match self.segments.as_slice() {
+            [field] => value.get(field),
+            _ => value.pointer(&self.pointer),
         }
         .and_then(Value::as_str)
     }
@@ -86,7 +83,7 @@ impl Discriminator {
     /// duplicate keys wins). Allocates only to decode an escaped type.
     pub(crate) fn message_type_in<'t>(&self, text: &'t str) -> Result<Option<Cow<'t, str>>, serde_json::Error> {
         let mut de = serde_json::Deserializer::from_str(text);
-        let found = Seek { segments: &self.segments, arrays: self.field.is_none() }.deserialize(&mut de)?;
+        let found = Seek { segments: &self.segments, arrays: self.segments.len() > 1 }.deserialize(&mut de)?;
         de.end()?;
         Ok(found)
     }
@@ -267,7 +264,7 @@ pub(crate) fn unescape_segment(segment: &str) -> String {
 
 impl Default for Discriminator {
     fn default() -> Self {
-        Self { pointer: "/type".into(), field: Some("type".into()), segments: vec!["type".into()] }
+        Self { pointer: "/type".into(), segments: vec!["type".into()] }
     }
 }
 
