@@ -1110,8 +1110,27 @@ mod names_and_addresses {
 mod national_ids {
     use super::*;
 
-    fn kinds(text: &str) -> Vec<(&'static str, String)> {
+    /// The findings in `text`, as (kind, value).
+    pub(super) fn kinds(text: &str) -> Vec<(&'static str, String)> {
         found(&scrubber(), text)
+    }
+
+    /// `kind` is not among the findings in `text`.
+    pub(super) fn absent(kind: &str, text: &str) -> bool {
+        kinds(text).iter().all(|(k, _)| *k != kind)
+    }
+
+    /// Each of `valid`, written by `written`, is found whole as `kind` and
+    /// nothing else; none of `invalid`, written the same way, is `kind`.
+    pub(super) fn checked(kind: &str, written: impl Fn(&str) -> String, valid: &[&str], invalid: &[&str]) {
+        for id in valid {
+            let text = written(id);
+            assert_eq!(kinds(&text), [(kind, (*id).to_owned())], "{text}");
+        }
+        for id in invalid {
+            let text = written(id);
+            assert!(absent(kind, &text), "{text}");
+        }
     }
 
     #[test]
@@ -1124,7 +1143,7 @@ mod national_ids {
         }
         // A wrong check digit, one digit repeated, or another grouping: not a CPF.
         for not in ["111.444.777-36", "111.444.777-45", "111.111.111-11", "000.000.000-00", "111.444.77-735"] {
-            assert!(kinds(&format!("ref {not} ok")).iter().all(|(k, _)| *k != "br_cpf"), "{not}");
+            assert!(absent("br_cpf", &format!("ref {not} ok")), "{not}");
         }
         // Bare, only under its key in JSON or after its name.
         assert_eq!(kinds(r#"{"cpf":"11144477735"}"#), [("br_cpf", "11144477735".to_owned())]);
@@ -1147,14 +1166,14 @@ mod national_ids {
             // The last digit changed: the Verhoeff check fails.
             let last = (bare.as_bytes()[11] - b'0' + 1) % 10;
             let wrong = format!("{} {} {}{last}", &bare[..4], &bare[4..8], &bare[8..11]);
-            assert!(kinds(&wrong).iter().all(|(k, _)| *k != "in_aadhaar"), "{wrong}");
+            assert!(absent("in_aadhaar", &wrong), "{wrong}");
             assert_eq!(kinds(&format!(r#"{{"aadhaar_number":"{bare}"}}"#)), [("in_aadhaar", bare.to_owned())]);
         }
         // Numbers starting 0 or 1 are not issued.
-        assert!(kinds("1234 5678 9012").iter().all(|(k, _)| *k != "in_aadhaar"));
+        assert!(absent("in_aadhaar", "1234 5678 9012"));
         // Bare after its name; not without it.
         assert_eq!(kinds("Aadhaar no. 234123412346"), [("in_aadhaar", "234123412346".to_owned())]);
-        assert!(kinds("invoice 234123412346").iter().all(|(k, _)| *k != "in_aadhaar"));
+        assert!(absent("in_aadhaar", "invoice 234123412346"));
     }
 
     #[test]
@@ -1164,7 +1183,7 @@ mod national_ids {
         }
         // Groups outside the IRS ranges, and SSNs, are not ITINs.
         for not in ["912-69-1234", "912-89-1234", "912-93-1234", "900-00-0000"] {
-            assert!(kinds(&format!("id {not}")).iter().all(|(k, _)| *k != "us_itin"), "{not}");
+            assert!(absent("us_itin", &format!("id {not}")), "{not}");
         }
         assert_eq!(kinds("SSN 078-05-1120"), [("us_ssn", "078-05-1120".to_owned())]);
         // Bare after a tax-id word.
@@ -1198,8 +1217,8 @@ mod national_ids {
         assert_eq!(kinds(r#"{"nhs_number":"9434765919"}"#), [("uk_nhs", "9434765919".to_owned())]);
         // A wrong check digit after the word is nothing; the same digits
         // without the word are what they look like (a phone number).
-        assert!(kinds("NHS 943 476 5918").iter().all(|(k, _)| *k != "uk_nhs"));
-        assert!(kinds("call 943 476 5919").iter().all(|(k, _)| *k != "uk_nhs"));
+        assert!(absent("uk_nhs", "NHS 943 476 5918"));
+        assert!(absent("uk_nhs", "call 943 476 5919"));
     }
 
     #[test]
@@ -1212,7 +1231,7 @@ mod national_ids {
         }
         // A wrong letter, another length, a longer word: not an id.
         for not in ["12345678A", "1234567Z", "123456789Z", "X9885749A", "12345678Z9", "W1234567L"] {
-            assert!(kinds(&format!("ref {not} ok")).iter().all(|(k, _)| *k != "es_nif"), "{not}");
+            assert!(absent("es_nif", &format!("ref {not} ok")), "{not}");
         }
     }
 }
@@ -1221,16 +1240,8 @@ mod more_identifiers {
     //! The kinds added with the second identifier round: published examples
     //! (and values python-stdnum validates), each with a look-alike that
     //! fails its check, and the named ones without their name.
+    use super::national_ids::{absent, checked, kinds};
     use super::*;
-
-    fn kinds(text: &str) -> Vec<(&'static str, String)> {
-        found(&scrubber(), text)
-    }
-
-    /// `kind` is not among the findings in `text`.
-    fn absent(kind: &str, text: &str) -> bool {
-        kinds(text).iter().all(|(k, _)| *k != kind)
-    }
 
     #[test]
     fn uk_nino_with_an_allocated_prefix_and_suffix() {
@@ -1254,48 +1265,48 @@ mod more_identifiers {
     fn italian_fiscal_code_with_its_check_letter() {
         // The Agenzia delle Entrate's worked example, Faker's it_IT codes,
         // and an omocodia (digits replaced by letters).
-        for cf in ["RSSMRA85T10A562S", "QRNMBT37P58G253I", "SFFGLS70C58L490E", "RSSMRA85T10A56NH"] {
-            assert_eq!(kinds(&format!("CF {cf}")), [("it_fiscal_code", cf.to_owned())], "{cf}");
-        }
-        // A wrong check letter, an impossible month letter (Z), day 35.
-        for not in ["RSSMRA85T10A562T", "RSSMRA85Z10A562S", "RSSMRA85T35A562S"] {
-            assert!(absent("it_fiscal_code", &format!("CF {not}")), "{not}");
-        }
+        // Then a wrong check letter, an impossible month letter (Z), day 35.
+        checked(
+            "it_fiscal_code",
+            |cf| format!("CF {cf}"),
+            &["RSSMRA85T10A562S", "QRNMBT37P58G253I", "SFFGLS70C58L490E", "RSSMRA85T10A56NH"],
+            &["RSSMRA85T10A562T", "RSSMRA85Z10A562S", "RSSMRA85T35A562S"],
+        );
     }
 
     #[test]
     fn finnish_hetu_with_its_date_and_check_character() {
         // DVV's example, and Faker's fi_FI numbers of three centuries.
-        for hetu in ["131052-308T", "100812A516M", "130776-751V", "010594Y9032"] {
-            assert_eq!(kinds(&format!("henkilötunnus {hetu}.")), [("fi_hetu", hetu.to_owned())], "{hetu}");
-        }
-        // A wrong check character, month 13, the individual number 001.
-        for not in ["131052-308U", "131352-308T", "131052-001T"] {
-            assert!(absent("fi_hetu", not), "{not}");
-        }
+        // Then a wrong check character, month 13, the individual number 001.
+        checked(
+            "fi_hetu",
+            |hetu| format!("henkilötunnus {hetu}."),
+            &["131052-308T", "100812A516M", "130776-751V", "010594Y9032"],
+            &["131052-308U", "131352-308T", "131052-001T"],
+        );
     }
 
     #[test]
     fn singapore_nric_and_fin_by_series() {
         // ICA's check letters for each series; M5012345J is where the M
         // table differs from F and G.
-        for id in ["S1234567D", "T1234567J", "F1234567N", "G1234567X", "M5012345J"] {
-            assert_eq!(kinds(&format!("NRIC {id}")), [("sg_nric", id.to_owned())], "{id}");
-        }
-        for not in ["S1234567A", "M5012345M", "A1234567D", "S123456D"] {
-            assert!(absent("sg_nric", not), "{not}");
-        }
+        checked(
+            "sg_nric",
+            |id| format!("NRIC {id}"),
+            &["S1234567D", "T1234567J", "F1234567N", "G1234567X", "M5012345J"],
+            &["S1234567A", "M5012345M", "A1234567D", "S123456D"],
+        );
     }
 
     #[test]
     fn indian_pan_with_a_holder_type() {
-        for pan in ["AAAPZ1234C", "ABCPE1234F", "AABCT3518Q", "BBBKB1234B"] {
-            assert_eq!(kinds(&format!("PAN: {pan}")), [("in_pan", pan.to_owned())], "{pan}");
-        }
-        // No holder type D, four zeros, a digit for the last letter.
-        for not in ["ABCDE1234F", "AAAPZ0000C", "AAAPZ12345"] {
-            assert!(absent("in_pan", not), "{not}");
-        }
+        // Then no holder type D, four zeros, a digit for the last letter.
+        checked(
+            "in_pan",
+            |pan| format!("PAN: {pan}"),
+            &["AAAPZ1234C", "ABCPE1234F", "AABCT3518Q", "BBBKB1234B"],
+            &["ABCDE1234F", "AAAPZ0000C", "AAAPZ12345"],
+        );
     }
 
     #[test]
