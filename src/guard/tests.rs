@@ -375,3 +375,21 @@ fn websocket_configs_are_clamped_to_the_limits_but_never_raised() {
     let kept = guard.clamp_config(stricter);
     assert_eq!((kept.max_message_size, kept.max_frame_size), (Some(10), Some(20)));
 }
+
+/// The type read from the text is kept per pointer, and a rewrite of the
+/// value replaces it: a later layer sees the type of what will be sent.
+#[test]
+fn a_frames_type_follows_its_pointer_and_its_rewrites() {
+    use crate::layer::Discriminator;
+    let by_type = Discriminator::default();
+    let by_kind = Discriminator::new("/kind").unwrap();
+    let mut frame = Frame::from_text(r#"{"type":"chat","kind":"text"}"#);
+    assert_eq!(frame.message_type(&by_type), Some("chat"));
+    assert_eq!(frame.message_type(&by_kind), Some("text"), "another pointer is read again");
+    assert_eq!(frame.message_type(&by_type), Some("chat"));
+    frame.json_mut().unwrap()["type"] = "join".into();
+    assert_eq!(frame.message_type(&by_type), Some("join"));
+    frame.set_json(serde_json::json!({"type": "leave"}));
+    assert_eq!(frame.message_type(&by_type), Some("leave"));
+    assert_eq!(frame.message_type(&by_kind), None);
+}
